@@ -1,0 +1,41 @@
+package v1alpha1
+
+// Condition types shared by every kind. Ready, Reconciling and Stalled follow
+// kstatus, so `kubectl wait --for=condition=Ready`, Argo CD and Flux health
+// checks understand our objects.
+const (
+	// ConditionReady is True when the object is what its spec asks for.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operator is moving towards the spec.
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when retrying cannot help: a person must act.
+	ConditionStalled = "Stalled"
+)
+
+// Instance condition types.
+const (
+	ConditionDatabaseReady     = "DatabaseReady"
+	ConditionCertificateReady  = "CertificateReady"
+	ConditionWorkloadAvailable = "WorkloadAvailable"
+	ConditionFederationSynced  = "FederationSynced"
+)
+
+// FederationPolicy condition types.
+const (
+	ConditionSourcesHealthy = "SourcesHealthy"
+	ConditionApplied        = "Applied"
+)
+
+// Labels and annotations the operator sets and reads.
+const (
+	// LabelCommunity marks a namespace (and every child object) as a community's.
+	LabelCommunity = "fedcommons.io/community"
+	// LabelInstance marks a child object with the Instance it belongs to.
+	LabelInstance = "fedcommons.io/instance"
+	// LabelComponent marks a child object with the profile component it serves.
+	LabelComponent = "fedcommons.io/component"
+	// LabelManagedBy is the standard label; the manager's cache is filtered on it.
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	// ManagedByValue is our value for LabelManagedBy.
+	ManagedByValue = "fedcommons"
+)
