@@ -1,0 +1,156 @@
+package moderation
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// csvColumns are the header names the CSV formats use, after the leading
+// '#' of Mastodon's spelling is removed. Unknown columns are ignored;
+// private_comment is ignored on purpose: a feed is public material and
+// private comments belong to the moderators of the server that wrote them.
+type csvColumns struct {
+	domain, severity, rejectMedia, rejectReports, publicComment, obfuscate int
+	width                                                                  int
+}
+
+func readCSVHeader(header []string) (csvColumns, error) {
+	cols := csvColumns{domain: -1, severity: -1, rejectMedia: -1, rejectReports: -1, publicComment: -1, obfuscate: -1, width: len(header)}
+	for i, name := range header {
+		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")), "#")))
+		var slot *int
+		switch name {
+		case "domain":
+			slot = &cols.domain
+		case "severity":
+			slot = &cols.severity
+		case "reject_media":
+			slot = &cols.rejectMedia
+		case "reject_reports":
+			slot = &cols.rejectReports
+		case "public_comment", "comment":
+			slot = &cols.publicComment
+		case "obfuscate":
+			slot = &cols.obfuscate
+		default:
+			continue
+		}
+		if *slot >= 0 {
+			return cols, fmt.Errorf("column %q appears twice in the header", name)
+		}
+		*slot = i
+	}
+	if cols.domain < 0 {
+		return cols, fmt.Errorf("no domain column in the header %q: not a Mastodon or FediBlockHole CSV", truncate(strings.Join(header, ","), maxRecordLen))
+	}
+	return cols, nil
+}
+
+// parseCSV reads both CSV formats. Mastodon's export and FediBlockHole's
+// differ only in the header ('#domain' vs 'domain'), the spelling of
+// booleans and the column order, all of which the header tells, so one
+// reader takes either and a mislabelled source still works.
+func parseCSV(data []byte, b *builder) error {
+	r := csv.NewReader(bytes.NewReader(data))
+	r.FieldsPerRecord = -1
+	r.LazyQuotes = true
+	r.ReuseRecord = true
+	header, err := r.Read()
+	if errors.Is(err, io.EOF) {
+		return nil // an empty list is a list
+	}
+	if err != nil {
+		return fmt.Errorf("reading the header: %w", err)
+	}
+	cols, err := readCSVHeader(header)
+	if err != nil {
+		return err
+	}
+	for {
+		record, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				if err := b.skip(pe.StartLine, "", pe.Err.Error()); err != nil {
+					return err
+				}
+				continue
+			}
+			return err
+		}
+		line, _ := r.FieldPos(0)
+		if err := addCSVRecord(b, cols, line, record); err != nil {
+			return err
+		}
+	}
+}
+
+func addCSVRecord(b *builder, cols csvColumns, line int, record []string) error {
+	text := strings.Join(record, ",")
+	if len(record) != cols.width {
+		return b.skip(line, text, fmt.Sprintf("%d fields where the header has %d", len(record), cols.width))
+	}
+	field := func(i int) string {
+		if i < 0 {
+			return ""
+		}
+		return strings.TrimSpace(record[i])
+	}
+	e := Entry{Domain: field(cols.domain), PublicComment: field(cols.publicComment)}
+	var err error
+	if e.Action, err = parseSeverity(field(cols.severity)); err != nil {
+		return b.skip(line, text, err.Error())
+	}
+	for _, flag := range []struct {
+		name string
+		col  int
+		dst  *bool
+	}{
+		{"reject_media", cols.rejectMedia, &e.RejectMedia},
+		{"reject_reports", cols.rejectReports, &e.RejectReports},
+		{"obfuscate", cols.obfuscate, &e.Obfuscate},
+	} {
+		v, ok := parseBool(field(flag.col))
+		if !ok {
+			return b.skip(line, text, fmt.Sprintf("%s is %q, not true or false", flag.name, field(flag.col)))
+		}
+		*flag.dst = v
+	}
+	return b.add(line, text, e)
+}
+
+// parseSeverity reads a feed's severity. An empty severity means suspend:
+// a row in a blocklist is a block, and GoToSocial reads every CSV row the
+// same way.
+func parseSeverity(s string) (Action, error) {
+	switch strings.ToLower(s) {
+	case "", "suspend":
+		return Suspend, nil
+	case "silence", "limit":
+		return Silence, nil
+	case "noop", "none":
+		return Noop, nil
+	case "reject-media", "reject_media":
+		return RejectMedia, nil
+	}
+	return Noop, fmt.Errorf("unknown severity %q (want suspend, silence or noop)", s)
+}
+
+// parseBool reads the booleans of every exporter: Mastodon's true/false,
+// IFTAS's TRUE/FALSE, Python's True/False, and empty for false.
+func parseBool(s string) (value, ok bool) {
+	switch strings.ToLower(s) {
+	case "", "false", "0", "no":
+		return false, true
+	case "true", "1", "yes":
+		return true, true
+	}
+	return false, false
+}
