@@ -1,0 +1,549 @@
+package feeds
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// Retraction is the guard against an outage or a broken export looking
+// like the withdrawal of many blocks (FederationPolicy spec.retraction).
+type Retraction struct {
+	// MinCleanFetches: a domain gone from a source stays in force until
+	// this many clean fetches in a row have not listed it. Values below 1
+	// count as 1.
+	MinCleanFetches int
+	// MaxShrinkPercent: a fetch listing fewer entries than the last good
+	// copy by more than this percentage is held. 0 holds every shrink;
+	// 100 (or more) holds none.
+	MaxShrinkPercent int
+}
+
+// DefaultRetraction matches the API's defaults.
+var DefaultRetraction = Retraction{MinCleanFetches: 2, MaxShrinkPercent: 20}
+
+// DefaultMaxTrackedEntries bounds the entries a Tracker keeps per source.
+// It is Mastodon's own import limit (a larger list cannot be imported into
+// Mastodon anyway). Serialised, an entry takes its domain, its comments and
+// about 10 bytes: 20,000 entries with typical 20-character domains make
+// some 600 KB of JSON, under a ConfigMap's 1 MiB but not by much, so the
+// operator should keep the state with Save (gzip, about a quarter of that)
+// in binaryData, one key per policy.
+const DefaultMaxTrackedEntries = 20_000
+
+// maxMessage bounds an error kept in the state: the text comes from a
+// remote server and from there goes into status and a ConfigMap.
+const maxMessage = 512
+
+// Observation is one attempt to fetch a source, as the Tracker sees it.
+type Observation struct {
+	// Time of the fetch.
+	Time time.Time
+	// Err is a failed fetch or an unreadable body. The last good copy stays
+	// in force and nothing counts towards retractions.
+	Err error
+	// NotModified: the source answered 304 to our validators, so it is
+	// still exactly the last good copy. It counts as a clean fetch.
+	NotModified bool
+	// Entries the source lists, when it answered 200 and was parsed.
+	Entries []moderation.Entry
+	// Validators to send next time, from this response.
+	Validators Validators
+}
+
+// Outcome says what an Observation did.
+type Outcome struct {
+	// Applied: the fetch was clean (200 within the shrink limit, or 304)
+	// and the effective copy now follows it.
+	Applied bool
+	// Held says why a 200 was not applied; the last good copy stays.
+	Held string
+	// Error repeats Observation.Err (or a limit the Tracker enforces).
+	Error string
+	// Retracted are the domains this observation removed, after
+	// MinCleanFetches clean fetches without them.
+	Retracted []string
+}
+
+// EffectiveEntry is an entry in force for a source.
+type EffectiveEntry struct {
+	moderation.Entry
+	// Missing counts the clean fetches in a row that no longer listed the
+	// domain; 0 when the source lists it.
+	Missing int
+	// Needed is MinCleanFetches: at Missing == Needed the entry goes.
+	Needed int
+}
+
+// RetractionPending reports whether the source has dropped the entry and
+// it is only kept while the removal is confirmed.
+func (e EffectiveEntry) RetractionPending() bool { return e.Missing > 0 }
+
+// Note says, for status and provenance, why a dropped entry still applies.
+func (e EffectiveEntry) Note() string {
+	if e.Missing == 0 {
+		return ""
+	}
+	return fmt.Sprintf("retraction pending %d/%d", e.Missing, e.Needed)
+}
+
+// SourceStatus is a source's state in the shape of the API's SourceStatus
+// (without Kubernetes types: the controller converts).
+type SourceStatus struct {
+	Name            string
+	LastFetchTime   time.Time
+	LastSuccessTime time.Time
+	ETag            string
+	// Entries listed by the source's last good copy.
+	Entries int
+	// PendingRetractions are entries the source dropped that still apply.
+	PendingRetractions int
+	// Error of the last fetch, cleared by a clean one.
+	Error string
+	// Held says why the last 200 was not applied.
+	Held string
+}
+
+// Tracker keeps, per source, the last good copy and the retraction
+// counters, and decides what a new fetch changes. It holds no connections
+// and does no I/O: feed it Observations, read Effective and Status, save
+// it with json.Marshal and restore it with json.Unmarshal. Safe for
+// concurrent use.
+type Tracker struct {
+	// MaxEntries bounds the entries kept per source; a fetch with more is
+	// treated as a failed one. 0 means DefaultMaxTrackedEntries.
+	MaxEntries int
+
+	mu      sync.Mutex
+	sources map[string]*sourceState
+}
+
+type sourceState struct {
+	good        bool // a clean copy has been applied at least once
+	entries     []moderation.Entry
+	pending     []pending // sorted by domain
+	validators  Validators
+	lastFetch   time.Time
+	lastSuccess time.Time
+	err, held   string
+	needed      int
+}
+
+type pending struct {
+	entry   moderation.Entry
+	missing int
+}
+
+// NewTracker returns an empty Tracker.
+func NewTracker() *Tracker { return &Tracker{} }
+
+func (t *Tracker) maxEntries() int {
+	if t.MaxEntries > 0 {
+		return t.MaxEntries
+	}
+	return DefaultMaxTrackedEntries
+}
+
+func (t *Tracker) state(name string) *sourceState {
+	if t.sources == nil {
+		t.sources = map[string]*sourceState{}
+	}
+	s := t.sources[name]
+	if s == nil {
+		s = &sourceState{}
+		t.sources[name] = s
+	}
+	return s
+}
+
+func (r Retraction) normalized() Retraction {
+	if r.MinCleanFetches < 1 {
+		r.MinCleanFetches = 1
+	}
+	if r.MaxShrinkPercent < 0 {
+		r.MaxShrinkPercent = 0
+	}
+	return r
+}
+
+// Observe records one fetch of a source and applies it if the rules allow:
+//
+//   - a failed fetch changes nothing but the error (an outage is never a
+//     retraction) and does not count towards removals;
+//   - a 304 is a clean fetch of the last good copy;
+//   - a 200 that shrinks the source by more than MaxShrinkPercent is held:
+//     the last good copy stays, validators are not updated (so the next
+//     fetch gets the whole body again and is judged again), nothing counts;
+//   - a clean 200 replaces the source's listing; a domain it no longer
+//     lists stays in force until MinCleanFetches clean fetches in a row
+//     have not listed it, and a domain listed again resets its count.
+//
+// A changed entry (say suspend → silence, or an explicit noop) applies at
+// once: that is the source saying something, not a silence.
+func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
+	r = r.normalized()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.state(name)
+	s.needed = r.MinCleanFetches
+	s.lastFetch = obs.Time
+
+	if obs.Err != nil {
+		s.err = clip(obs.Err.Error())
+		return Outcome{Error: s.err}
+	}
+	if obs.NotModified {
+		if !s.good {
+			s.err = "the source answered 304 Not Modified but no earlier copy is kept"
+			return Outcome{Error: s.err}
+		}
+		s.err, s.held = "", ""
+		s.lastSuccess = obs.Time
+		if obs.Validators.ETag != "" {
+			s.validators.ETag = obs.Validators.ETag
+		}
+		if obs.Validators.LastModified != "" {
+			s.validators.LastModified = obs.Validators.LastModified
+		}
+		return Outcome{Applied: true, Retracted: s.advance(nil)}
+	}
+
+	entries := dedupe(obs.Entries)
+	if len(entries) > t.maxEntries() {
+		s.err = fmt.Sprintf("the source lists %d entries, above the %d kept per source", len(entries), t.maxEntries())
+		return Outcome{Error: s.err}
+	}
+	if prev := len(s.entries); s.good && shrinksTooMuch(prev, len(entries), r.MaxShrinkPercent) {
+		s.err = ""
+		s.held = fmt.Sprintf("held: %d → %d entries, shrank %s > %d%%", prev, len(entries), percent(prev-len(entries), prev), r.MaxShrinkPercent)
+		return Outcome{Held: s.held}
+	}
+
+	listed := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		listed[e.Domain] = true
+	}
+	// What the source listed last time and no longer does starts its
+	// count now; advance counts this fetch for it and for older ones.
+	for _, e := range s.entries {
+		if !listed[e.Domain] {
+			s.pending = append(s.pending, pending{entry: e})
+		}
+	}
+	slices.SortFunc(s.pending, func(a, b pending) int { return strings.Compare(a.entry.Domain, b.entry.Domain) })
+	retracted := s.advance(listed)
+
+	s.entries = entries
+	s.good = true
+	s.validators = obs.Validators
+	s.lastSuccess = obs.Time
+	s.err, s.held = "", ""
+	return Outcome{Applied: true, Retracted: retracted}
+}
+
+// advance counts one clean fetch for every pending retraction: entries
+// listed again leave the list (their count is reset by leaving it), the
+// others gain one, and those that reach s.needed are retracted.
+func (s *sourceState) advance(listed map[string]bool) []string {
+	var retracted []string
+	kept := s.pending[:0]
+	for _, p := range s.pending {
+		if listed[p.entry.Domain] {
+			continue
+		}
+		p.missing++
+		if p.missing >= s.needed {
+			retracted = append(retracted, p.entry.Domain)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	clear(s.pending[len(kept):])
+	s.pending = kept
+	return retracted
+}
+
+// shrinksTooMuch compares in integers so that "exactly at the limit" is
+// exact: 100 → 80 with a 20% limit applies.
+func shrinksTooMuch(prev, now, maxPercent int) bool {
+	if prev == 0 || now >= prev {
+		return false
+	}
+	return (prev-now)*100 > maxPercent*prev
+}
+
+func percent(part, whole int) string {
+	if (part*100)%whole == 0 {
+		return fmt.Sprintf("%d%%", part*100/whole)
+	}
+	return fmt.Sprintf("%.1f%%", float64(part)*100/float64(whole))
+}
+
+// dedupe keeps the first entry for each domain, in order.
+func dedupe(in []moderation.Entry) []moderation.Entry {
+	seen := make(map[string]bool, len(in))
+	out := make([]moderation.Entry, 0, len(in))
+	for _, e := range in {
+		if seen[e.Domain] {
+			continue
+		}
+		seen[e.Domain] = true
+		out = append(out, e)
+	}
+	return out
+}
+
+func clip(s string) string {
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage
+	for cut > 0 && !isRuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// Effective returns the entries in force for a source, sorted by domain:
+// the last good copy plus the dropped entries whose retraction is not yet
+// confirmed. Nil for a source never fetched cleanly.
+func (t *Tracker) Effective(name string) []EffectiveEntry {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sources[name]
+	if s == nil {
+		return nil
+	}
+	out := make([]EffectiveEntry, 0, len(s.entries)+len(s.pending))
+	for _, e := range s.entries {
+		out = append(out, EffectiveEntry{Entry: e, Needed: s.needed})
+	}
+	for _, p := range s.pending {
+		out = append(out, EffectiveEntry{Entry: p.entry, Missing: p.missing, Needed: s.needed})
+	}
+	slices.SortFunc(out, func(a, b EffectiveEntry) int { return strings.Compare(a.Domain, b.Domain) })
+	return out
+}
+
+// Validators returns what the next fetch of a source should send: those
+// of the last applied copy, so that a held copy is fetched and judged again.
+func (t *Tracker) Validators(name string) Validators {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.sources[name]; s != nil && s.good {
+		return s.validators
+	}
+	return Validators{}
+}
+
+// Status returns a source's status.
+func (t *Tracker) Status(name string) SourceStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	st := SourceStatus{Name: name}
+	if s := t.sources[name]; s != nil {
+		st.LastFetchTime, st.LastSuccessTime = s.lastFetch, s.lastSuccess
+		st.ETag = s.validators.ETag
+		st.Entries = len(s.entries)
+		st.PendingRetractions = len(s.pending)
+		st.Error, st.Held = s.err, s.held
+	}
+	return st
+}
+
+// Sources lists the tracked sources, sorted.
+func (t *Tracker) Sources() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]string, 0, len(t.sources))
+	for n := range t.sources {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Retain forgets every source not named: a source removed from the spec
+// must not keep its entries (and its share of the saved state) forever.
+func (t *Tracker) Retain(names ...string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for n := range t.sources {
+		if !slices.Contains(names, n) {
+			delete(t.sources, n)
+		}
+	}
+}
+
+// Save returns the state as gzip-compressed JSON, for a ConfigMap's
+// binaryData: blocklists compress about fourfold.
+func (t *Tracker) Save() ([]byte, error) {
+	data, err := t.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(data); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// maxSavedState bounds what Load decompresses: the state of 32 sources at
+// the default entry limit, with room to spare.
+const maxSavedState = 64 << 20
+
+// Load restores a state written by Save (or, for convenience, plain JSON
+// from MarshalJSON).
+func (t *Tracker) Load(data []byte) error {
+	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+		return t.UnmarshalJSON(data)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return fmt.Errorf("reading saved feed state: %w", err)
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, maxSavedState+1))
+	if err != nil {
+		return fmt.Errorf("reading saved feed state: %w", err)
+	}
+	if len(plain) > maxSavedState {
+		return fmt.Errorf("reading saved feed state: more than %s uncompressed", byteSize(maxSavedState))
+	}
+	return t.UnmarshalJSON(plain)
+}
+
+// trackerVersion is the version of the serialised form.
+const trackerVersion = 1
+
+// The serialised form is compact because it lives in a ConfigMap: short
+// keys, actions by name (not by their Go value, which may be reordered),
+// empty fields omitted.
+type trackerJSON struct {
+	V       int                   `json:"v"`
+	Sources map[string]sourceJSON `json:"sources,omitempty"`
+}
+
+type sourceJSON struct {
+	Good        bool        `json:"good,omitempty"`
+	Entries     []entryJSON `json:"entries,omitempty"`
+	Pending     []entryJSON `json:"pending,omitempty"`
+	ETag        string      `json:"etag,omitempty"`
+	LastMod     string      `json:"lastModified,omitempty"`
+	LastFetch   time.Time   `json:"lastFetch,omitzero"`
+	LastSuccess time.Time   `json:"lastSuccess,omitzero"`
+	Error       string      `json:"error,omitempty"`
+	Held        string      `json:"held,omitempty"`
+	Needed      int         `json:"needed,omitempty"`
+}
+
+// entryJSON: d domain, a action (omitted for suspend, by far the most
+// common), m reject media, r reject reports, o obfuscate, c public comment,
+// p private comment, n missing count.
+type entryJSON struct {
+	D string `json:"d"`
+	A string `json:"a,omitempty"`
+	M bool   `json:"m,omitempty"`
+	R bool   `json:"r,omitempty"`
+	O bool   `json:"o,omitempty"`
+	C string `json:"c,omitempty"`
+	P string `json:"p,omitempty"`
+	N int    `json:"n,omitempty"`
+}
+
+func toJSON(e moderation.Entry, missing int) entryJSON {
+	a := e.Action.String()
+	if e.Action == moderation.Suspend {
+		a = ""
+	}
+	return entryJSON{D: e.Domain, A: a, M: e.RejectMedia, R: e.RejectReports, O: e.Obfuscate, C: e.PublicComment, P: e.PrivateComment, N: missing}
+}
+
+func fromJSON(j entryJSON) (moderation.Entry, error) {
+	a, err := moderation.Suspend, error(nil)
+	if j.A != "" {
+		a, err = moderation.ParseAction(j.A)
+	}
+	if err != nil {
+		return moderation.Entry{}, fmt.Errorf("entry %q: %w", j.D, err)
+	}
+	if j.D == "" {
+		return moderation.Entry{}, fmt.Errorf("entry without a domain")
+	}
+	return moderation.Entry{Domain: j.D, Action: a, RejectMedia: j.M, RejectReports: j.R, Obfuscate: j.O, PublicComment: j.C, PrivateComment: j.P}, nil
+}
+
+// MarshalJSON saves the whole state.
+func (t *Tracker) MarshalJSON() ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := trackerJSON{V: trackerVersion, Sources: make(map[string]sourceJSON, len(t.sources))}
+	for name, s := range t.sources {
+		j := sourceJSON{
+			Good: s.good, ETag: s.validators.ETag, LastMod: s.validators.LastModified,
+			LastFetch: s.lastFetch, LastSuccess: s.lastSuccess, Error: s.err, Held: s.held, Needed: s.needed,
+		}
+		for _, e := range s.entries {
+			j.Entries = append(j.Entries, toJSON(e, 0))
+		}
+		for _, p := range s.pending {
+			j.Pending = append(j.Pending, toJSON(p.entry, p.missing))
+		}
+		out.Sources[name] = j
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON restores a state saved by MarshalJSON, replacing the
+// current one. A state it cannot read completely is refused as a whole:
+// half a state would look like retractions.
+func (t *Tracker) UnmarshalJSON(data []byte) error {
+	var in trackerJSON
+	if err := json.Unmarshal(data, &in); err != nil {
+		return fmt.Errorf("reading saved feed state: %w", err)
+	}
+	if in.V != trackerVersion {
+		return fmt.Errorf("reading saved feed state: version %d, want %d", in.V, trackerVersion)
+	}
+	sources := make(map[string]*sourceState, len(in.Sources))
+	for name, j := range in.Sources {
+		s := &sourceState{
+			good: j.Good, validators: Validators{ETag: j.ETag, LastModified: j.LastMod},
+			lastFetch: j.LastFetch, lastSuccess: j.LastSuccess, err: j.Error, held: j.Held, needed: max(j.Needed, 1),
+		}
+		for _, je := range j.Entries {
+			e, err := fromJSON(je)
+			if err != nil {
+				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
+			}
+			s.entries = append(s.entries, e)
+		}
+		for _, je := range j.Pending {
+			e, err := fromJSON(je)
+			if err != nil {
+				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
+			}
+			s.pending = append(s.pending, pending{entry: e, missing: je.N})
+		}
+		slices.SortFunc(s.pending, func(a, b pending) int { return strings.Compare(a.entry.Domain, b.entry.Domain) })
+		sources[name] = s
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.sources = sources
+	return nil
+}
