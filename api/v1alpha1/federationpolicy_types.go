@@ -22,6 +22,10 @@ const (
 	ActionAllow Action = "allow"
 )
 
+// ActionCap is the strictest action a source may impose.
+// +kubebuilder:validation:Enum=suspend;silence;reject-media;noop
+type ActionCap string
+
 // FeedFormat is the shape of a subscribed blocklist.
 // +kubebuilder:validation:Enum=mastodon-csv;fediblockhole-csv;gotosocial-json;mastodon-api-json;plain
 type FeedFormat string
@@ -176,8 +180,7 @@ type PolicySource struct {
 	// maxAction caps what this source can impose: with silence, its
 	// suspends count as silences.
 	// +optional
-	// +kubebuilder:validation:Enum=suspend;silence;reject-media;noop
-	MaxAction Action `json:"maxAction,omitempty"`
+	MaxAction ActionCap `json:"maxAction,omitempty"`
 
 	// refreshInterval is how often the url is fetched. Defaults to 6h.
 	// +optional

@@ -1,0 +1,49 @@
+// Command fedcommons is the fedcommons operator and its tools:
+//
+//	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
+//	fedcommons dev       start a local control plane, the operator and the samples
+//	fedcommons version   print the version
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `fedcommons — run many small fediverse servers and govern them together
+
+Usage:
+  fedcommons manager [flags]   run the operator
+  fedcommons dev [flags]       local control plane + operator + samples (what "make demo" runs)
+  fedcommons version           print the version
+
+Run "fedcommons <command> -h" for a command's flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "manager":
+		err = runManager(os.Args[2:])
+	case "dev":
+		err = runDev(os.Args[2:])
+	case "version", "--version":
+		fmt.Println(version)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "fedcommons: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "fedcommons %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/fedcommons/fedcommons/controllers"
+	"github.com/fedcommons/fedcommons/internal/manager"
+)
+
+func runManager(args []string) error {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	var (
+		metricsAddr      = fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint (\"0\" disables it)")
+		secureMetrics    = fs.Bool("metrics-secure", true, "serve metrics over HTTPS behind Kubernetes authentication and authorization")
+		probeAddr        = fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+		leaderElect      = fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
+		operatorNS       = fs.String("operator-namespace", envOr("POD_NAMESPACE", "fedcommons-system"), "namespace the operator runs in (leader lease; admitted by community isolation policies)")
+		ingressNamespace = fs.String("ingress-namespace", "ingress-nginx", "namespace of the ingress controller, admitted by community isolation policies unless a Community names its own selector")
+		driftInterval    = fs.Duration("drift-check-interval", 30*time.Minute, "default interval between comparisons of a server's moderation entries with its policy")
+	)
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no cluster to talk to: %w", err)
+	}
+	mgr, err := manager.New(cfg, manager.Options{
+		MetricsAddr:             *metricsAddr,
+		SecureMetrics:           *secureMetrics,
+		ProbeAddr:               *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionNamespace: *operatorNS,
+		Controllers: controllers.Options{
+			OperatorNamespace: *operatorNS,
+			IngressNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+				"kubernetes.io/metadata.name": *ingressNamespace,
+			}},
+			DriftCheckInterval: *driftInterval,
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("Starting the operator", "version", version, "operatorNamespace", *operatorNS)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}

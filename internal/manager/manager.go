@@ -1,0 +1,183 @@
+// Package manager assembles the operator: the scheme, a cache that only
+// holds what fedcommons manages, the reconcilers, health probes and the
+// secured metrics endpoint. The `manager` command, `fedcommons dev` and the
+// envtest suite all start the operator through New, so what the tests run
+// is what ships.
+package manager
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/controllers"
+	"github.com/fedcommons/fedcommons/internal/apply"
+)
+
+// Options configure the operator process.
+type Options struct {
+	// MetricsAddr is where metrics are served ("0" disables them).
+	MetricsAddr string
+	// SecureMetrics serves metrics over HTTPS behind Kubernetes authn/authz.
+	SecureMetrics bool
+	// ProbeAddr serves /healthz and /readyz ("0" disables them).
+	ProbeAddr string
+	// LeaderElection makes only one replica reconcile at a time.
+	LeaderElection bool
+	// LeaderElectionNamespace holds the lease; the operator's namespace.
+	LeaderElectionNamespace string
+	// Controllers are the settings the reconcilers share.
+	Controllers controllers.Options
+	// NewClient, when set, replaces the manager's client (tests count writes with it).
+	NewClient client.NewClientFunc
+}
+
+// Scheme knows every kind the operator reads or writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(v1alpha1.AddToScheme(s))
+	utilruntime.Must(certmanagerv1.AddToScheme(s))
+	utilruntime.Must(gatewayv1.Install(s))
+	return s
+}
+
+// managedSelector selects the objects fedcommons created.
+func managedSelector() labels.Selector {
+	return labels.SelectorFromSet(labels.Set{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue})
+}
+
+// communitySelector selects namespaces that belong to a community.
+func communitySelector() labels.Selector {
+	req, err := labels.NewRequirement(v1alpha1.LabelCommunity, selection.Exists, nil)
+	utilruntime.Must(err)
+	return labels.NewSelector().Add(*req)
+}
+
+// CacheOptions keep the informer cache to what fedcommons manages: on a big
+// cluster the operator must not hold every Secret, Pod and Namespace in
+// memory. Objects it did not create (a sysadmin's SMTP secret, an external
+// database password) are read uncached through the manager's APIReader.
+func CacheOptions() cache.Options {
+	managed := cache.ByObject{Label: managedSelector()}
+	return cache.Options{
+		DefaultTransform: cache.TransformStripManagedFields(),
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Namespace{}:             {Label: communitySelector()},
+			&corev1.Secret{}:                managed,
+			&corev1.ConfigMap{}:             managed,
+			&corev1.Service{}:               managed,
+			&corev1.PersistentVolumeClaim{}: managed,
+			&corev1.ResourceQuota{}:         managed,
+			&corev1.LimitRange{}:            managed,
+			&corev1.ServiceAccount{}:        managed,
+			&appsv1.Deployment{}:            managed,
+			&appsv1.StatefulSet{}:           managed,
+			&batchv1.Job{}:                  managed,
+			&batchv1.CronJob{}:              managed,
+			&networkingv1.Ingress{}:         managed,
+			&networkingv1.NetworkPolicy{}:   managed,
+			&rbacv1.RoleBinding{}:           managed,
+			&certmanagerv1.Certificate{}:    managed,
+			&gatewayv1.HTTPRoute{}:          managed,
+		},
+	}
+}
+
+// New builds the manager with every reconciler registered.
+func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	scheme := Scheme()
+	metricsOpts := metricsserver.Options{BindAddress: opts.MetricsAddr}
+	if opts.SecureMetrics {
+		metricsOpts.SecureServing = true
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	renew := 10 * time.Second
+	mgrOpts := ctrl.Options{
+		Scheme:                        scheme,
+		Cache:                         CacheOptions(),
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        opts.ProbeAddr,
+		LeaderElection:                opts.LeaderElection,
+		LeaderElectionID:              "fedcommons.io",
+		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		RenewDeadline:                 &renew,
+	}
+	if opts.NewClient != nil {
+		mgrOpts.NewClient = opts.NewClient
+	}
+	mgr, err := ctrl.NewManager(cfg, mgrOpts)
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		// Ready once the informers have synced: before that, reconcilers
+		// would act on an empty view of the cluster.
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return fmt.Errorf("informer caches not synced")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := Register(mgr, opts.Controllers.WithDefaults()); err != nil {
+		return nil, err
+	}
+	return mgr, nil
+}
+
+// Register adds every reconciler to mgr.
+func Register(mgr ctrl.Manager, opts controllers.Options) error {
+	applier := apply.New(mgr.GetClient(), mgr.GetScheme())
+	if err := (&controllers.CommunityReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Applier:   applier,
+		Recorder:  mgr.GetEventRecorder("fedcommons-community"),
+		Options:   opts,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up community controller: %w", err)
+	}
+	if err := (&controllers.InstanceReconciler{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Applier:   applier,
+		Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
+		Options:   opts,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up instance controller: %w", err)
+	}
+	if err := (&controllers.FederationPolicyReconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("fedcommons-federationpolicy"),
+		Options:  opts,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up federationpolicy controller: %w", err)
+	}
+	return nil
+}
