@@ -1,0 +1,227 @@
+// Package drivers pushes an effective moderation policy into fediverse
+// servers through their own admin APIs, one driver per API family
+// (Mastodon and its forks, GoToSocial, ...).
+//
+// A driver does four things: Probe finds out what the server can hold,
+// Express maps the engine's entries onto that (reporting, never hiding, what
+// does not fit), List reads back everything the server has, and Apply carries
+// out a plan computed by moderation.Diff. The shared HTTP behaviour (bearer
+// auth, per-request timeouts, bounded bodies, a client-side token bucket,
+// 429/Retry-After and X-RateLimit-* handling, errors that name the server and
+// the call) lives here so each family only describes its endpoints.
+//
+// Ownership: every entry fedcommons writes carries Marker at the start of its
+// private comment. Entries without it belong to the server's humans (or to
+// another tool) and are never updated or deleted; Apply re-checks this
+// against the server itself before any update or delete, whatever the plan
+// says.
+package drivers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// Mode is the server's federation mode, which decides what allows mean.
+type Mode string
+
+const (
+	// Blocklist federates with everyone except blocked domains.
+	Blocklist Mode = "blocklist"
+	// Allowlist federates only with allowed domains.
+	Allowlist Mode = "allowlist"
+)
+
+// Driver speaks one admin API family.
+type Driver interface {
+	// Probe detects the server's version and what it can express.
+	Probe(ctx context.Context) (Capabilities, error)
+	// Express maps effective entries to what this server can hold. sendable
+	// is in the exact form List will later report them (so a Diff of the two
+	// is empty once applied); unsupported says, one line per case, what could
+	// not be expressed and how it was handled.
+	Express(caps Capabilities, entries []moderation.Entry, mode Mode) (sendable []moderation.Entry, unsupported []string)
+	// List returns every block, allow (and, where the server has them,
+	// limit) on the server, all pages, with managed entries marked and the
+	// ownership marker stripped from PrivateComment.
+	List(ctx context.Context) ([]moderation.ServerEntry, error)
+	// Apply carries out a plan. On a context deadline or persistent rate
+	// limiting it stops cleanly and returns what was done with an error
+	// matching ErrStopped; a fresh List and Diff then resumes the work.
+	Apply(ctx context.Context, plan moderation.Plan, progress func(done, total int)) (ApplyResult, error)
+}
+
+// Capabilities is what Probe found out about a server.
+type Capabilities struct {
+	// Software is the driver family ("mastodon", "gotosocial").
+	Software string
+	// Version is the version string the server reports.
+	Version string
+	// Silence, RejectMedia and RejectReports say whether the server can hold
+	// those restrictions short of a full suspension.
+	Silence       bool
+	RejectMedia   bool
+	RejectReports bool
+	// Obfuscate says whether blocks can be published with obfuscated names.
+	Obfuscate bool
+	// Allows says whether the server has a domain allow API.
+	Allows bool
+	// MarkedAllows says whether allows carry a private comment, and so the
+	// ownership marker. Without it allows are created but never removed.
+	MarkedAllows bool
+	// Limits says whether the server has a limit API separate from blocks
+	// (GoToSocial's domain_limits).
+	Limits bool
+	// BulkImport says whether many entries can be created in one call.
+	BulkImport bool
+	// Notes explains, for humans, anything Probe had to work around.
+	Notes []string
+}
+
+// ApplyResult reports what Apply did.
+type ApplyResult struct {
+	// Total is the number of changes in the plan; Done how many of them were
+	// settled (written, covered, in conflict or failed).
+	Total, Done int
+	// Created, Updated and Deleted count entries written.
+	Created, Updated, Deleted int
+	// Covered are creates the server did not need because an entry at least
+	// as strict (on the domain or a parent domain) was already there.
+	Covered []moderation.Entry
+	// Conflicts are creates the server refused because of an existing entry
+	// that is less strict and not ours: a human has to decide.
+	Conflicts []Conflict
+	// Failed are changes the server rejected for another reason.
+	Failed []Failure
+	// WriteCalls counts the write requests sent (bulk imports count once).
+	WriteCalls int
+	// RetryAfter is set when Apply stopped because of rate limiting: the
+	// caller should come back no sooner.
+	RetryAfter time.Duration
+}
+
+// Conflict is a create the server refused because another entry is in the way.
+type Conflict struct {
+	Entry moderation.Entry
+	// Existing is the server's entry that blocks it.
+	Existing moderation.Entry
+	Reason   string
+}
+
+// Failure is one change the server rejected.
+type Failure struct {
+	Domain string
+	// Op is "create", "update" or "delete".
+	Op  string
+	Err error
+}
+
+var (
+	// ErrStopped matches errors from an Apply that stopped before the end of
+	// the plan for a reason time will fix (deadline, cancellation, rate
+	// limiting). The ApplyResult says how far it got.
+	ErrStopped = errors.New("stopped before the plan was complete")
+	// ErrUnmanaged matches errors from an Apply refusing a plan that would
+	// update or delete an entry that is not fedcommons' own.
+	ErrUnmanaged = errors.New("plan touches an entry fedcommons does not own")
+	// ErrUnknownDriver is returned by New for an unregistered name.
+	ErrUnknownDriver = errors.New("unknown moderation driver")
+)
+
+// Config is what every driver needs to reach one server.
+type Config struct {
+	// BaseURL is the server's scheme, host and port (e.g. the in-cluster
+	// Service URL); pagination links are followed by path against it, so
+	// the token never goes to any other host.
+	BaseURL string
+	// Token is the admin bearer token. It is sent only as an Authorization
+	// header and never appears in errors.
+	Token string
+	// HTTPClient defaults to a client without a global timeout (each request
+	// gets RequestTimeout).
+	HTTPClient *http.Client
+	// UserAgent defaults to DefaultUserAgent.
+	UserAgent string
+	// MaxResponseBytes bounds every response body (default 16 MiB:
+	// GoToSocial lists all its blocks in one response).
+	MaxResponseBytes int64
+	// RequestTimeout bounds each request (default 30s).
+	RequestTimeout time.Duration
+	// RateLimit configures the client-side token bucket and 429 handling.
+	RateLimit RateLimit
+	// BulkThreshold is the number of creates of one kind from which a
+	// server with bulk import gets them in import calls (default 10);
+	// BulkBatchSize is how many entries go in one import call (default 500).
+	BulkThreshold int
+	BulkBatchSize int
+	// Clock defaults to the wall clock; tests inject a fake one.
+	Clock Clock
+}
+
+// RateLimit is the client-side view of a server's API rate limit.
+type RateLimit struct {
+	// Requests per Period; zero means Mastodon's default of 300 per 5
+	// minutes per token, negative means no client-side limit (429s and
+	// X-RateLimit-* are still honoured).
+	Requests int
+	Period   time.Duration
+	// MaxWait is the longest pause taken in place (default 30s). A longer
+	// one stops Apply with ErrStopped and ApplyResult.RetryAfter, so a
+	// reconcile never sleeps for minutes.
+	MaxWait time.Duration
+	// MaxRetries is how many 429s in a row one request may get (default 3).
+	MaxRetries int
+}
+
+// DefaultUserAgent identifies fedcommons to server admins reading their logs.
+const DefaultUserAgent = "fedcommons-moderation/1 (+https://github.com/fedcommons/fedcommons)"
+
+// Factory builds a driver for one server.
+type Factory func(Config) (Driver, error)
+
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Factory{}
+)
+
+// Register makes a driver family available to New under name. Families
+// register themselves from init, so callers only ever name a driver (as the
+// software profile says) and adding a family never touches them.
+func Register(name string, f Factory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("drivers: Register called twice for " + name)
+	}
+	registry[name] = f
+}
+
+// New builds the named driver.
+func New(name string, cfg Config) (Driver, error) {
+	registryMu.RLock()
+	f, ok := registry[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%w %q (have %v)", ErrUnknownDriver, name, Names())
+	}
+	return f(cfg)
+}
+
+// Names lists the registered drivers, sorted.
+func Names() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,382 @@
+// Package fakeserver runs in-process imitations of the Mastodon and
+// GoToSocial admin moderation APIs on loopback, built to the servers'
+// documented behaviour and quirks: bearer tokens, Link pagination, Mastodon's
+// 422 for a domain that already has a block, GoToSocial's bulk import and
+// idempotent creates, versions without domain_limits, and 429 rate limiting.
+//
+// It is not test-only: the operator's envtest suite and `make demo` point
+// real drivers at these servers, so everything here is safe for concurrent
+// use and inspectable (Blocks, Calls, Writes ...) and hand-editable (AddBlock
+// ...) from the outside, the way a human admin edits a real server.
+package fakeserver
+
+import (
+	"encoding/json"
+	"math"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultToken is the admin token a server accepts when Options.Token is empty.
+const DefaultToken = "fake-admin-token"
+
+// Options configures a fake server. The zero value is a well-behaved newest
+// server with no rate limiting.
+type Options struct {
+	// Token is the only bearer token accepted (default DefaultToken).
+	Token string
+	// Version is what /api/v1/instance reports (defaults "4.5.2" for
+	// Mastodon, "0.20.1+git-8f7a3c2" for GoToSocial).
+	Version string
+	// PageSize caps how many entries one list page holds (Mastodon's cap is
+	// 200, its default 100; GoToSocial's domain_limits cap is 100).
+	PageSize int
+	// RateLimit answers 429 once more than RateLimit requests arrive within
+	// RateWindow (default 5 minutes); 0 disables it.
+	RateLimit  int
+	RateWindow time.Duration
+	// OmitRetryAfter leaves Retry-After out of 429s, as real Mastodon does
+	// (it only sends X-RateLimit-Reset).
+	OmitRetryAfter bool
+	// AdvertiseRateLimit adds X-RateLimit-Limit/Remaining/Reset to every
+	// answer, not only to 429s.
+	AdvertiseRateLimit bool
+	// NoDomainLimits makes a GoToSocial server answer 404 on
+	// /api/v1/admin/domain_limits, as versions before domain limits do.
+	NoDomainLimits bool
+	// Latency delays every write, to exercise deadlines.
+	Latency time.Duration
+	// Now is the clock of the rate-limit window (default time.Now), shared
+	// with a test's fake client clock.
+	Now func() time.Time
+}
+
+// Record is one server entry, in a shape both families fit.
+type Record struct {
+	ID     string
+	Domain string
+	// Severity is Mastodon's "silence", "suspend" or "noop" (blocks only).
+	Severity      string
+	RejectMedia   bool
+	RejectReports bool
+	Obfuscate     bool
+	// PrivateComment and PublicComment as stored.
+	PrivateComment string
+	PublicComment  string
+	// GoToSocial domain limit policies.
+	MediaPolicy    string
+	FollowsPolicy  string
+	StatusesPolicy string
+	AccountsPolicy string
+	ContentWarning string
+	CreatedAt      time.Time
+
+	seq int64
+}
+
+// Server is a running fake server.
+type Server struct {
+	// URL is the base URL (http://127.0.0.1:port).
+	URL string
+
+	hs   *httptest.Server
+	opts Options
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	seq        int64
+	blocks     map[string]*Record
+	allows     map[string]*Record
+	limits     map[string]*Record
+	calls      map[string]int
+	writes     int
+	requests   int
+	throttled  int
+	winStart   time.Time
+	winCount   int
+	newID      func(seq int64) string
+	software   string
+	unauthText string
+}
+
+func newServer(software string, opts Options, newID func(int64) string, unauth string) *Server {
+	if opts.Token == "" {
+		opts.Token = DefaultToken
+	}
+	if opts.RateWindow <= 0 {
+		opts.RateWindow = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{
+		opts:       opts,
+		mux:        http.NewServeMux(),
+		blocks:     map[string]*Record{},
+		allows:     map[string]*Record{},
+		limits:     map[string]*Record{},
+		calls:      map[string]int{},
+		newID:      newID,
+		software:   software,
+		unauthText: unauth,
+	}
+	return s
+}
+
+func (s *Server) start() {
+	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
+	s.URL = s.hs.URL
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.hs.Close() }
+
+// serve applies what every route shares: counting, rate limiting (before
+// auth, as Mastodon's rack-attack does) and the bearer token.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	_, pattern := s.mux.Handler(r)
+	call := callName(r, pattern)
+
+	s.mu.Lock()
+	s.requests++
+	if s.opts.RateLimit > 0 {
+		now := s.opts.Now()
+		if s.winStart.IsZero() || !now.Before(s.winStart.Add(s.opts.RateWindow)) {
+			s.winStart, s.winCount = now, 0
+		}
+		reset := s.winStart.Add(s.opts.RateWindow)
+		if s.winCount >= s.opts.RateLimit {
+			s.throttled++
+			s.mu.Unlock()
+			s.rateHeaders(w, 0, reset)
+			if !s.opts.OmitRetryAfter {
+				secs := max(1, int(math.Ceil(reset.Sub(now).Seconds())))
+				w.Header().Set("Retry-After", strconv.Itoa(secs))
+			}
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "Too many requests"})
+			return
+		}
+		s.winCount++
+		if s.opts.AdvertiseRateLimit {
+			s.rateHeaders(w, s.opts.RateLimit-s.winCount, reset)
+		}
+	}
+	s.mu.Unlock()
+
+	if !strings.HasSuffix(pattern, "/instance") && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": s.unauthText})
+		return
+	}
+	if pattern == "" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found"})
+		return
+	}
+	if r.Method != http.MethodGet && s.opts.Latency > 0 {
+		time.Sleep(s.opts.Latency)
+	}
+	s.mu.Lock()
+	s.calls[call]++
+	if r.Method != http.MethodGet {
+		s.writes++
+	}
+	s.mu.Unlock()
+	// ServeHTTP, not the handler found above: only the mux sets PathValue.
+	s.mux.ServeHTTP(w, r)
+}
+
+func (s *Server) rateHeaders(w http.ResponseWriter, remaining int, reset time.Time) {
+	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
+	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(0, remaining)))
+	w.Header().Set("X-RateLimit-Reset", reset.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+}
+
+// callName is "METHOD /path" with ids as ":id", plus "?import=true" for
+// bulk imports, so tests can count calls by kind.
+func callName(r *http.Request, pattern string) string {
+	p := r.URL.Path
+	if pattern != "" {
+		_, pp, _ := strings.Cut(pattern, " ")
+		p = strings.ReplaceAll(pp, "{id}", ":id")
+	}
+	if r.URL.Query().Get("import") == "true" {
+		p += "?import=true"
+	}
+	return r.Method + " " + p
+}
+
+// Calls returns how many authenticated requests each call received, keyed
+// like "POST /api/v1/admin/domain_blocks" or "PUT /api/v1/admin/domain_blocks/:id".
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// Writes returns how many authenticated write requests (POST, PUT, DELETE)
+// reached the API, whatever their answer.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// Requests returns how many requests arrived, including refused ones.
+func (s *Server) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Throttled returns how many requests were answered 429.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+// ResetCounters zeroes Calls, Writes, Requests and Throttled (not the
+// rate-limit window).
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = map[string]int{}
+	s.writes, s.requests, s.throttled = 0, 0, 0
+}
+
+// Blocks returns the domain blocks, oldest first.
+func (s *Server) Blocks() []Record { return s.snapshot(s.blocks) }
+
+// Allows returns the domain allows, oldest first.
+func (s *Server) Allows() []Record { return s.snapshot(s.allows) }
+
+// Limits returns GoToSocial's domain limits, oldest first.
+func (s *Server) Limits() []Record { return s.snapshot(s.limits) }
+
+func (s *Server) snapshot(m map[string]*Record) []Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Record, 0, len(m))
+	for _, r := range sorted(m) {
+		out = append(out, *r)
+	}
+	return out
+}
+
+// AddBlock stores a block as a human admin would (no checks), returning it
+// with its id.
+func (s *Server) AddBlock(r Record) Record { return s.add(s.blocks, r) }
+
+// AddAllow stores an allow as a human admin would.
+func (s *Server) AddAllow(r Record) Record { return s.add(s.allows, r) }
+
+// AddLimit stores a GoToSocial domain limit as a human admin would.
+func (s *Server) AddLimit(r Record) Record { return s.add(s.limits, r) }
+
+func (s *Server) add(m map[string]*Record, r Record) Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *s.insertLocked(m, r)
+}
+
+func (s *Server) insertLocked(m map[string]*Record, r Record) *Record {
+	s.seq++
+	r.seq = s.seq
+	r.ID = s.newID(s.seq)
+	r.Domain = strings.ToLower(strings.TrimSpace(r.Domain))
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = time.Now().UTC()
+	}
+	rec := r
+	m[rec.ID] = &rec
+	return &rec
+}
+
+func sorted(m map[string]*Record) []*Record {
+	out := make([]*Record, 0, len(m))
+	for _, r := range m {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].seq < out[j].seq })
+	return out
+}
+
+func findDomain(m map[string]*Record, domain string) *Record {
+	for _, r := range m {
+		if r.Domain == domain {
+			return r
+		}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// params reads a request's parameters from a form, multipart form or JSON
+// body, as Rails and Gin both accept; present tells set from absent.
+func params(r *http.Request) (map[string]string, error) {
+	out := map[string]string{}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		var raw map[string]any
+		if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 1<<20)).Decode(&raw); err != nil {
+			return nil, err
+		}
+		for k, v := range raw {
+			switch v := v.(type) {
+			case string:
+				out[k] = v
+			case bool:
+				out[k] = strconv.FormatBool(v)
+			case float64:
+				out[k] = strconv.FormatFloat(v, 'f', -1, 64)
+			}
+		}
+		return out, nil
+	case "multipart/form-data":
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			return nil, err
+		}
+	default:
+		if err := r.ParseForm(); err != nil {
+			return nil, err
+		}
+	}
+	for k, vs := range r.PostForm {
+		if len(vs) > 0 {
+			out[k] = vs[0]
+		}
+	}
+	return out, nil
+}
+
+// truthy reads a boolean the way Rails and Gin do.
+func truthy(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "on", "yes", "t":
+		return true
+	}
+	return false
+}
+
+// validDomain is a loose hostname check, enough to exercise error paths.
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 || strings.ContainsAny(d, " /\\@:?#") || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+		return false
+	}
+	return strings.Contains(d, ".") || d == "localhost"
+}
