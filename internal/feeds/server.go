@@ -1,0 +1,467 @@
+package feeds
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// Audience is who a Server answers, fixed when it is built. The operator
+// runs two listeners, each with its own Server over the same store:
+//
+//   - PublicAudience, the listener exposed to the world (behind the
+//     Ingress): it serves policies whose visibility is public.
+//   - ClusterAudience, a listener reachable only from inside the cluster
+//     (a ClusterIP Service whose NetworkPolicy admits only the cluster's
+//     pods, never exposed by an Ingress): it serves public and cluster
+//     policies.
+//
+// What a request is allowed to see thus depends only on where it could
+// connect, which the network enforces, and never on what it claims
+// (X-Forwarded-For, a header, a source address behind a proxy), which
+// anyone can forge.
+type Audience int
+
+const (
+	// PublicAudience serves public policies only.
+	PublicAudience Audience = iota + 1
+	// ClusterAudience serves public and cluster policies.
+	ClusterAudience
+)
+
+func (a Audience) String() string {
+	switch a {
+	case PublicAudience:
+		return "public"
+	case ClusterAudience:
+		return "cluster"
+	}
+	return "audience(" + strconv.Itoa(int(a)) + ")"
+}
+
+// sees reports whether the audience may read a policy of visibility v.
+func (a Audience) sees(v Visibility) bool {
+	switch v {
+	case VisibilityPublic:
+		return a == PublicAudience || a == ClusterAudience
+	case VisibilityCluster:
+		return a == ClusterAudience
+	}
+	return false
+}
+
+// DefaultMaxAge is how long a client or cache may reuse a response before
+// revalidating it (cheaply, with its ETag).
+const DefaultMaxAge = 5 * time.Minute
+
+// renderVersion changes whenever what the server renders for the same
+// policy changes, so that an ETag never names two different bodies across
+// operator upgrades.
+const renderVersion = "1"
+
+// Server serves published policies:
+//
+//	/policies/                          index (HTML)
+//	/policies/{namespace}/{name}        transparency page (HTML)
+//	/policies/{namespace}/{name}.html   the same, unambiguous for names with dots
+//	/policies/{namespace}/{name}.csv    Mastodon CSV
+//	/policies/{namespace}/{name}.json   GoToSocial JSON
+//	/policies/{namespace}/{name}.txt    plain text, one domain a line
+//
+// Policies the audience may not see answer 404 like policies that do not
+// exist, so the public listener does not even reveal their names.
+//
+// Obfuscated entries are shown obfuscated on the pages. In the feeds the
+// cluster audience gets them in full, flagged obfuscate so that
+// subscribers keep them hidden in turn; the public audience does not get
+// them at all, since a feed with a starred-out domain is of no use to a
+// program and the real domain is what obfuscation hides.
+type Server struct {
+	store    PolicyStore
+	audience Audience
+	maxAge   time.Duration
+	mux      *http.ServeMux
+}
+
+// NewServer returns a Server for one audience. maxAge 0 means
+// DefaultMaxAge.
+func NewServer(store PolicyStore, audience Audience, maxAge time.Duration) *Server {
+	if audience != PublicAudience && audience != ClusterAudience {
+		// Fail closed: an unset audience must not mean "cluster".
+		audience = PublicAudience
+	}
+	if maxAge <= 0 {
+		maxAge = DefaultMaxAge
+	}
+	s := &Server{store: store, audience: audience, maxAge: maxAge, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /policies/{$}", s.serveIndex)
+	s.mux.HandleFunc("GET /policies/{namespace}/{file}", s.servePolicy)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Everything served here is data or a page that runs no script: say
+	// so to browsers, for every response including errors.
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	s.mux.ServeHTTP(w, r)
+}
+
+// kind is one representation of a policy.
+type kind struct {
+	ext         string
+	contentType string
+}
+
+var (
+	kindPage = kind{".html", "text/html; charset=utf-8"}
+	kindCSV  = kind{".csv", "text/csv; charset=utf-8"}
+	kindJSON = kind{".json", "application/json"}
+	kindText = kind{".txt", "text/plain; charset=utf-8"}
+	kinds    = []kind{kindCSV, kindJSON, kindText, kindPage}
+)
+
+func (s *Server) lookup(namespace, name string) *Published {
+	if !validName(name) {
+		return nil
+	}
+	p, ok := s.store.Get(namespace, name)
+	if !ok || p == nil || !s.audience.sees(p.Visibility) {
+		return nil
+	}
+	return p
+}
+
+func (s *Server) servePolicy(w http.ResponseWriter, r *http.Request) {
+	ns, file := r.PathValue("namespace"), r.PathValue("file")
+	if !validNamespace(ns) {
+		http.NotFound(w, r)
+		return
+	}
+	// A name may contain dots, so "a.csv" could be the CSV of "a" or the
+	// page of a policy named "a.csv": the extension wins when such a
+	// policy exists, and "a.csv.html" always reaches the page.
+	for _, k := range kinds {
+		if base, ok := strings.CutSuffix(file, k.ext); ok {
+			if p := s.lookup(ns, base); p != nil {
+				s.serve(w, r, p, k)
+				return
+			}
+		}
+	}
+	if p := s.lookup(ns, file); p != nil {
+		s.serve(w, r, p, kindPage)
+		return
+	}
+	http.NotFound(w, r)
+}
+
+// serve answers with one representation of p, or 304 when the client's
+// copy is current. The ETag is derived from the policy hash without
+// rendering, so revalidation costs nothing.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, p *Published, k kind) {
+	etag := ""
+	if h := etagSafe(p.Hash); h != "" {
+		etag = `"` + h + "-" + strings.TrimPrefix(k.ext, ".") + "-" + s.audience.String() + "-" + renderVersion + `"`
+	}
+	hdr := w.Header()
+	s.setCaching(hdr, p)
+	if etag != "" {
+		hdr.Set("ETag", etag)
+		if notModified(r, etag, p.UpdatedAt) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	body, err := s.render(p, k)
+	if err != nil {
+		http.Error(w, "cannot render this policy", http.StatusInternalServerError)
+		return
+	}
+	if etag == "" {
+		sum := sha256.Sum256(body)
+		etag = `"` + hex.EncodeToString(sum[:]) + `"`
+		hdr.Set("ETag", etag)
+		if notModified(r, etag, p.UpdatedAt) {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+	}
+	hdr.Set("Content-Type", k.contentType)
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+func (s *Server) setCaching(h http.Header, p *Published) {
+	// A response of the cluster listener must never land in a shared
+	// cache that might hand it to the public.
+	scope := "public"
+	if s.audience == ClusterAudience {
+		scope = "private"
+	}
+	h.Set("Cache-Control", fmt.Sprintf("%s, max-age=%d", scope, int(s.maxAge.Seconds())))
+	if p != nil && !p.UpdatedAt.IsZero() {
+		h.Set("Last-Modified", p.UpdatedAt.UTC().Format(http.TimeFormat))
+	}
+}
+
+// etagSafe returns h if it can go between the quotes of an ETag, else "".
+func etagSafe(h string) string {
+	if h == "" || len(h) > 200 {
+		return ""
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return ""
+		}
+	}
+	return h
+}
+
+// notModified applies If-None-Match (weak comparison, as RFC 9110 asks for
+// this header) and, only without it, If-Modified-Since.
+func notModified(r *http.Request, etag string, updated time.Time) bool {
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			t = strings.TrimSpace(t)
+			if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+				return true
+			}
+		}
+		return false
+	}
+	if ims := r.Header.Get("If-Modified-Since"); ims != "" && !updated.IsZero() {
+		if t, err := http.ParseTime(ims); err == nil {
+			return !updated.Truncate(time.Second).After(t)
+		}
+	}
+	return false
+}
+
+// publicEntries returns p's entries as they may leave the operator: never
+// a private comment, and for the public audience of a machine-readable
+// feed, no obfuscated entry.
+func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
+	out := make([]moderation.Entry, 0, len(p.Entries))
+	for _, pe := range p.Entries {
+		e := pe.Entry
+		e.PrivateComment = ""
+		if forFeed && e.Obfuscate && s.audience != ClusterAudience {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func (s *Server) render(p *Published, k kind) ([]byte, error) {
+	if k == kindPage {
+		return renderPage(p)
+	}
+	return renderFeed(k, s.publicEntries(p, true))
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	var visible []*Published
+	for _, p := range s.store.List() {
+		if p != nil && s.audience.sees(p.Visibility) {
+			visible = append(visible, p)
+		}
+	}
+	body, err := renderIndex(visible, s.audience)
+	if err != nil {
+		http.Error(w, "cannot render the index", http.StatusInternalServerError)
+		return
+	}
+	sum := sha256.Sum256(body)
+	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	h := w.Header()
+	s.setCaching(h, nil)
+	h.Set("ETag", etag)
+	if notModified(r, etag, time.Time{}) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", kindPage.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// pageRow is what the transparency page shows of an entry: public fields
+// only, so no template change can ever reach a private comment.
+type pageRow struct {
+	Domain        string
+	Digest        string
+	Obfuscated    bool
+	Action        string
+	RejectMedia   bool
+	RejectReports bool
+	PublicComment string
+	Summary       string
+}
+
+type pageData struct {
+	Title     string
+	Community string
+	Namespace string
+	Name      string
+	Hash      string
+	UpdatedAt string
+	Counts    []actionCount
+	Rows      []pageRow
+	Feeds     []feedLink
+}
+
+type actionCount struct {
+	Action string
+	N      int
+}
+
+type feedLink struct {
+	Label, Href string
+}
+
+func renderPage(p *Published) ([]byte, error) {
+	d := pageData{
+		Title:     p.Namespace + "/" + p.Name,
+		Community: p.Community,
+		Namespace: p.Namespace,
+		Name:      p.Name,
+		Hash:      p.Hash,
+	}
+	if !p.UpdatedAt.IsZero() {
+		d.UpdatedAt = p.UpdatedAt.UTC().Format(time.RFC3339)
+	}
+	counts := map[moderation.Action]int{}
+	for _, pe := range p.Entries {
+		e := pe.Entry
+		counts[e.Action]++
+		row := pageRow{
+			Domain:        PublicDomain(e),
+			Obfuscated:    e.Obfuscate,
+			Action:        e.Action.String(),
+			RejectMedia:   e.RejectMedia,
+			RejectReports: e.RejectReports,
+			PublicComment: e.PublicComment,
+			Summary:       pe.Summary,
+		}
+		if e.Obfuscate {
+			// Mastodon publishes the SHA-256 of an obfuscated domain so
+			// that someone who knows the domain can check it is listed.
+			sum := sha256.Sum256([]byte(e.Domain))
+			row.Digest = hex.EncodeToString(sum[:])
+		}
+		d.Rows = append(d.Rows, row)
+	}
+	for _, a := range []moderation.Action{moderation.Suspend, moderation.Silence, moderation.RejectMedia, moderation.Noop, moderation.Allow} {
+		if counts[a] > 0 {
+			d.Counts = append(d.Counts, actionCount{a.String(), counts[a]})
+		}
+	}
+	for _, k := range []struct{ label, ext string }{{"Mastodon CSV", ".csv"}, {"GoToSocial JSON", ".json"}, {"plain text", ".txt"}} {
+		d.Feeds = append(d.Feeds, feedLink{k.label, p.Name + k.ext})
+	}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type indexRow struct {
+	Community, Namespace, Name, Href, UpdatedAt string
+	Entries                                     int
+	Visibility                                  string
+}
+
+func renderIndex(ps []*Published, a Audience) ([]byte, error) {
+	rows := make([]indexRow, 0, len(ps))
+	for _, p := range ps {
+		row := indexRow{
+			Community: p.Community, Namespace: p.Namespace, Name: p.Name,
+			Href: p.Namespace + "/" + p.Name + ".html", Entries: len(p.Entries), Visibility: string(p.Visibility),
+		}
+		if !p.UpdatedAt.IsZero() {
+			row.UpdatedAt = p.UpdatedAt.UTC().Format(time.RFC3339)
+		}
+		rows = append(rows, row)
+	}
+	var buf bytes.Buffer
+	err := indexTemplate.Execute(&buf, struct {
+		Cluster bool
+		Rows    []indexRow
+	}{a == ClusterAudience, rows})
+	return buf.Bytes(), err
+}
+
+const pageStyle = `<style>
+body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
+th{background:#f4f4f4}code{font-size:.9em}.muted{color:#666}.obf{font-style:italic}
+</style>`
+
+var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Federation policy {{.Title}}</title>` + pageStyle + `</head>
+<body>
+<p class="muted"><a href="../">All published policies</a></p>
+<h1>{{if .Community}}{{.Community}}: {{end}}federation policy <code>{{.Namespace}}/{{.Name}}</code></h1>
+<p>These are the servers this community limits or suspends federation with, and why.
+{{- if .UpdatedAt}} Last changed {{.UpdatedAt}}.{{end}}
+{{- if .Hash}} Version <code>{{.Hash}}</code>.{{end}}</p>
+<p>{{len .Rows}} entries{{range $i, $c := .Counts}}{{if eq $i 0}}: {{else}}, {{end}}{{$c.N}} {{$c.Action}}{{end}}.
+Feeds: {{range $i, $f := .Feeds}}{{if $i}}, {{end}}<a href="{{$f.Href}}">{{$f.Label}}</a>{{end}}.</p>
+<table>
+<thead><tr><th>Domain</th><th>Action</th><th>Also</th><th>Reason</th><th>Source</th></tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr><td>{{if .Obfuscated}}<code class="obf" title="SHA-256 {{.Digest}}">{{.Domain}}</code>{{else}}<code>{{.Domain}}</code>{{end}}</td>
+<td>{{.Action}}</td>
+<td>{{if .RejectMedia}}reject media {{end}}{{if .RejectReports}}reject reports{{end}}</td>
+<td>{{.PublicComment}}</td>
+<td class="muted">{{.Summary}}</td></tr>
+{{- end}}
+</tbody></table>
+<p class="muted">Domains partly starred out are listed on purpose without naming them; the SHA-256 of the full domain is in the tooltip.</p>
+</body></html>
+`))
+
+var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Published federation policies</title>` + pageStyle + `</head>
+<body>
+<h1>Published federation policies</h1>
+{{- if .Cluster}}
+<p class="muted">Inside the cluster: policies published to the cluster are listed too.</p>
+{{- end}}
+{{- if .Rows}}
+<table>
+<thead><tr><th>Community</th><th>Policy</th><th>Entries</th><th>Last changed</th>{{if .Cluster}}<th>Visibility</th>{{end}}</tr></thead>
+<tbody>
+{{- range .Rows}}
+<tr><td>{{.Community}}</td><td><a href="{{.Href}}">{{.Namespace}}/{{.Name}}</a></td><td>{{.Entries}}</td><td>{{.UpdatedAt}}</td>{{if $.Cluster}}<td>{{.Visibility}}</td>{{end}}</tr>
+{{- end}}
+</tbody></table>
+{{- else}}
+<p>No policy is published here.</p>
+{{- end}}
+</body></html>
+`))
