@@ -1,0 +1,513 @@
+package moderation
+
+import (
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func e(domain string, a Action) Entry { return Entry{Domain: domain, Action: a} }
+
+func src(name string, weight int, entries ...Entry) Source {
+	return Source{Name: name, Weight: weight, Entries: entries}
+}
+
+func capped(s Source, a Action) Source {
+	s.MaxAction = &a
+	return s
+}
+
+func mustMerge(t *testing.T, in MergeInput) *Policy {
+	t.Helper()
+	p, err := Merge(in)
+	if err != nil {
+		t.Fatalf("Merge: %v", err)
+	}
+	return p
+}
+
+// effective returns the policy's entries without provenance, for comparison.
+func effective(p *Policy) []Entry {
+	out := make([]Entry, len(p.Entries))
+	for i, e := range p.Entries {
+		out[i] = e.Entry
+	}
+	return out
+}
+
+func TestMergeRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       MergeInput
+		want     []Entry
+		rejected []Rejection
+		decision string // of the first entry, when set
+	}{
+		{
+			name: "threshold weight exactly met",
+			in: MergeInput{Threshold: Threshold{ThresholdWeight, 2}, Sources: []Source{
+				src("a", 1, e("spam.example", Suspend)), src("b", 1, e("spam.example", Suspend))}},
+			want:     []Entry{e("spam.example", Suspend)},
+			decision: "weight 2 ≥ threshold 2, merge max",
+		},
+		{
+			name: "threshold weight one below",
+			in: MergeInput{Threshold: Threshold{ThresholdWeight, 2}, Sources: []Source{
+				src("a", 1, e("spam.example", Suspend)), src("b", 1)}},
+			want: nil,
+		},
+		{
+			name: "default threshold is weight 1",
+			in:   MergeInput{Sources: []Source{src("a", 1, e("spam.example", Silence))}},
+			want: []Entry{e("spam.example", Silence)},
+		},
+		{
+			name: "percent with mixed weights",
+			// Total weight 5: a alone is 60%, b+c together 40%.
+			in: MergeInput{Threshold: Threshold{ThresholdPercent, 60}, Sources: []Source{
+				src("a", 3, e("heavy.example", Suspend)),
+				src("b", 1, e("light.example", Suspend)),
+				src("c", 1, e("light.example", Suspend))}},
+			want:     []Entry{e("heavy.example", Suspend)},
+			decision: "percent 60% (weight 3 of 5) ≥ threshold 60%, merge max",
+		},
+		{
+			name: "percent one above what the sources reach",
+			in: MergeInput{Threshold: Threshold{ThresholdPercent, 61}, Sources: []Source{
+				src("a", 3, e("heavy.example", Suspend)), src("b", 1), src("c", 1)}},
+			want: nil,
+		},
+		{
+			name: "percent counts watched sources in nothing",
+			// A weight-0 source adds no weight to the total either.
+			in: MergeInput{Threshold: Threshold{ThresholdPercent, 100}, Sources: []Source{
+				src("a", 2, e("x.example", Suspend)), src("watch", 0)}},
+			want: []Entry{e("x.example", Suspend)},
+		},
+		{
+			name: "count ignores weight-0 sources",
+			in: MergeInput{Threshold: Threshold{ThresholdCount, 2}, Sources: []Source{
+				src("a", 1, e("one.example", Suspend), e("two.example", Suspend)),
+				src("watch", 0, e("one.example", Suspend)),
+				src("b", 5, e("two.example", Silence))}},
+			want:     []Entry{e("two.example", Suspend)},
+			decision: "count 2 ≥ threshold 2, merge max",
+		},
+		{
+			name: "weight-0 source alone decides nothing",
+			in:   MergeInput{Sources: []Source{src("watch", 0, e("x.example", Suspend))}},
+			want: nil,
+		},
+		{
+			name: "maxAction caps a suspension to silence",
+			in: MergeInput{Sources: []Source{
+				capped(src("loud", 1, Entry{Domain: "x.example", Action: Suspend, RejectReports: true}), Silence)}},
+			want:     []Entry{{Domain: "x.example", Action: Silence, RejectReports: true}},
+			decision: "weight 1 ≥ threshold 1, merge max, capped by maxAction",
+		},
+		{
+			name: "maxAction noop imposes nothing",
+			in: MergeInput{Sources: []Source{
+				capped(src("loud", 1, Entry{Domain: "x.example", Action: Silence, RejectReports: true}), Noop)}},
+			want: []Entry{e("x.example", Noop)},
+		},
+		{
+			name: "capped source does not lower an uncapped one under max",
+			in: MergeInput{Sources: []Source{
+				capped(src("loud", 1, e("x.example", Suspend)), Silence),
+				src("calm", 1, e("x.example", Suspend))}},
+			want:     []Entry{e("x.example", Suspend)},
+			decision: "weight 2 ≥ threshold 1, merge max",
+		},
+		{
+			name: "merge max: strictest action, flags ORed",
+			in: MergeInput{Rule: MergeMax, Sources: []Source{
+				src("a", 1, Entry{Domain: "x.example", Action: Silence, RejectMedia: true}),
+				src("b", 1, Entry{Domain: "x.example", Action: Suspend, RejectReports: true})}},
+			want: []Entry{{Domain: "x.example", Action: Suspend, RejectMedia: true, RejectReports: true}},
+		},
+		{
+			name: "merge min: mildest action, flags ANDed",
+			in: MergeInput{Rule: MergeMin, Sources: []Source{
+				src("a", 1, Entry{Domain: "x.example", Action: Silence, RejectMedia: true, RejectReports: true}),
+				src("b", 1, Entry{Domain: "x.example", Action: Suspend, RejectReports: true})}},
+			want: []Entry{{Domain: "x.example", Action: Silence, RejectReports: true}},
+		},
+		{
+			name: "merge min: reject-media against silence",
+			in: MergeInput{Rule: MergeMin, Sources: []Source{
+				src("a", 1, Entry{Domain: "x.example", Action: Noop, RejectMedia: true}), // Mastodon's spelling
+				src("b", 1, Entry{Domain: "x.example", Action: Silence, RejectMedia: true})}},
+			want: []Entry{{Domain: "x.example", Action: RejectMedia, RejectMedia: true}},
+		},
+		{
+			name: "obfuscate is ORed under min too",
+			in: MergeInput{Rule: MergeMin, Sources: []Source{
+				src("a", 1, Entry{Domain: "x.example", Action: Suspend, Obfuscate: true}),
+				src("b", 1, e("x.example", Suspend))}},
+			want: []Entry{{Domain: "x.example", Action: Suspend, Obfuscate: true}},
+		},
+		{
+			name: "local entry applies without any source",
+			in:   MergeInput{Threshold: Threshold{ThresholdWeight, 5}, Local: []Entry{e("spam.example", Suspend)}},
+			want: []Entry{e("spam.example", Suspend)},
+		},
+		{
+			name: "local noop overrides sources",
+			in: MergeInput{Local: []Entry{e("x.example", Noop)}, Sources: []Source{
+				src("a", 3, e("x.example", Suspend))}},
+			want:     []Entry{e("x.example", Noop)},
+			decision: "local decision",
+		},
+		{
+			name: "local silence overrides a stricter source",
+			in: MergeInput{Local: []Entry{e("x.example", Silence)}, Sources: []Source{
+				src("a", 3, e("x.example", Suspend))}},
+			want: []Entry{e("x.example", Silence)},
+		},
+		{
+			name: "local allow beats subscribed suspend",
+			in: MergeInput{Local: []Entry{e("friend.example", Allow)}, Sources: []Source{
+				src("a", 3, e("friend.example", Suspend))}},
+			want: []Entry{e("friend.example", Allow)},
+		},
+		{
+			name: "local allow and local suspend: allow wins",
+			in:   MergeInput{Local: []Entry{e("friend.example", Suspend), e("friend.example", Allow)}},
+			want: []Entry{e("friend.example", Allow)},
+		},
+		{
+			name: "subscribed block on a parent of a local allow is refused",
+			in: MergeInput{Local: []Entry{e("good.host.example", Allow)}, Sources: []Source{
+				src("a", 1, e("host.example", Suspend))}},
+			want:     []Entry{e("good.host.example", Allow)},
+			rejected: []Rejection{{"host.example", "a", "would cover good.host.example, which a local entry allows"}},
+		},
+		{
+			name: "subscribed allow is advice only",
+			in: MergeInput{Sources: []Source{
+				src("a", 5, e("x.example", Allow)), src("b", 1, e("x.example", Suspend)), src("c", 1, e("y.example", Allow))}},
+			want: []Entry{e("x.example", Suspend)},
+		},
+		{
+			name: "exception overrides blocks, local and subscribed",
+			in: MergeInput{Exceptions: []string{"friends.example"}, Local: []Entry{e("friends.example", Silence)},
+				Sources: []Source{src("a", 1, e("friends.example", Suspend))}},
+			want: nil,
+			rejected: []Rejection{
+				{"friends.example", LocalSource, "exception friends.example"},
+				{"friends.example", "a", "exception friends.example"}},
+		},
+		{
+			name: "exception protects against blocks on its parent",
+			in: MergeInput{Exceptions: []string{"pals.friends.example"},
+				Sources: []Source{src("a", 1, e("friends.example", Suspend), e("other.pals.friends.example", Suspend))}},
+			// A subdomain of an exception is another server: still blockable.
+			want:     []Entry{e("other.pals.friends.example", Suspend)},
+			rejected: []Rejection{{"friends.example", "a", "parent of exception pals.friends.example: a block would cover it"}},
+		},
+		{
+			name: "protected instance domain and its parent",
+			in: MergeInput{Protected: []string{"social.riverside.coop"}, Sources: []Source{
+				src("a", 1, e("social.riverside.coop", Suspend), e("riverside.coop", Silence), e("media.social.riverside.coop", Suspend))}},
+			want: []Entry{e("media.social.riverside.coop", Suspend)},
+			rejected: []Rejection{
+				{"riverside.coop", "a", "parent of our instance social.riverside.coop: a block would cover it"},
+				{"social.riverside.coop", "a", "our instance social.riverside.coop"}},
+		},
+		{
+			name: "public suffixes are refused, private suffixes are not",
+			in: MergeInput{Local: []Entry{e("co.uk", Suspend)}, Sources: []Source{
+				src("a", 1, e("com", Suspend), e("workers.dev", Suspend))}},
+			want: []Entry{e("workers.dev", Suspend)},
+			rejected: []Rejection{
+				{"co.uk", LocalSource, "public suffix co.uk: blocking it would block every site under it"},
+				{"com", "a", "public suffix com: blocking it would block every site under it"}},
+		},
+		{
+			name: "IDNA and wildcard local entries are normalised",
+			in:   MergeInput{Local: []Entry{e("Bücher.Example.", Suspend), e("*.wild.example", Silence)}},
+			want: []Entry{e("wild.example", Silence), e("xn--bcher-kva.example", Suspend)},
+		},
+		{
+			name: "obfuscated and invalid local entries are refused",
+			in:   MergeInput{Local: []Entry{e("ex*mple.com", Suspend), e("not a domain", Suspend)}},
+			want: nil,
+			rejected: []Rejection{
+				{"ex*mple.com", LocalSource, `obfuscated domain: "ex*mple.com"`},
+				{"not a domain", LocalSource, `invalid domain: "not a domain"`}},
+		},
+		{
+			name: "a source listing a domain twice counts once",
+			in: MergeInput{Threshold: Threshold{ThresholdWeight, 2}, Sources: []Source{
+				src("a", 1, e("x.example", Suspend), e("x.example", Suspend))}},
+			want: nil,
+		},
+		{
+			name: "public comment from the most trusted source with the winning action",
+			in: MergeInput{Sources: []Source{
+				src("b", 1, Entry{Domain: "x.example", Action: Suspend, PublicComment: "from b"}),
+				src("a", 2, Entry{Domain: "x.example", Action: Suspend, PublicComment: "from a"}),
+				src("c", 9, Entry{Domain: "x.example", Action: Silence, PublicComment: "from c"})}},
+			want: []Entry{{Domain: "x.example", Action: Suspend, PublicComment: "from a"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustMerge(t, tt.in)
+			got := effective(p)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("entries:\n got  %+v\n want %+v", got, tt.want)
+			}
+			if !slices.Equal(p.Rejected, tt.rejected) {
+				t.Errorf("rejected:\n got  %+v\n want %+v", p.Rejected, tt.rejected)
+			}
+			if tt.decision != "" {
+				if got := p.Entries[0].Provenance.Decision.String(); got != tt.decision {
+					t.Errorf("decision = %q, want %q", got, tt.decision)
+				}
+			}
+			checkPolicyInvariants(t, p)
+		})
+	}
+}
+
+// checkPolicyInvariants holds for every policy: sorted unique domains,
+// provenance on every entry, sorted rejections.
+func checkPolicyInvariants(t *testing.T, p *Policy) {
+	t.Helper()
+	for i, e := range p.Entries {
+		if i > 0 && p.Entries[i-1].Domain >= e.Domain {
+			t.Fatalf("entries not sorted and unique at %d: %q then %q", i, p.Entries[i-1].Domain, e.Domain)
+		}
+		prov := e.Provenance
+		switch prov.Decision.Kind {
+		case DecidedLocally:
+			if prov.Local == nil {
+				t.Fatalf("%s: local decision without the local entry", e.Domain)
+			}
+		case DecidedByConsensus:
+			counted := 0
+			for _, c := range prov.Sources {
+				if c.Counted {
+					counted++
+				}
+				if c.Said == nil || c.Said.Domain != e.Domain {
+					t.Fatalf("%s: contribution about another domain: %+v", e.Domain, c.Said)
+				}
+			}
+			if counted == 0 || counted != prov.Decision.Count {
+				t.Fatalf("%s: %d counted contributions, decision says %d", e.Domain, counted, prov.Decision.Count)
+			}
+		default:
+			t.Fatalf("%s: unknown decision kind %d", e.Domain, prov.Decision.Kind)
+		}
+		if s := (&p.Entries[i]).Summary(); s == "" || len(s) > maxSummary {
+			t.Fatalf("%s: summary %q", e.Domain, s)
+		}
+	}
+	if !slices.IsSortedFunc(p.Rejected, compareRejections) {
+		t.Fatalf("rejections not sorted: %+v", p.Rejected)
+	}
+}
+
+func TestMergeProvenance(t *testing.T) {
+	p := mustMerge(t, MergeInput{
+		Threshold: Threshold{ThresholdWeight, 2},
+		Sources: []Source{
+			src("hillside", 1, Entry{Domain: "x.example", Action: Silence, PublicComment: "noisy"}),
+			capped(src("iftas-dni", 2, e("x.example", Suspend)), Silence),
+			src("watcher", 0, e("x.example", Suspend)),
+		},
+	})
+	if len(p.Entries) != 1 {
+		t.Fatalf("entries = %+v", effective(p))
+	}
+	prov := p.Entries[0].Provenance
+	if len(prov.Sources) != 3 {
+		t.Fatalf("provenance has %d sources, want all 3 including the watcher", len(prov.Sources))
+	}
+	type view struct {
+		name    string
+		weight  int
+		said    Action
+		action  Action
+		counted bool
+	}
+	var got []view
+	for _, c := range prov.Sources {
+		got = append(got, view{c.Source.Name, c.Source.Weight, c.Said.Action, c.Action, c.Counted})
+	}
+	want := []view{
+		{"hillside", 1, Silence, Silence, true},
+		{"iftas-dni", 2, Suspend, Silence, true},
+		{"watcher", 0, Suspend, Suspend, false},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("provenance:\n got  %+v\n want %+v", got, want)
+	}
+	if prov.Sources[0].Said.PublicComment != "noisy" {
+		t.Errorf("comment not kept in provenance")
+	}
+	if !prov.Sources[1].Capped() || prov.Sources[0].Capped() {
+		t.Errorf("Capped() wrong: %v %v", prov.Sources[0].Capped(), prov.Sources[1].Capped())
+	}
+	wantSummary := "weight 3 ≥ threshold 2, merge max, capped by maxAction: hillside silence, iftas-dni silence"
+	if s := p.Entries[0].Summary(); s != wantSummary {
+		t.Errorf("Summary() = %q, want %q", s, wantSummary)
+	}
+}
+
+func TestSummaryIsBounded(t *testing.T) {
+	var sources []Source
+	for i := range 40 {
+		sources = append(sources, src(strings.Repeat("s", 20)+itoa(i), 1, e("x.example", Suspend)))
+	}
+	p := mustMerge(t, MergeInput{Sources: sources, Local: []Entry{{Domain: "y.example", Action: Suspend, PrivateComment: strings.Repeat("ü", 300)}}})
+	for i := range p.Entries {
+		s := p.Entries[i].Summary()
+		if len(s) > maxSummary || !strings.HasSuffix(s, "…") {
+			t.Errorf("%s: summary of %d bytes: %q", p.Entries[i].Domain, len(s), s)
+		}
+	}
+}
+
+func TestMergeValidation(t *testing.T) {
+	allow := Allow
+	tests := []struct {
+		name string
+		in   MergeInput
+		want string
+	}{
+		{"unknown rule", MergeInput{Rule: "avg"}, "unknown merge rule"},
+		{"zero weight threshold", MergeInput{Threshold: Threshold{ThresholdWeight, 0}}, "at least 1"},
+		{"percent over 100", MergeInput{Threshold: Threshold{ThresholdPercent, 101}}, "between 1% and 100%"},
+		{"unknown threshold", MergeInput{Threshold: Threshold{"votes", 1}}, "unknown threshold kind"},
+		{"negative weight", MergeInput{Sources: []Source{src("a", -1)}}, "negative weight"},
+		{"duplicate source", MergeInput{Sources: []Source{src("a", 1), src("a", 2)}}, "appears twice"},
+		{"reserved name", MergeInput{Sources: []Source{src(LocalSource, 1)}}, "not allowed"},
+		{"allow cap", MergeInput{Sources: []Source{{Name: "a", Weight: 1, MaxAction: &allow}}}, "not a block action"},
+		{"invalid exception", MergeInput{Exceptions: []string{"a b"}}, "exception"},
+		{"invalid protected", MergeInput{Protected: []string{"x*y.example"}}, "our instance"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Merge(tt.in)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Merge error = %v, want one mentioning %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestMergeHashIgnoresInputOrder(t *testing.T) {
+	base := MergeInput{
+		Threshold: Threshold{ThresholdWeight, 2},
+		Local: []Entry{
+			{Domain: "local.example", Action: Silence, PublicComment: "ours"},
+			{Domain: "local.example", Action: Suspend, PublicComment: "also ours"},
+			e("friend.example", Allow),
+		},
+		Sources: []Source{
+			src("a", 1, Entry{Domain: "x.example", Action: Suspend, PublicComment: "a says"}, e("y.example", Silence), e("z.example", Suspend)),
+			src("b", 1, Entry{Domain: "x.example", Action: Suspend, PublicComment: "b says"}, e("y.example", Suspend)),
+			src("c", 2, e("z.example", Silence), e("w.example", Suspend)),
+		},
+	}
+	first := mustMerge(t, base)
+	if !strings.HasPrefix(first.Hash(), "sha256:") || len(first.Hash()) != len("sha256:")+64 {
+		t.Fatalf("hash %q", first.Hash())
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20 {
+		in := base
+		in.Local = slices.Clone(base.Local)
+		rng.Shuffle(len(in.Local), func(i, j int) { in.Local[i], in.Local[j] = in.Local[j], in.Local[i] })
+		in.Sources = nil
+		for _, s := range base.Sources {
+			s.Entries = slices.Clone(s.Entries)
+			rng.Shuffle(len(s.Entries), func(i, j int) { s.Entries[i], s.Entries[j] = s.Entries[j], s.Entries[i] })
+			in.Sources = append(in.Sources, s)
+		}
+		rng.Shuffle(len(in.Sources), func(i, j int) { in.Sources[i], in.Sources[j] = in.Sources[j], in.Sources[i] })
+		p := mustMerge(t, in)
+		if p.Hash() != first.Hash() {
+			t.Fatalf("hash changed with input order: %s vs %s\n%+v\n%+v", p.Hash(), first.Hash(), effective(p), effective(first))
+		}
+		if !slices.Equal(effective(p), effective(first)) {
+			t.Fatalf("entries changed with input order")
+		}
+	}
+	// And it does change when what servers receive changes.
+	changed := base
+	changed.Threshold = Threshold{ThresholdWeight, 3}
+	if mustMerge(t, changed).Hash() == first.Hash() {
+		t.Error("hash did not change when the policy did")
+	}
+}
+
+func TestDesired(t *testing.T) {
+	p := mustMerge(t, MergeInput{
+		Local: []Entry{
+			{Domain: "quiet.example", Action: Noop},
+			{Domain: "reports.example", Action: Noop, RejectReports: true},
+			{Domain: "spam.example", Action: Suspend, PrivateComment: "ticket 41"},
+		},
+	})
+	got := p.Desired()
+	want := []Entry{
+		{Domain: "reports.example", Action: Noop, RejectReports: true, PrivateComment: "local decision"},
+		{Domain: "spam.example", Action: Suspend, PrivateComment: "local decision: ticket 41"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Desired:\n got  %+v\n want %+v", got, want)
+	}
+}
+
+func TestExplain(t *testing.T) {
+	p := mustMerge(t, MergeInput{
+		Threshold:  Threshold{ThresholdWeight, 2},
+		Exceptions: []string{"friends.example"},
+		Local:      []Entry{{Domain: "ours.example", Action: Suspend, PrivateComment: "ticket 41"}},
+		Sources: []Source{
+			src("hillside", 1, e("half.example", Silence), e("both.example", Silence), e("friends.example", Suspend)),
+			capped(src("iftas-dni", 2, e("both.example", Suspend), e("big.example", Suspend)), Silence),
+			src("watcher", 0, e("half.example", Suspend)),
+		},
+	})
+	tests := []struct {
+		domain string
+		want   []string
+	}{
+		{"half.example", []string{
+			"half.example: not blocked: weight 1 of 2 needed",
+			"hillside (weight 1) says silence",
+			"iftas-dni (weight 2) says nothing",
+			"watcher (weight 0, watched only) says suspend",
+		}},
+		{"both.example", []string{
+			"both.example: silence (weight 3 ≥ threshold 2, merge max, capped by maxAction)",
+			"iftas-dni (weight 2) says suspend, counted as silence (maxAction)",
+		}},
+		{"ours.example", []string{"ours.example: suspend (local decision)", "local entry says suspend: ticket 41"}},
+		{"sub.big.example", []string{"sub.big.example: blocked through its parent big.example: silence"}},
+		{"friends.example", []string{"not blocked: exception friends.example", "refused from hillside: exception friends.example"}},
+		{"Nobody.Example", []string{"nobody.example: not blocked: no trusted source lists it"}},
+		{"a*b.example", []string{"a*b.example: not a domain: obfuscated domain"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.domain, func(t *testing.T) {
+			got := p.Explain(tt.domain).String()
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("Explain(%q) =\n%s\nwant it to contain %q", tt.domain, got, w)
+				}
+			}
+		})
+	}
+	x := p.Explain("half.example")
+	if x.Entry != nil || x.Weight != 1 || x.Count != 1 || x.TotalWeight != 3 {
+		t.Errorf("Explain(half.example) = entry %v weight %d count %d total %d", x.Entry, x.Weight, x.Count, x.TotalWeight)
+	}
+}
