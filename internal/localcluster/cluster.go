@@ -523,10 +523,10 @@ func (c *Cluster) Stop() error {
 		var errs []error
 		for i := len(c.procs) - 1; i >= 0; i-- {
 			p := c.procs[i]
-			if p.exited() {
-				continue
+			if !p.exited() {
+				c.progress("stopping %s…", p.name)
 			}
-			c.progress("stopping %s…", p.name)
+			// Also for a process that has exited: what it started may not have.
 			if p.terminate(stopGrace) {
 				c.progress("%s did not exit within %s of SIGTERM; killed", p.name, stopGrace)
 			}

@@ -70,9 +70,13 @@ func TestClusterRunsPods(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	// Start's context bounds the cluster's life; cancelling it (below) stops
+	// the cluster like Ctrl-C in `fedcommons dev` would.
+	clusterCtx, stopCluster := context.WithCancel(ctx)
+	defer stopCluster()
 	out := &syncBuffer{}
 	begin := time.Now()
-	c, err := Start(ctx, Options{BinDir: bin, Out: out})
+	c, err := Start(clusterCtx, Options{BinDir: bin, Out: out})
 	t.Logf("progress:\n%s", out.String())
 	if err != nil {
 		t.Fatalf("Start: %v", err)
@@ -177,6 +181,9 @@ func TestClusterRunsPods(t *testing.T) {
 	dataDir := c.DataDir()
 	stopBegin := time.Now()
 	stopped = true
+	// Cancel the context and call Stop at the same time: whichever wins,
+	// both return only once everything has stopped.
+	stopCluster()
 	if err := c.Stop(); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}

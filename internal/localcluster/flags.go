@@ -68,17 +68,17 @@ func hostPort(port int) string { return loopback + ":" + strconv.Itoa(port) }
 
 func (l layout) etcdArgs() []string {
 	return []string{
-		"--name=default",
+		"--name=fedcommons",
 		"--data-dir=" + l.etcdDir(),
 		"--listen-client-urls=" + l.etcdURL(),
 		"--advertise-client-urls=" + l.etcdURL(),
 		"--listen-peer-urls=" + l.etcdPeerURL(),
 		"--initial-advertise-peer-urls=" + l.etcdPeerURL(),
-		"--initial-cluster=default=" + l.etcdPeerURL(),
+		"--initial-cluster=fedcommons=" + l.etcdPeerURL(),
 		"--initial-cluster-state=new",
 		// A throw-away cluster does not need durable writes; skipping fsync
 		// keeps etcd from stalling the API server on a busy, shared disk.
-		"--unsafe-no-fsync",
+		"--unsafe-no-fsync=true",
 		"--log-level=warn",
 	}
 }
