@@ -20,7 +20,7 @@ const (
 
 func TestRegistry(t *testing.T) {
 	names := drivers.Names()
-	if strings.Join(names, ",") != "mastodon" {
+	if strings.Join(names, ",") != "gotosocial,mastodon" {
 		t.Fatalf("Names() = %v", names)
 	}
 	if _, err := drivers.New("misskey", drivers.Config{BaseURL: "http://x", Token: "t"}); !errors.Is(err, drivers.ErrUnknownDriver) {
