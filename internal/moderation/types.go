@@ -83,6 +83,17 @@ type Plan struct {
 	Covered []Entry
 	// Unmanaged counts the server's entries that are not ours.
 	Unmanaged int
+	// Conflicts are desired entries that cannot be applied: the server
+	// already has an entry that is not ours for the same domain and it is
+	// milder. It may not be changed, and a second entry for the domain
+	// would be refused (Mastodon answers 422), so a person must resolve it.
+	Conflicts []Conflict
+}
+
+// Conflict is a desired entry blocked by an unmanaged entry on the server.
+type Conflict struct {
+	Want Entry
+	Have ServerEntry
 }
 
 // Empty reports whether the plan changes nothing.
