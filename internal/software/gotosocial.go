@@ -38,6 +38,8 @@ var GoToSocial = &Profile{
 	ReadOnlyRootFilesystem: true,
 	ScratchDirs:            []string{"/tmp"},
 	DataMountPath:          gtsStoragePath,
+	// media-image-max-size and media-video-max-size default to 40MiB.
+	MaxRequestBody: "40m",
 	Database: DatabaseNeeds{
 		DefaultEngine: v1alpha1.DatabaseSQLite,
 		SQLite:        true,
@@ -62,6 +64,9 @@ var GoToSocial = &Profile{
 		// admin/cli): the account cache holds the old role.
 		RestartAfter: true,
 		PasswordKey:  "password",
+		// The admin CLI opens the database itself: with sqlite, the file
+		// on the data volume.
+		MountsData: true,
 	},
 	// Registrations are configuration (GTS_ACCOUNTS_REGISTRATION_OPEN).
 	RegistrationsCommand: nil,

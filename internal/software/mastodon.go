@@ -45,6 +45,9 @@ var Mastodon = &Profile{
 	ReadOnlyRootFilesystem: true,
 	ScratchDirs:            []string{"/tmp", "/opt/mastodon/tmp"},
 	DataMountPath:          mastodonSystemPath,
+	// Mastodon's dist/nginx.conf sets client_max_body_size 80m in the copy
+	// checked; 99m covers the 99 MB video upload limit of 4.x.
+	MaxRequestBody: "99m",
 	Database: DatabaseNeeds{
 		DefaultEngine: v1alpha1.DatabasePostgres,
 		SQLite:        false,
@@ -71,8 +74,8 @@ var Mastodon = &Profile{
 		// Weekly, staggered, at night UTC. media remove drops cached remote
 		// media older than 7 days (its default); preview_cards remove drops
 		// link preview images older than 180 days.
-		{Name: "media-remove", Schedule: "0 3 * * 0", Component: "web", Command: []string{"bin/tootctl", "media", "remove"}},
-		{Name: "preview-cards-remove", Schedule: "30 3 * * 0", Component: "web", Command: []string{"bin/tootctl", "preview_cards", "remove"}},
+		{Name: "media-remove", Schedule: "0 3 * * 0", Component: "web", Command: []string{"bin/tootctl", "media", "remove"}, MountsData: true},
+		{Name: "preview-cards-remove", Schedule: "30 3 * * 0", Component: "web", Command: []string{"bin/tootctl", "preview_cards", "remove"}, MountsData: true},
 	},
 	Admin: &AdminBootstrap{
 		Component: "web",

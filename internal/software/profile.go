@@ -48,6 +48,10 @@ type Profile struct {
 	// where supported) is mounted.
 	DataMountPath string
 
+	// MaxRequestBody is the largest upload the software accepts, for the
+	// ingress controller's request body limit (nginx syntax, such as "40m").
+	MaxRequestBody string
+
 	// Database says what the software stores its data in.
 	Database DatabaseNeeds
 
@@ -169,6 +173,8 @@ type Step struct {
 	Command []string
 	// Env added to the component's env for this step.
 	Env []corev1.EnvVar
+	// MountsData is true when the Job reads or writes the data volume.
+	MountsData bool
 }
 
 // CronTask is a periodic maintenance task.
@@ -181,6 +187,8 @@ type CronTask struct {
 	Component string
 	// Command run by the task.
 	Command []string
+	// MountsData is true when the task reads or writes the data volume.
+	MountsData bool
 }
 
 // AdminBootstrap describes the Job that creates the first admin account.
@@ -199,6 +207,9 @@ type AdminBootstrap struct {
 	// PasswordKey is the admin Secret key holding the account's password;
 	// empty when the operator never needs it.
 	PasswordKey string
+	// MountsData is true when the commands need the data volume (a sqlite
+	// database lives there).
+	MountsData bool
 }
 
 // AdminInput is what the admin commands are rendered from.

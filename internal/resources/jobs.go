@@ -1,0 +1,159 @@
+package resources
+
+import (
+	"fmt"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/software"
+)
+
+// jobBackoffLimit: a migration that failed twice will not pass on a third
+// try; the reconciler reports it and a person looks.
+const jobBackoffLimit = int32(2)
+
+// StepJob returns the Job of an install or upgrade step at the version
+// being installed or upgraded to (its image runs the migrations). Its name
+// encodes the step and the version, so it runs once per version and its
+// completion stays observable: no TTL, the reconciler reads its status and
+// prunes Jobs of past versions.
+func StepJob(inst *v1alpha1.Instance, p *software.Profile, step software.Step, version string, params Params) (*batchv1.Job, error) {
+	if step.Kind != software.StepJob {
+		return nil, fmt.Errorf("step %s is a %s, not a Job", step.Name, step.Kind)
+	}
+	v, err := p.CheckVersion(version, inst.Spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	c, err := jobContainer(inst, p, v, step.Name, step.Component, version, step.MountsData, step.Command)
+	if err != nil {
+		return nil, err
+	}
+	c.Env = append(c.Env, step.Env...)
+	job := newJob(inst, p, StepJobName(inst, step, v), step.Name, params, step.MountsData, nil, c)
+	job.Annotations = map[string]string{"fedcommons.io/step": step.Name, "fedcommons.io/phase": step.Phase, "fedcommons.io/version": v.String()}
+	return job, nil
+}
+
+// MaintenanceCronJobs returns the profile's periodic tasks. They are
+// suspended with the Instance.
+func MaintenanceCronJobs(inst *v1alpha1.Instance, p *software.Profile, version string, params Params) ([]*batchv1.CronJob, error) {
+	v, err := p.CheckVersion(version, inst.Spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	var out []*batchv1.CronJob
+	for _, t := range p.Maintenance {
+		c, err := jobContainer(inst, p, v, t.Name, t.Component, version, t.MountsData, t.Command)
+		if err != nil {
+			return nil, err
+		}
+		job := newJob(inst, p, "", t.Name, params, t.MountsData, nil, c)
+		out = append(out, &batchv1.CronJob{
+			TypeMeta:   typeMeta("batch/v1", "CronJob"),
+			ObjectMeta: objectMeta(inst, cronJobName(inst, t), t.Name, params),
+			Spec: batchv1.CronJobSpec{
+				Schedule: t.Schedule,
+				TimeZone: ptr("Etc/UTC"),
+				// A cleanup still running a week later must not be doubled.
+				ConcurrencyPolicy: batchv1.ForbidConcurrent,
+				// A run missed by more than an hour waits for the next week.
+				StartingDeadlineSeconds:    ptr(int64(3600)),
+				Suspend:                    ptr(inst.Spec.Suspend),
+				SuccessfulJobsHistoryLimit: ptr(int32(1)),
+				FailedJobsHistoryLimit:     ptr(int32(3)),
+				JobTemplate:                batchv1.JobTemplateSpec{ObjectMeta: job.ObjectMeta, Spec: job.Spec},
+			},
+		})
+	}
+	return out, nil
+}
+
+func cronJobName(inst *v1alpha1.Instance, t software.CronTask) string {
+	return inst.Name + "-" + t.Name
+}
+
+func adminJobName(inst *v1alpha1.Instance) string { return inst.Name + "-admin-bootstrap" }
+
+// AdminJob returns the Job creating the admin account (and, for Mastodon,
+// installing the operator's token), or nil when spec.admin is unset or the
+// software cannot. The commands run in order: all but the last as init
+// containers. Apply it once the server has started once (its database
+// migrated), and after it completes restart the server when
+// Profile.Admin.RestartAfter says so (Params.RolloutToken).
+func AdminJob(inst *v1alpha1.Instance, p *software.Profile, version string, params Params) (*batchv1.Job, error) {
+	if inst.Spec.Admin == nil || p.Admin == nil {
+		return nil, nil
+	}
+	v, err := p.CheckVersion(version, inst.Spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	cmds := p.Admin.Commands(software.AdminInput{Username: inst.Spec.Admin.Username, Email: inst.Spec.Admin.Email, SecretName: AdminSecretName(inst)})
+	var containers []corev1.Container
+	for _, cmd := range cmds {
+		c, err := jobContainer(inst, p, v, cmd.Name, p.Admin.Component, version, p.Admin.MountsData, cmd.Command)
+		if err != nil {
+			return nil, err
+		}
+		c.Env = append(c.Env, cmd.Env...)
+		containers = append(containers, c)
+	}
+	last := len(containers) - 1
+	return newJob(inst, p, adminJobName(inst), "admin-bootstrap", params, p.Admin.MountsData, containers[:last], containers[last]), nil
+}
+
+// RegistrationsJob returns the Job applying spec.registrations inside the
+// server, or nil when the software takes it from its configuration. Its
+// name carries the mode, so changing the mode runs a new Job; the
+// reconciler prunes the Job of the previous mode.
+func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version string, params Params) (*batchv1.Job, error) {
+	if p.RegistrationsCommand == nil {
+		return nil, nil
+	}
+	v, err := p.CheckVersion(version, inst.Spec.Image)
+	if err != nil {
+		return nil, err
+	}
+	mode := inst.Spec.Registrations
+	if mode == "" {
+		mode = v1alpha1.RegistrationsApproval
+	}
+	c, err := jobContainer(inst, p, v, "registrations", "web", version, false, p.RegistrationsCommand(mode))
+	if err != nil {
+		return nil, err
+	}
+	return newJob(inst, p, inst.Name+"-registrations-"+string(mode), "registrations", params, false, nil, c), nil
+}
+
+// jobContainer is a container running command with a component's image and configuration.
+func jobContainer(inst *v1alpha1.Instance, p *software.Profile, v software.Version, name, component, version string, mountData bool, command []string) (corev1.Container, error) {
+	comp, ok := p.Component(v, component)
+	if !ok {
+		return corev1.Container{}, fmt.Errorf("%s profile has no component %q", p.Software, component)
+	}
+	image, err := p.Image(comp, version, inst.Spec.Image)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	c := appContainer(inst, p, v, name, component, image, mountData)
+	c.Command = command
+	c.Resources = componentResources(inst, comp)
+	return c, nil
+}
+
+func newJob(inst *v1alpha1.Instance, p *software.Profile, name, component string, params Params, mountData bool, initContainers []corev1.Container, main corev1.Container) *batchv1.Job {
+	backoff := jobBackoffLimit
+	// A Job's pod template is immutable and runs once: restarting it makes no sense.
+	params.RolloutToken = ""
+	return &batchv1.Job{
+		TypeMeta:   typeMeta("batch/v1", "Job"),
+		ObjectMeta: objectMeta(inst, name, component, params),
+		Spec: batchv1.JobSpec{
+			BackoffLimit: &backoff,
+			Template:     podTemplate(inst, p, component, params, mountData, corev1.RestartPolicyNever, initContainers, main),
+		},
+	}
+}
