@@ -7,8 +7,10 @@ import (
 	"testing"
 )
 
-func managedEntry(id string, e Entry) ServerEntry { return ServerEntry{ID: id, Entry: e, Managed: true} }
-func foreign(id string, e Entry) ServerEntry      { return ServerEntry{ID: id, Entry: e} }
+func managedEntry(id string, e Entry) ServerEntry {
+	return ServerEntry{ID: id, Entry: e, Managed: true}
+}
+func foreign(id string, e Entry) ServerEntry { return ServerEntry{ID: id, Entry: e} }
 
 func TestDiff(t *testing.T) {
 	tests := []struct {

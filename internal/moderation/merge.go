@@ -269,6 +269,9 @@ func Merge(in MergeInput) (*Policy, error) {
 			continue
 		}
 		e.Domain = d
+		// Cleaned as parsers clean feed comments, so a published policy
+		// reads back exactly.
+		e.PublicComment = cleanComment(e.PublicComment)
 		p.local = append(p.local, e.Canonical())
 		if e.Action == Allow {
 			p.guard.addAllowed(d)
