@@ -347,7 +347,9 @@ func gtsOutcome(p gtsPerm) createOutcome {
 	return createOutcome{covered: true}
 }
 
-func (g *gotosocial) bulkKinds() map[string]bool { return map[string]bool{"block": true, "allow": true} }
+func (g *gotosocial) bulkKinds() map[string]bool {
+	return map[string]bool{"block": true, "allow": true}
+}
 
 // gtsImportEntry is one element of the JSON file a bulk import uploads.
 type gtsImportEntry struct {
