@@ -525,18 +525,32 @@ func (t *Tracker) UnmarshalJSON(data []byte) error {
 			good: j.Good, validators: Validators{ETag: j.ETag, LastModified: j.LastMod},
 			lastFetch: j.LastFetch, lastSuccess: j.LastSuccess, err: j.Error, held: j.Held, needed: max(j.Needed, 1),
 		}
+		// The invariants Observe keeps: a domain appears once, either
+		// listed or pending, and a pending one has been missed at least once.
+		seen := map[string]bool{}
 		for _, je := range j.Entries {
 			e, err := fromJSON(je)
+			if err == nil && seen[e.Domain] {
+				err = fmt.Errorf("entry %q twice", e.Domain)
+			}
 			if err != nil {
 				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
 			}
+			seen[e.Domain] = true
 			s.entries = append(s.entries, e)
 		}
 		for _, je := range j.Pending {
 			e, err := fromJSON(je)
+			if err == nil && seen[e.Domain] {
+				err = fmt.Errorf("entry %q twice", e.Domain)
+			}
+			if err == nil && je.N < 1 {
+				err = fmt.Errorf("pending entry %q missed %d times", e.Domain, je.N)
+			}
 			if err != nil {
 				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
 			}
+			seen[e.Domain] = true
 			s.pending = append(s.pending, pending{entry: e, missing: je.N})
 		}
 		slices.SortFunc(s.pending, func(a, b pending) int { return strings.Compare(a.entry.Domain, b.entry.Domain) })

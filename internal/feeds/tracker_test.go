@@ -321,6 +321,9 @@ func TestTrackerSerialisation(t *testing.T) {
 		`{"v":1,"sources":{"s":{"entries":[{"d":"a.example","a":"obliterate"}]}}}`,
 		`{"v":1,"sources":{"s":{"entries":[{"a":"suspend"}]}}}`,
 		`not json`,
+		`{"v":1,"sources":{"s":{"entries":[{"d":"a.example"},{"d":"a.example"}]}}}`,
+		`{"v":1,"sources":{"s":{"entries":[{"d":"a.example"}],"pending":[{"d":"a.example","n":1}]}}}`,
+		`{"v":1,"sources":{"s":{"pending":[{"d":"a.example","n":0}]}}}`,
 	} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {
 			t.Errorf("accepted %s", bad)
