@@ -71,13 +71,8 @@ func (r *run) check(domain, op string, err error) error {
 		r.streak = 0
 		return nil
 	}
-	var rl *RateLimitedError
-	if errors.As(err, &rl) {
-		r.res.RetryAfter = rl.RetryAfter
-		return &stopError{err}
-	}
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return &stopError{err}
+	if stop := r.stop(err); stop != nil {
+		return stop
 	}
 	switch st := statusOf(err); {
 	case st == http.StatusUnauthorized || st == http.StatusForbidden:
@@ -91,6 +86,20 @@ func (r *run) check(domain, op string, err error) error {
 	r.res.Failed = append(r.res.Failed, Failure{Domain: domain, Op: op, Err: err})
 	if r.streak >= maxConsecutiveFailures {
 		return fmt.Errorf("giving up after %d failures in a row: %w", r.streak, err)
+	}
+	return nil
+}
+
+// stop wraps err in a stopError if it is one time fixes (deadline,
+// cancellation, rate limiting), noting how long to wait; else nil.
+func (r *run) stop(err error) error {
+	var rl *RateLimitedError
+	if errors.As(err, &rl) {
+		r.res.RetryAfter = rl.RetryAfter
+		return &stopError{err}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return &stopError{err}
 	}
 	return nil
 }
@@ -113,10 +122,11 @@ func execute(ctx context.Context, f family, cfg Config, plan moderation.Plan, pr
 	r := &run{f: f, progress: progress, writes0: f.client().writes.Load()}
 	r.res.Total = plan.Writes()
 	if len(plan.Update)+len(plan.Delete) > 0 {
+		// Re-read the server rather than trust the plan's view of it.
 		current, err := f.list(ctx)
 		if err != nil {
-			if c := r.check("", "list", err); c != nil {
-				return r.res, c
+			if stop := r.stop(err); stop != nil {
+				return r.res, stop
 			}
 			return r.res, err
 		}
