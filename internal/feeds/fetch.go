@@ -211,10 +211,11 @@ func (f *Fetcher) httpClient() *http.Client {
 				return f.dialGuarded(ctx, dialer, network, address)
 			},
 			ForceAttemptHTTP2:     true,
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: f.timeout(),
-			MaxIdleConns:          8,
-			IdleConnTimeout:       30 * time.Second,
+			// The per-fetch context bounds the whole exchange; a separate
+			// header timeout would only race it with a vaguer message.
+			TLSHandshakeTimeout: 10 * time.Second,
+			MaxIdleConns:        8,
+			IdleConnTimeout:     30 * time.Second,
 		}
 		f.client = &http.Client{
 			Transport: t,
