@@ -210,7 +210,7 @@ func (f *Fetcher) httpClient() *http.Client {
 			DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
 				return f.dialGuarded(ctx, dialer, network, address)
 			},
-			ForceAttemptHTTP2:     true,
+			ForceAttemptHTTP2: true,
 			// The per-fetch context bounds the whole exchange; a separate
 			// header timeout would only race it with a vaguer message.
 			TLSHandshakeTimeout: 10 * time.Second,
