@@ -126,3 +126,5 @@ type (
 	cronJob = batchv1.CronJob
 	job     = batchv1.Job
 )
+
+func gtsProfile() *software.Profile { return software.GoToSocial }
