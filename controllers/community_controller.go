@@ -64,9 +64,12 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return r.reconcileDelete(ctx, community)
 	}
 	// The finalizer goes on first, in its own write, so that no namespace
-	// exists without a way to clean it up.
+	// exists without a way to clean it up. The update does not change the
+	// generation (which the watch filters on), so carry on in this pass.
 	if controllerutil.AddFinalizer(community, CommunityFinalizer) {
-		return ctrl.Result{}, r.Client.Update(ctx, community)
+		if err := r.Client.Update(ctx, community); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 
 	before := community.Status.DeepCopy()

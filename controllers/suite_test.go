@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,10 +41,40 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 
-	// writes counts every write the operator's client sends, for the
-	// steady-state (zero writes) assertions.
-	writes atomic.Int64
+	// writes records every write the operator's client sends, by object,
+	// for the steady-state (zero writes) assertions.
+	writes writeLog
 )
+
+type writeLog struct {
+	mu    sync.Mutex
+	total int64
+	byKey map[string]int64 // "namespace/name" ("/name" when cluster-scoped)
+}
+
+func (w *writeLog) record(namespace, name string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.byKey == nil {
+		w.byKey = map[string]int64{}
+	}
+	w.total++
+	w.byKey[namespace+"/"+name]++
+}
+
+// count returns how many writes went to objects the filter accepts.
+func (w *writeLog) count(accept func(namespace, name string) bool) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var n int64
+	for key, c := range w.byKey {
+		ns, name, _ := strings.Cut(key, "/")
+		if accept(ns, name) {
+			n += c
+		}
+	}
+	return n
+}
 
 const operatorNamespace = "fedcommons-system"
 
@@ -107,34 +138,46 @@ func countingClient(config *rest.Config, options client.Options) (client.Client,
 	if err != nil {
 		return nil, err
 	}
-	count := func() { writes.Add(1) }
+	count := func(obj interface {
+		GetNamespace() string
+		GetName() string
+	}) {
+		writes.record(obj.GetNamespace(), obj.GetName())
+	}
 	return interceptor.NewClient(c, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			count()
+			count(obj)
 			return c.Create(ctx, obj, opts...)
 		},
 		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			count()
+			count(obj)
 			return c.Update(ctx, obj, opts...)
 		},
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			count()
+			count(obj)
 			return c.Patch(ctx, obj, patch, opts...)
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			count()
+			if named, ok := obj.(interface {
+				GetNamespace() string
+				GetName() string
+			}); ok {
+				count(named)
+			} else {
+				writes.record("?", "?")
+			}
 			return c.Apply(ctx, obj, opts...)
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			count()
+			count(obj)
 			return c.Delete(ctx, obj, opts...)
 		},
 		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			count()
+			count(obj)
 			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			count()
+			count(obj)
 			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		},
 	}), nil
