@@ -261,7 +261,9 @@ var _ = Describe("Admission validation", func() {
 		Entry("url that is not http", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].URL = "ftp://example.org/list.csv" }, "must be an http(s) URL"),
 		Entry("weight above 100", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].Weight = ptr.To[int32](101) }, "less than or equal to 100"),
 		Entry("negative weight", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].Weight = ptr.To[int32](-1) }, "greater than or equal to 0"),
-		Entry("maxAction allow", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].MaxAction = v1alpha1.ActionCap(v1alpha1.ActionAllow) }, "spec.sources[0].maxAction", "Unsupported value"),
+		Entry("maxAction allow", func(p *v1alpha1.FederationPolicy) {
+			p.Spec.Sources[0].MaxAction = v1alpha1.ActionCap(v1alpha1.ActionAllow)
+		}, "spec.sources[0].maxAction", "Unsupported value"),
 		Entry("refresh every minute", func(p *v1alpha1.FederationPolicy) {
 			p.Spec.Sources[0].RefreshInterval = &metav1.Duration{Duration: time.Minute}
 		}, "must be at least 5m"),

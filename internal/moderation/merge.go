@@ -110,32 +110,65 @@ const (
 
 // Decision is the rule that produced an effective entry. Its text is built
 // only when asked for (String), because a merge can produce hundreds of
-// thousands of entries and most are never explained.
+// thousands of entries and most are never explained; what every entry of
+// a merge shares (threshold, rule, total weight) is held once.
 type Decision struct {
 	Kind DecisionKind
-	// Weight, Count and TotalWeight are what the counting sources reached:
-	// the summed weight, how many, and the weight of every source.
-	Weight, Count, TotalWeight int
-	Threshold                  Threshold
-	Rule                       MergeRule
-	// Capped is set when the winning action was lowered by the deciding
-	// source's MaxAction.
+	// Weight and Count are what the counting sources reached: their summed
+	// weight and how many they were.
+	Weight, Count int
+	// Capped is set when the winning action was lowered by a source's
+	// MaxAction.
 	Capped bool
+
+	settings *mergeSettings
+}
+
+// mergeSettings is what every decision of one merge shares.
+type mergeSettings struct {
+	threshold   Threshold
+	rule        MergeRule
+	totalWeight int
+}
+
+// Threshold is the threshold the sources had to reach.
+func (d Decision) Threshold() Threshold {
+	if d.settings == nil {
+		return Threshold{}
+	}
+	return d.settings.threshold
+}
+
+// Rule is the merge rule that combined the sources' entries.
+func (d Decision) Rule() MergeRule {
+	if d.settings == nil {
+		return ""
+	}
+	return d.settings.rule
+}
+
+// TotalWeight is the weight of every source of the merge.
+func (d Decision) TotalWeight() int {
+	if d.settings == nil {
+		return 0
+	}
+	return d.settings.totalWeight
 }
 
 func (d Decision) String() string {
 	if d.Kind == DecidedLocally {
 		return "local decision"
 	}
+	t := d.Threshold()
 	var b strings.Builder
-	b.WriteString(d.reached())
+	b.WriteString(reached(t, d.Weight, d.Count, d.TotalWeight()))
 	b.WriteString(" ≥ threshold ")
-	b.WriteString(itoa(d.Threshold.Value))
-	if d.Threshold.Kind == ThresholdPercent {
+	b.WriteString(itoa(t.Value))
+	if t.Kind == ThresholdPercent {
 		b.WriteByte('%')
 	}
 	b.WriteString(", merge ")
-	b.WriteString(string(d.Rule))
+	b.WriteString(string(d.Rule()))
 	if d.Capped {
 		b.WriteString(", capped by maxAction")
 	}
@@ -143,18 +176,18 @@ func (d Decision) String() string {
 }
 
 // reached says what the sources reached in the threshold's own unit.
-func (d Decision) reached() string {
-	switch d.Threshold.Kind {
+func reached(t Threshold, weight, count, total int) string {
+	switch t.Kind {
 	case ThresholdCount:
-		return "count " + itoa(d.Count)
+		return "count " + itoa(count)
 	case ThresholdPercent:
 		pct := 0
-		if d.TotalWeight > 0 {
-			pct = d.Weight * 100 / d.TotalWeight
+		if total > 0 {
+			pct = weight * 100 / total
 		}
-		return "percent " + itoa(pct) + "% (weight " + itoa(d.Weight) + " of " + itoa(d.TotalWeight) + ")"
+		return "percent " + itoa(pct) + "% (weight " + itoa(weight) + " of " + itoa(total) + ")"
 	}
-	return "weight " + itoa(d.Weight)
+	return "weight " + itoa(weight)
 }
 
 // met reports whether the reached agreement satisfies the threshold.
@@ -218,6 +251,7 @@ type Policy struct {
 	sorted   [][]int32
 	guard    protection
 	total    int
+	settings *mergeSettings
 	hashMemo string
 }
 
@@ -291,6 +325,7 @@ func Merge(in MergeInput) (*Policy, error) {
 		p.total += s.Weight
 		votes += len(s.Entries)
 	}
+	p.settings = &mergeSettings{threshold: in.Threshold, rule: in.Rule, totalWeight: p.total}
 	p.merge(votes)
 	slices.SortFunc(p.Rejected, compareRejections)
 	return p, nil
@@ -412,23 +447,45 @@ type cursor struct {
 	entries []Entry
 	order   []int32
 	pos     int
+	// head is the current entry's domain, "" when done; kept here so the
+	// k-way merge compares strings without going through the order.
+	head string
 }
 
-func (c *cursor) done() bool { return c.pos >= len(c.entries) }
-
-func (c *cursor) index() int {
+func (c *cursor) entry() *Entry {
 	if c.order == nil {
-		return c.pos
+		return &c.entries[c.pos]
 	}
-	return int(c.order[c.pos])
+	return &c.entries[c.order[c.pos]]
 }
 
-func (c *cursor) domain() string { return c.entries[c.index()].Domain }
+func (c *cursor) advance() {
+	c.pos++
+	c.head = ""
+	if c.pos < len(c.entries) {
+		c.head = c.entry().Domain
+	}
+}
+
+func newCursor(entries []Entry, order []int32) cursor {
+	c := cursor{entries: entries, order: order, pos: -1}
+	c.advance()
+	return c
+}
 
 // vote is one source's entry for the domain being decided.
 type vote struct {
 	source int
 	entry  *Entry
+}
+
+// applied is a decided domain, kept compact until the number of effective
+// entries is known and they can be built in one exactly sized slice.
+type applied struct {
+	local         *Entry
+	start, n      int32 // the domain's contributions in the arena
+	weight, count int32
+	bySources     bool
 }
 
 // merge walks every source in domain order at once (a k-way merge of
@@ -437,38 +494,45 @@ type vote struct {
 func (p *Policy) merge(votes int) {
 	cursors := make([]cursor, len(p.sources)+1)
 	for i := range p.sources {
-		cursors[i] = cursor{entries: p.sources[i].Entries, order: p.sorted[i]}
+		cursors[i] = newCursor(p.sources[i].Entries, p.sorted[i])
 	}
 	localAt := len(p.sources)
-	cursors[localAt] = cursor{entries: p.local}
+	cursors[localAt] = newCursor(p.local, nil)
 
 	// One backing array for all provenance, sized for the worst case, so
 	// building provenance is not hundreds of thousands of small allocations.
 	arena := make([]Contribution, 0, votes)
-	largest := 0
-	for i := range p.sources {
-		largest = max(largest, len(p.sources[i].Entries))
-	}
-	p.Entries = make([]EffectiveEntry, 0, largest+len(p.local))
+	var decided []applied
 	var group []vote
 	var locals []*Entry
+	at := make([]int, 0, len(cursors)) // cursors whose head is the domain
 	for {
-		domain := ""
+		// One pass finds the smallest head and every cursor holding it.
+		domain, found := "", false
+		at = at[:0]
 		for i := range cursors {
-			if c := &cursors[i]; !c.done() && (domain == "" || c.domain() < domain) {
-				domain = c.domain()
+			h := cursors[i].head
+			if h == "" {
+				continue
+			}
+			switch {
+			case !found || h < domain:
+				domain, found = h, true
+				at = append(at[:0], i)
+			case h == domain:
+				at = append(at, i)
 			}
 		}
-		if domain == "" {
-			return
+		if !found {
+			break
 		}
 		group, locals = group[:0], locals[:0]
-		for i := range cursors {
+		for _, i := range at {
 			c := &cursors[i]
 			first := true
-			for !c.done() && c.domain() == domain {
-				e := &c.entries[c.index()]
-				c.pos++
+			for c.head == domain {
+				e := c.entry()
+				c.advance()
 				switch {
 				case i == localAt:
 					locals = append(locals, e)
@@ -479,13 +543,34 @@ func (p *Policy) merge(votes int) {
 				first = false
 			}
 		}
-		arena = p.decide(domain, locals, group, arena)
+		var a applied
+		var ok bool
+		a, arena, ok = p.decide(domain, locals, group, arena)
+		if ok {
+			decided = append(decided, a)
+		}
+	}
+
+	p.Entries = make([]EffectiveEntry, len(decided))
+	for i, a := range decided {
+		contributions := arena[a.start : a.start+a.n : a.start+a.n]
+		ee := &p.Entries[i]
+		ee.Provenance.Sources = contributions
+		if !a.bySources {
+			ee.Entry = *a.local
+			ee.Provenance.Local = a.local
+			ee.Provenance.Decision = Decision{Kind: DecidedLocally}
+			continue
+		}
+		entry, capped := combine(p.input.Rule, contributions)
+		ee.Entry = entry
+		ee.Provenance.Decision = Decision{Kind: DecidedByConsensus, Weight: int(a.weight), Count: int(a.count), Capped: capped, settings: p.settings}
 	}
 }
 
-// decide produces the effective entry (if any) and rejections for one
-// domain, appending its provenance to arena.
-func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Contribution) []Contribution {
+// decide settles one domain: rejections are recorded, contributions are
+// appended to arena, and ok says whether the domain has an effective entry.
+func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Contribution) (a applied, _ []Contribution, ok bool) {
 	// An allow is refused only on a public suffix; blocks are refused on
 	// protected names too. Checking the suffix list costs more than the
 	// rest of a domain's decision, so it is done only when needed.
@@ -510,8 +595,6 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 		return ""
 	}
 
-	// Refuse what may not apply; what is left decides.
-	var local *Entry
 	if len(locals) > 0 {
 		var kept []*Entry
 		for _, e := range locals {
@@ -521,7 +604,7 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 			}
 			kept = append(kept, e)
 		}
-		local = p.combineLocal(kept)
+		a.local = p.combineLocal(kept)
 	}
 
 	start := len(arena)
@@ -534,40 +617,24 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 			p.Rejected = append(p.Rejected, Rejection{Domain: domain, Source: src.Name, Reason: reason})
 		case v.entry.Action == Allow:
 			// Subscribed allows are advice only (see Merge).
-		case src.Weight > 0 && local == nil:
+		case src.Weight > 0 && a.local == nil:
 			c.Counted = true
 			weight += src.Weight
 			count++
 		}
 		arena = append(arena, c)
 	}
-	contributions := arena[start:len(arena):len(arena)]
-
+	a.start, a.n = int32(start), int32(len(arena)-start)
+	a.weight, a.count = int32(weight), int32(count)
 	switch {
-	case local != nil:
-		for i := range contributions {
-			contributions[i].Counted = false
-		}
-		p.Entries = append(p.Entries, EffectiveEntry{
-			Entry:      *local,
-			Provenance: Provenance{Decision: Decision{Kind: DecidedLocally}, Local: local, Sources: contributions},
-		})
+	case a.local != nil:
+		return a, arena, true
 	case count > 0 && met(p.input.Threshold, weight, count, p.total):
-		entry, capped := combine(p.input.Rule, contributions)
-		entry.Domain = domain
-		p.Entries = append(p.Entries, EffectiveEntry{
-			Entry: entry,
-			Provenance: Provenance{
-				Decision: Decision{Kind: DecidedByConsensus, Weight: weight, Count: count, TotalWeight: p.total,
-					Threshold: p.input.Threshold, Rule: p.input.Rule, Capped: capped},
-				Sources: contributions,
-			},
-		})
-	default:
-		// Not applied: give the space back; Explain recomputes on demand.
-		arena = arena[:start]
+		a.bySources = true
+		return a, arena, true
 	}
-	return arena
+	// Not applied: give the space back; Explain recomputes on demand.
+	return a, arena[:start], false
 }
 
 func anyImposes(locals []*Entry, group []vote) bool {
