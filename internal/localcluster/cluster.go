@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,7 +97,23 @@ var nodeCapacity = corev1.ResourceList{
 // The cluster lives until Stop is called or ctx is cancelled, whichever
 // comes first. If Start fails (or ctx is cancelled during it), everything
 // started so far is stopped before it returns.
-func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	// Ports are picked free, then bound by the components a moment later;
+	// on a shared machine something else can take one in between. That is
+	// rare, so a start that failed on it is simply tried again.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		c, err := start(ctx, opts)
+		if err == nil || attempt == attempts || ctx.Err() != nil || !errors.Is(err, errAddressInUse) {
+			return c, err
+		}
+		if opts.Out != nil {
+			fmt.Fprintf(opts.Out, "a port was taken by another program during start-up; retrying with new ports\n")
+		}
+	}
+}
+
+func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -161,18 +179,15 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.prepareDataDir(stageSrc); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(4)
+	// All at once, so no two are the same.
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
 	c.l.EtcdClientPort, c.l.EtcdPeerPort, c.l.ControllerManagerPort, c.l.SchedulerPort = ports[0], ports[1], ports[2], ports[3]
 	c.l.APIServerPort = opts.APIServerPort
 	if c.l.APIServerPort == 0 {
-		p, err := freePorts(1)
-		if err != nil {
-			return nil, err
-		}
-		c.l.APIServerPort = p[0]
+		c.l.APIServerPort = ports[4]
 	}
 	if err := c.writeCredentials(); err != nil {
 		return nil, err
@@ -605,9 +620,12 @@ func checkPortFree(port int) error {
 }
 
 // freePorts returns n distinct free ports on 127.0.0.1. The listeners are
-// held until all are chosen so the ports differ; another process could
-// still take one before the component binds it, which then shows up as that
-// component exiting with "address already in use".
+// held until all are chosen so the ports differ. The ports come from below
+// the kernel's ephemeral range when possible: ports from there (what
+// listening on port 0 gives) are also handed out to every outgoing
+// connection on the machine, so one could be taken before the component
+// binds it. Another program can still take a port in that window; the
+// component then exits with "address already in use" and Start tries again.
 func freePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
@@ -615,14 +633,37 @@ func freePorts(n int) ([]int, error) {
 			_ = ln.Close()
 		}
 	}()
+	low, high := portRange()
 	ports := make([]int, 0, n)
-	for range n {
-		ln, err := net.Listen("tcp", loopback+":0")
+	for tries := 0; len(ports) < n; tries++ {
+		addr := loopback + ":0"
+		if high > low && tries < 50*n {
+			addr = hostPort(low + rand.IntN(high-low))
+		}
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, fmt.Errorf("finding a free port on %s: %w", loopback, err)
+			if strings.HasSuffix(addr, ":0") {
+				return nil, fmt.Errorf("finding a free port on %s: %w", loopback, err)
+			}
+			continue
 		}
 		lns = append(lns, ln)
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// portRange is where freePorts looks: from 10000 up to the start of the
+// ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, usually
+// 32768). An empty range means "let the kernel choose".
+func portRange() (low, high int) {
+	high = 32768
+	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(data)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				high = v
+			}
+		}
+	}
+	return 10000, high
 }

@@ -120,9 +120,23 @@ func (p *process) exitError() error {
 	if p.err != nil {
 		status = p.err.Error()
 	}
-	return fmt.Errorf("%s stopped unexpectedly (%s); last lines of %s:\n%s",
-		p.name, status, p.logPath, indent(tailFile(p.logPath, 20)))
+	tail := tailFile(p.logPath, 20)
+	err := fmt.Errorf("%s stopped unexpectedly (%s); last lines of %s:\n%s",
+		p.name, status, p.logPath, indent(tail))
+	if strings.Contains(tail, "address already in use") {
+		return addressInUseError{err}
+	}
+	return err
 }
+
+// errAddressInUse matches (errors.Is) the exit of a component that could
+// not bind its port.
+var errAddressInUse = errors.New("address already in use")
+
+type addressInUseError struct{ error }
+
+func (e addressInUseError) Is(target error) bool { return target == errAddressInUse }
+func (e addressInUseError) Unwrap() error        { return e.error }
 
 // terminate stops the process group: SIGTERM, then SIGKILL after grace. It
 // returns once the process has been reaped, and reports whether it had to

@@ -287,3 +287,53 @@ func writeExec(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestFreePorts(t *testing.T) {
+	ports, err := freePorts(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	low, high := portRange()
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] {
+			t.Errorf("port %d twice in %v", p, ports)
+		}
+		seen[p] = true
+		if high > low && (p < low || p >= high) {
+			t.Errorf("port %d outside [%d, %d) (below the ephemeral range)", p, low, high)
+		}
+		ln, err := net.Listen("tcp", hostPort(p))
+		if err != nil {
+			t.Errorf("port %d is not free: %v", p, err)
+			continue
+		}
+		_ = ln.Close()
+	}
+}
+
+// TestStartRetriesWhenAPortIsTaken: a component that cannot bind its port
+// makes Start try again with new ports (here every time, so it gives up).
+func TestStartRetriesWhenAPortIsTaken(t *testing.T) {
+	apiserver := `#!/bin/sh
+echo > "$FAKE_CHILD_PIDFILE"
+echo 'E0000 run.go:72] "command failed" err="failed to create listener: listen tcp 127.0.0.1:6443: bind: address already in use"' >&2
+exit 1
+`
+	dataDir, _ := fakeClusterDirs(t, apiserver)
+	out := &syncBuffer{}
+	c, err := Start(context.Background(), Options{BinDir: filepath.Join(dataDir, "..", "bin"), DataDir: dataDir, Out: out})
+	if err == nil {
+		_ = c.Stop()
+		t.Fatal("Start succeeded")
+	}
+	if !errors.Is(err, errAddressInUse) {
+		t.Errorf("want errAddressInUse, got %v", err)
+	}
+	if n := strings.Count(out.String(), "retrying with new ports"); n != 2 {
+		t.Errorf("want 2 retries, got %d:\n%s", n, out)
+	}
+	if left := processesMentioning(dataDir); len(left) > 0 {
+		t.Errorf("processes left behind: %v", left)
+	}
+}
