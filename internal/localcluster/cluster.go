@@ -40,7 +40,9 @@ type Options struct {
 	APIServerPort int
 	// Nodes is the number of kwok nodes (default 1).
 	Nodes int
-	// Out receives short progress lines; nil discards them.
+	// Out receives short progress lines; nil discards them. After Start
+	// returns it is still written to (from another goroutine) when the
+	// cluster stops or a component dies.
 	Out io.Writer
 }
 
