@@ -62,7 +62,7 @@ func (p *Policy) Explain(domain string) Explanation {
 	for i := range p.sources {
 		src := &p.sources[i]
 		c := Contribution{Source: src}
-		if e := findInSource(src.Entries, p.sorted[i], d); e != nil {
+		if e := findInSource(src.Entries, d); e != nil {
 			c.Said = e
 			c.Action = capAction(e.Action, src.MaxAction)
 		}
@@ -116,19 +116,16 @@ func (p *Policy) Lookup(domain string) *EffectiveEntry {
 	return &p.Entries[i]
 }
 
-func findInSource(entries []Entry, order []int32, domain string) *Entry {
-	if order == nil {
-		i, ok := slices.BinarySearchFunc(entries, domain, func(e Entry, d string) int { return strings.Compare(e.Domain, d) })
-		if ok {
-			return &entries[i]
+// findInSource finds a source's entry for domain; when the source lists it
+// more than once, the one Merge counted (the first in compareEntries order).
+func findInSource(entries []Entry, domain string) *Entry {
+	var found *Entry
+	for i := range entries {
+		if entries[i].Domain == domain && (found == nil || compareEntries(entries[i], *found) < 0) {
+			found = &entries[i]
 		}
-		return nil
 	}
-	i, ok := slices.BinarySearchFunc(order, domain, func(j int32, d string) int { return strings.Compare(entries[j].Domain, d) })
-	if ok {
-		return &entries[order[i]]
-	}
-	return nil
+	return found
 }
 
 // String explains in a few lines a person can read, e.g.

@@ -537,8 +537,11 @@ func (p *Policy) merge(votes int) {
 				case i == localAt:
 					locals = append(locals, e)
 				case first:
-					// A source listing a domain twice counts once.
 					group = append(group, vote{source: i, entry: e})
+				case compareEntries(*e, *group[len(group)-1].entry) < 0:
+					// A source listing a domain twice counts once, with
+					// its mildest entry, whatever order it listed them in.
+					group[len(group)-1].entry = e
 				}
 				first = false
 			}
