@@ -2,51 +2,212 @@ package controllers
 
 import (
 	"context"
+	"io"
+	"time"
 
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/apply"
+	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/software"
 )
 
-// InstanceReconciler hosts a fediverse server (or connects an external one).
+// FederationSyncer pushes the effective moderation policy into one
+// Instance's server and records the outcome in its status
+// (status.federation and the FederationSynced condition). It returns when
+// the server should be compared with the policy again.
+type FederationSyncer interface {
+	Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (requeueAfter time.Duration, err error)
+}
+
+// InstanceReconciler hosts a fediverse server (or connects an external
+// one): the profile says what the software needs, the builders in
+// internal/resources say what objects that is, and this reconciler applies
+// them in the right order and reports what it sees.
 type InstanceReconciler struct {
 	Client    client.Client
-	APIReader client.Reader
+	APIReader client.Reader // uncached: the sysadmin's own Secrets and issuers are not in the cache
 	Applier   *apply.Applier
 	Recorder  recorder.EventRecorder
 	Options   Options
+	// Random is the source of generated secrets (crypto/rand.Reader).
+	Random io.Reader
+	// Federation delivers moderation; nil disables delivery.
+	Federation FederationSyncer
 }
 
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
 
 // Reconcile moves one Instance towards its spec.
-func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	inst := &v1alpha1.Instance{}
 	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if !inst.DeletionTimestamp.IsZero() {
+		// Children go with the Instance by owner reference; retained data
+		// (volumes, generated secrets) has none and stays. Nothing to do.
+		return ctrl.Result{}, nil
+	}
+
 	before := inst.Status.DeepCopy()
+	defer func() {
+		if err := r.patchStatus(ctx, inst, before); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	inst.Status.Community = r.communityOf(ctx, inst.Namespace)
+
+	profile, err := software.Lookup(inst.Spec.Software)
+	if err != nil {
+		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, "UnknownSoftware", err.Error())
+		return ctrl.Result{}, nil
+	}
+
+	var phase phaseResult
+	if inst.Spec.External != nil {
+		phase = r.reconcileExternal(ctx, inst)
+	} else {
+		phase = r.reconcileHosted(ctx, inst, profile)
+	}
+	switch {
+	case phase.stalled != nil:
+		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, phase.stalled.reason, phase.stalled.message)
+		// Retrying cannot help until the spec or a referenced object
+		// changes; a slow recheck catches objects we do not watch
+		// (issuers, the sysadmin's Secrets).
+		return ctrl.Result{RequeueAfter: jitter(time.Minute)}, nil
+	case phase.err != nil:
+		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "Error", phase.err.Error())
+		return ctrl.Result{}, phase.err
+	case phase.waiting != "":
+		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "Progressing", phase.waiting)
+		return ctrl.Result{RequeueAfter: phase.requeueAfter}, nil
+	}
+
+	requeue := time.Duration(0)
+	if r.Federation != nil && federationEnabled(inst) {
+		next, err := r.Federation.Sync(ctx, inst, profile)
+		if err != nil {
+			conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "FederationSyncFailed", err.Error())
+			return ctrl.Result{RequeueAfter: jitter(time.Minute)}, nil
+		}
+		requeue = next
+	}
+	if c := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionFederationSynced); c != nil && c.Status != "True" {
+		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, c.Reason, "Moderation: "+c.Message)
+	} else {
+		conditions.MarkReady(&inst.Status.Conditions, inst.Generation, "Reconciled", phase.readyMessage)
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// phaseResult is how far a pass got: stalled (a person must act), an
+// error (retry with backoff), waiting (for children to catch up, watched),
+// or done with a message for the Ready condition.
+type phaseResult struct {
+	stalled      *stalledError
+	err          error
+	waiting      string
+	requeueAfter time.Duration
+	readyMessage string
+}
+
+func stalledResult(reason, message string) phaseResult {
+	return phaseResult{stalled: &stalledError{reason: reason, message: message}}
+}
+
+func federationEnabled(inst *v1alpha1.Instance) bool {
+	f := inst.Spec.Federation
+	return f == nil || f.Sync == nil || *f.Sync
+}
+
+// communityOf names the Community that owns a namespace, by its label.
+func (r *InstanceReconciler) communityOf(ctx context.Context, namespace string) string {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return ""
+	}
+	return ns.Labels[v1alpha1.LabelCommunity]
+}
+
+func (r *InstanceReconciler) patchStatus(ctx context.Context, inst *v1alpha1.Instance, before *v1alpha1.InstanceStatus) error {
 	inst.Status.ObservedGeneration = inst.Generation
 	if equality.Semantic.DeepEqual(before, &inst.Status) {
-		return ctrl.Result{}, nil
+		return nil
 	}
 	base := inst.DeepCopy()
 	base.Status = *before
-	return ctrl.Result{}, client.IgnoreNotFound(r.Client.Status().Patch(ctx, inst, client.MergeFrom(base)))
+	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, inst, client.MergeFrom(base)))
 }
 
-// SetupWithManager registers the reconciler and its watches.
+// SetupWithManager registers the reconciler and its watches. Children are
+// watched through their owner references; Instances with the same domain
+// are re-checked when one of them goes, so a refused duplicate proceeds
+// once the domain is free.
 func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Instance{}, domainIndex,
+		func(o client.Object) []string { return []string{string(o.(*v1alpha1.Instance).Spec.Domain)} }); err != nil {
+		return err
+	}
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.Instance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Named("instance").
-		Complete(r)
+		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&batchv1.Job{}).
+		Owns(&corev1.Service{}).
+		Owns(&networkingv1.Ingress{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&v1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.sameDomain), builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+			UpdateFunc: func(event.UpdateEvent) bool { return false },
+			DeleteFunc: func(event.DeleteEvent) bool { return true },
+		}))
+	if hasKind(mgr, certmanagerv1.SchemeGroupVersion.WithKind("Certificate")) {
+		b = b.Owns(&certmanagerv1.Certificate{})
+	}
+	if hasKind(mgr, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
+		b = b.Owns(&gatewayv1.HTTPRoute{})
+	}
+	return b.Named("instance").Complete(r)
+}
+
+const domainIndex = "spec.domain"
+
+func (r *InstanceReconciler) sameDomain(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &v1alpha1.InstanceList{}
+	if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: string(o.(*v1alpha1.Instance).Spec.Domain)}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return out
 }

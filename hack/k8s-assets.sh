@@ -42,6 +42,12 @@ fi
 cache_root=${FEDCOMMONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fedcommons}
 out="$cache_root/k8s/$K8S_VERSION"
 mkdir -p "$out"
+# Stage files written by an earlier version of this script lacked document
+# separators; rebuild them (cheap) when that is what the cache holds.
+if [ -x "$out/kwok" ] && ! grep -q '^---' "$out/kwok-stages/pod-fast.yaml" 2>/dev/null; then
+  rm -f "$out/kwok"
+fi
+
 if have_all "$out"; then
   echo "$out"
   exit 0
@@ -118,9 +124,18 @@ build_kwok() {
   src=$(cd "$work" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   mkdir -p "$out/kwok-stages"
   local s
+  # One multi-document file per stage folder: every stage YAML, each
+  # introduced by "---" (kwok reads one object per document), and not the
+  # folder's kustomization.yaml.
   for s in node/fast node/heartbeat pod/fast; do
-    cat "$src/kustomize/stage/$s"/*.yaml >"$out/kwok-stages/$(echo "$s" | tr / -).yaml.tmp"
-    mv "$out/kwok-stages/$(echo "$s" | tr / -).yaml.tmp" "$out/kwok-stages/$(echo "$s" | tr / -).yaml"
+    local dest f
+    dest="$out/kwok-stages/$(echo "$s" | tr / -).yaml"
+    for f in "$src/kustomize/stage/$s"/*.yaml; do
+      [ "$(basename "$f")" = kustomization.yaml ] && continue
+      printf -- '---\n'
+      cat "$f"
+    done >"$dest.tmp"
+    mv "$dest.tmp" "$dest"
   done
 }
 

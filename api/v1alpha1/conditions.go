@@ -18,6 +18,9 @@ const (
 	ConditionCertificateReady  = "CertificateReady"
 	ConditionWorkloadAvailable = "WorkloadAvailable"
 	ConditionFederationSynced  = "FederationSynced"
+	// ConditionAdminReady is True once the bootstrap admin account and the
+	// operator's API token exist (only when spec.admin is set).
+	ConditionAdminReady = "AdminReady"
 )
 
 // FederationPolicy condition types.

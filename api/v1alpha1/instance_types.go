@@ -538,6 +538,15 @@ type InstanceStatus struct {
 	// +optional
 	Image string `json:"image,omitempty"`
 
+	// generatedSecrets are the Secrets the operator generated for this
+	// Instance. They are never generated again: if one disappears, the
+	// Instance stops (Stalled) rather than minting keys that would make
+	// existing data unreadable.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=16
+	GeneratedSecrets []string `json:"generatedSecrets,omitempty"`
+
 	// upgrade is the upgrade in progress, if any.
 	// +optional
 	Upgrade *UpgradeStatus `json:"upgrade,omitempty"`

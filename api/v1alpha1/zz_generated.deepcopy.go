@@ -733,6 +733,11 @@ func (in *InstanceStatus) DeepCopyInto(out *InstanceStatus) {
 			(*in)[i].DeepCopyInto(&(*out)[i])
 		}
 	}
+	if in.GeneratedSecrets != nil {
+		in, out := &in.GeneratedSecrets, &out.GeneratedSecrets
+		*out = make([]string, len(*in))
+		copy(*out, *in)
+	}
 	if in.Upgrade != nil {
 		in, out := &in.Upgrade, &out.Upgrade
 		*out = new(UpgradeStatus)

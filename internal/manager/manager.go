@@ -6,6 +6,7 @@
 package manager
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"time"
@@ -169,6 +170,7 @@ func Register(mgr ctrl.Manager, opts controllers.Options) error {
 		Applier:   applier,
 		Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
 		Options:   opts,
+		Random:    rand.Reader,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up instance controller: %w", err)
 	}
