@@ -25,8 +25,9 @@ func (e Entry) Canonical() Entry {
 // a block, an allow, or a noop that still rejects reports. A bare noop is a
 // recorded decision ("we chose not to block this") with nothing to write.
 func (e Entry) Imposes() bool {
-	c := e.Canonical()
-	return c.Action != Noop || c.RejectReports
+	// Canonical() spelled out: a noop with reject_media is reject-media.
+	// Merge asks this of every entry, so it avoids copying the entry.
+	return e.Action != Noop || e.RejectMedia || e.RejectReports
 }
 
 // isAllow reports whether the entry belongs in a server's allow list rather

@@ -3,8 +3,11 @@ package moderation
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 )
 
 // MergeRule says how the actions of the entries that apply combine.
@@ -406,7 +409,8 @@ func sortedOrder(entries []Entry) []int32 {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortStableFunc(order, func(a, b int32) int { return strings.Compare(entries[a].Domain, entries[b].Domain) })
+	// Not stable: a source's duplicates are resolved by content (see run).
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(entries[a].Domain, entries[b].Domain) })
 	return order
 }
 
@@ -442,35 +446,54 @@ func compareRejections(a, b Rejection) int {
 	return strings.Compare(a.Reason, b.Reason)
 }
 
-// cursor walks one source in domain order.
+// cursor walks one source in domain order, over positions [pos, end) of
+// its sorted order.
 type cursor struct {
-	entries []Entry
-	order   []int32
-	pos     int
+	entries  []Entry
+	order    []int32
+	pos, end int
 	// head is the current entry's domain, "" when done; kept here so the
-	// k-way merge compares strings without going through the order.
+	// k-way merge compares strings without going through the order. key
+	// is its first 8 bytes as a big-endian number: comparing keys orders
+	// nearly every pair of domains without a string comparison.
 	head string
+	key  uint64
 }
 
-func (c *cursor) entry() *Entry {
-	if c.order == nil {
-		return &c.entries[c.pos]
+// prefixKey packs the first 8 bytes of s, zero-padded, so that keys order
+// like the strings do (domains never contain a zero byte).
+func prefixKey(s string) uint64 {
+	var k uint64
+	for i := 0; i < 8; i++ {
+		k <<= 8
+		if i < len(s) {
+			k |= uint64(s[i])
+		}
 	}
-	return &c.entries[c.order[c.pos]]
+	return k
 }
+
+func (c *cursor) at(i int) *Entry {
+	if c.order == nil {
+		return &c.entries[i]
+	}
+	return &c.entries[c.order[i]]
+}
+
+func (c *cursor) entry() *Entry { return c.at(c.pos) }
 
 func (c *cursor) advance() {
 	c.pos++
-	c.head = ""
-	if c.pos < len(c.entries) {
+	c.head, c.key = "", 0
+	if c.pos < c.end {
 		c.head = c.entry().Domain
+		c.key = prefixKey(c.head)
 	}
 }
 
-func newCursor(entries []Entry, order []int32) cursor {
-	c := cursor{entries: entries, order: order, pos: -1}
+func (c *cursor) start(from, to int) {
+	c.pos, c.end = from-1, to
 	c.advance()
-	return c
 }
 
 // vote is one source's entry for the domain being decided.
@@ -483,48 +506,136 @@ type vote struct {
 // entries is known and they can be built in one exactly sized slice.
 type applied struct {
 	local         *Entry
-	start, n      int32 // the domain's contributions in the arena
+	start, n      int32 // the domain's contributions in the part's arena
 	weight, count int32
 	bySources     bool
+}
+
+// mergePart is a range of domains merged on its own. Large merges are cut
+// in two at a domain and the halves run on two cores; every domain of one
+// half sorts before every domain of the other, so the results concatenate.
+type mergePart struct {
+	cursors  []cursor
+	arena    []Contribution
+	decided  []applied
+	rejected []Rejection
+	offset   int // of the part's first entry in Policy.Entries
+}
+
+// parallelMergeVotes is the size from which a merge is worth splitting
+// (a variable so tests can run both paths on the same input).
+var parallelMergeVotes = 50_000
+
+// split cuts the merge into parts (one or two) of about equal size.
+func (p *Policy) split(votes int) []mergePart {
+	lists := len(p.sources) + 1
+	base := make([]cursor, lists)
+	for i := range p.sources {
+		base[i] = cursor{entries: p.sources[i].Entries, order: p.sorted[i], end: len(p.sources[i].Entries)}
+	}
+	base[lists-1] = cursor{entries: p.local, end: len(p.local)}
+
+	cuts := [][2][]int{}
+	full := [2][]int{make([]int, lists), make([]int, lists)}
+	for i := range base {
+		full[1][i] = base[i].end
+	}
+	if votes < parallelMergeVotes || runtime.GOMAXPROCS(0) < 2 {
+		cuts = append(cuts, full)
+	} else {
+		// The pivot is the middle domain of the largest source.
+		largest := 0
+		for i := range base {
+			if base[i].end > base[largest].end {
+				largest = i
+			}
+		}
+		pivot := base[largest].at(base[largest].end / 2).Domain
+		mid := make([]int, lists)
+		for i := range base {
+			c := &base[i]
+			mid[i] = sort.Search(c.end, func(j int) bool { return c.at(j).Domain >= pivot })
+		}
+		cuts = append(cuts, [2][]int{full[0], mid}, [2][]int{mid, full[1]})
+	}
+	parts := make([]mergePart, len(cuts))
+	for k, cut := range cuts {
+		part := &parts[k]
+		part.cursors = slices.Clone(base)
+		n := 0
+		for i := range part.cursors {
+			part.cursors[i].start(cut[0][i], cut[1][i])
+			if i < len(p.sources) {
+				n += cut[1][i] - cut[0][i]
+			}
+		}
+		// One backing array for the part's provenance, sized for the
+		// worst case, so provenance is not hundreds of thousands of small
+		// allocations.
+		part.arena = make([]Contribution, 0, n)
+		// Sized so the list grows at most once: a part has at least as
+		// many domains as its largest source, rarely half as many again.
+		largest := 0
+		for i := range part.cursors {
+			largest = max(largest, cut[1][i]-cut[0][i])
+		}
+		part.decided = make([]applied, 0, largest+largest/2)
+	}
+	return parts
 }
 
 // merge walks every source in domain order at once (a k-way merge of
 // sorted lists), so each domain is seen exactly once, grouping needs no
 // hash map and the output comes out sorted.
 func (p *Policy) merge(votes int) {
-	cursors := make([]cursor, len(p.sources)+1)
-	for i := range p.sources {
-		cursors[i] = newCursor(p.sources[i].Entries, p.sorted[i])
+	parts := p.split(votes)
+	var wg sync.WaitGroup
+	for i := 1; i < len(parts); i++ {
+		wg.Go(func() { p.run(&parts[i]) })
 	}
-	localAt := len(p.sources)
-	cursors[localAt] = newCursor(p.local, nil)
+	p.run(&parts[0])
+	wg.Wait()
 
-	// One backing array for all provenance, sized for the worst case, so
-	// building provenance is not hundreds of thousands of small allocations.
-	arena := make([]Contribution, 0, votes)
-	var decided []applied
+	n := 0
+	for i := range parts {
+		parts[i].offset = n
+		n += len(parts[i].decided)
+		p.Rejected = append(p.Rejected, parts[i].rejected...)
+	}
+	p.Entries = make([]EffectiveEntry, n)
+	for i := 1; i < len(parts); i++ {
+		wg.Go(func() { p.build(&parts[i]) })
+	}
+	p.build(&parts[0])
+	wg.Wait()
+}
+
+// run merges one part.
+func (p *Policy) run(part *mergePart) {
+	localAt := len(p.sources)
+	cursors := part.cursors
 	var group []vote
 	var locals []*Entry
 	at := make([]int, 0, len(cursors)) // cursors whose head is the domain
 	for {
 		// One pass finds the smallest head and every cursor holding it.
-		domain, found := "", false
+		domain, key, found := "", uint64(0), false
 		at = at[:0]
 		for i := range cursors {
-			h := cursors[i].head
-			if h == "" {
+			c := &cursors[i]
+			if c.head == "" {
 				continue
 			}
 			switch {
-			case !found || h < domain:
-				domain, found = h, true
+			case !found || c.key < key || (c.key == key && c.head < domain):
+				domain, key, found = c.head, c.key, true
 				at = append(at[:0], i)
-			case h == domain:
+			case c.key == key && c.head == domain:
 				at = append(at, i)
 			}
 		}
 		if !found {
-			break
+			return
 		}
 		group, locals = group[:0], locals[:0]
 		for _, i := range at {
@@ -546,18 +657,17 @@ func (p *Policy) merge(votes int) {
 				first = false
 			}
 		}
-		var a applied
-		var ok bool
-		a, arena, ok = p.decide(domain, locals, group, arena)
-		if ok {
-			decided = append(decided, a)
+		if a, ok := p.decide(part, domain, locals, group); ok {
+			part.decided = append(part.decided, a)
 		}
 	}
+}
 
-	p.Entries = make([]EffectiveEntry, len(decided))
-	for i, a := range decided {
-		contributions := arena[a.start : a.start+a.n : a.start+a.n]
-		ee := &p.Entries[i]
+// build turns a part's decisions into effective entries.
+func (p *Policy) build(part *mergePart) {
+	for i, a := range part.decided {
+		contributions := part.arena[a.start : a.start+a.n : a.start+a.n]
+		ee := &p.Entries[part.offset+i]
 		ee.Provenance.Sources = contributions
 		if !a.bySources {
 			ee.Entry = *a.local
@@ -572,8 +682,9 @@ func (p *Policy) merge(votes int) {
 }
 
 // decide settles one domain: rejections are recorded, contributions are
-// appended to arena, and ok says whether the domain has an effective entry.
-func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Contribution) (a applied, _ []Contribution, ok bool) {
+// appended to the part's arena, and ok says whether the domain has an
+// effective entry.
+func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group []vote) (a applied, ok bool) {
 	// An allow is refused only on a public suffix; blocks are refused on
 	// protected names too. Checking the suffix list costs more than the
 	// rest of a domain's decision, so it is done only when needed.
@@ -602,7 +713,7 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 		var kept []*Entry
 		for _, e := range locals {
 			if reason := refusal(e, false); reason != "" {
-				p.Rejected = append(p.Rejected, Rejection{Domain: domain, Source: LocalSource, Reason: reason})
+				part.rejected = append(part.rejected, Rejection{Domain: domain, Source: LocalSource, Reason: reason})
 				continue
 			}
 			kept = append(kept, e)
@@ -610,6 +721,7 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 		a.local = p.combineLocal(kept)
 	}
 
+	arena := part.arena
 	start := len(arena)
 	weight, count := 0, 0
 	for _, v := range group {
@@ -617,7 +729,7 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 		c := Contribution{Source: src, Said: v.entry, Action: capAction(v.entry.Action, src.MaxAction)}
 		switch reason := refusal(v.entry, true); {
 		case reason != "":
-			p.Rejected = append(p.Rejected, Rejection{Domain: domain, Source: src.Name, Reason: reason})
+			part.rejected = append(part.rejected, Rejection{Domain: domain, Source: src.Name, Reason: reason})
 		case v.entry.Action == Allow:
 			// Subscribed allows are advice only (see Merge).
 		case src.Weight > 0 && a.local == nil:
@@ -631,13 +743,16 @@ func (p *Policy) decide(domain string, locals []*Entry, group []vote, arena []Co
 	a.weight, a.count = int32(weight), int32(count)
 	switch {
 	case a.local != nil:
-		return a, arena, true
+		part.arena = arena
+		return a, true
 	case count > 0 && met(p.input.Threshold, weight, count, p.total):
 		a.bySources = true
-		return a, arena, true
+		part.arena = arena
+		return a, true
 	}
 	// Not applied: give the space back; Explain recomputes on demand.
-	return a, arena[:start], false
+	part.arena = arena[:start]
+	return a, false
 }
 
 func anyImposes(locals []*Entry, group []vote) bool {
@@ -773,6 +888,21 @@ type protection struct {
 	refused map[string]string
 	// allowed maps a parent of a locally allowed domain to that domain.
 	allowed map[string]string
+	// lengths has bit n set when a key of either map is n bytes long:
+	// nearly every domain of a merge is answered by one bit test instead
+	// of hashing it.
+	lengths [256 / 64]uint64
+}
+
+func (g *protection) mayHold(domain string) bool {
+	n := len(domain)
+	return n < 256 && g.lengths[n/64]&(1<<(n%64)) != 0
+}
+
+func (g *protection) noteLength(domain string) {
+	if n := len(domain); n < 256 {
+		g.lengths[n/64] |= 1 << (n % 64)
+	}
 }
 
 func newProtection(protected, exceptions []string) (protection, error) {
@@ -788,7 +918,9 @@ func newProtection(protected, exceptions []string) (protection, error) {
 			if _, ok := g.refused[d]; !ok || what == "our instance" {
 				g.refused[d] = what + " " + d
 			}
+			g.noteLength(d)
 			parentDomains(d, func(parent string) bool {
+				g.noteLength(parent)
 				if _, ok := g.refused[parent]; !ok {
 					g.refused[parent] = "parent of " + what + " " + d + ": a block would cover it"
 				}
@@ -803,6 +935,7 @@ func newProtection(protected, exceptions []string) (protection, error) {
 
 func (g *protection) addAllowed(domain string) {
 	parentDomains(domain, func(parent string) bool {
+		g.noteLength(parent)
 		if _, ok := g.allowed[parent]; !ok {
 			g.allowed[parent] = domain
 		}
@@ -811,14 +944,14 @@ func (g *protection) addAllowed(domain string) {
 }
 
 func (g *protection) refuse(domain string) string {
-	if len(g.refused) == 0 {
+	if len(g.refused) == 0 || !g.mayHold(domain) {
 		return ""
 	}
 	return g.refused[domain]
 }
 
 func (g *protection) allowedChild(domain string) string {
-	if len(g.allowed) == 0 {
+	if len(g.allowed) == 0 || !g.mayHold(domain) {
 		return ""
 	}
 	return g.allowed[domain]
