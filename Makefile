@@ -29,7 +29,7 @@ demo: ## Start a local control plane, the operator and the samples; show them re
 	go run ./cmd/fedcommons dev $(ARGS)
 
 .PHONY: test
-test: vet verify-generated test-go fuzz ## The whole test suite: vet, generated files, unit + envtest + e2e (-race), fuzz.
+test: vet verify-generated verify-chart test-go fuzz ## The whole test suite: vet, generated files, chart sync, unit + envtest + chart + e2e (-race), fuzz.
 
 ##@ Pieces of `make test`
 
@@ -42,6 +42,10 @@ vet: ## go vet and gofmt.
 .PHONY: verify-generated
 verify-generated: ## Fail if deepcopy, CRDs or RBAC are out of date with the code.
 	hack/verify-generated.sh
+
+.PHONY: verify-chart
+verify-chart: ## Fail if the Helm chart's CRDs and RBAC are out of date with config/.
+	hack/verify-chart.sh
 
 .PHONY: envtest-assets
 envtest-assets: ## Build (once, cached by version) the control-plane binaries the tests use.
@@ -70,6 +74,7 @@ generate: ## Deepcopy functions.
 manifests: ## CRDs and the operator's RBAC from the markers.
 	$(CONTROLLER_GEN) crd rbac:roleName=fedcommons-manager paths=./api/... paths=./controllers/... \
 	  output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/sync-chart.sh
 
 ##@ Build
 
@@ -80,3 +85,10 @@ build: ## Build bin/fedcommons.
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
 	go run ./cmd/fedcommons manager --leader-elect=false --metrics-bind-address=0
+
+IMG ?= ghcr.io/fedcommons/fedcommons:$(VERSION)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: docker-build
+docker-build: ## Build the operator image IMG (needs a Docker engine; not used by `make test`).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .

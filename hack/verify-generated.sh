@@ -13,7 +13,7 @@ cd "$root"
 done
 (cd "$scratch" && make -s generate manifests >/dev/null)
 status=0
-for d in api config/crd config/rbac; do
+for d in api config/crd config/rbac charts/fedcommons/templates; do
   if ! diff -ruN "$root/$d" "$scratch/$d" >"$scratch/diff.txt"; then
     echo "Generated files under $d are out of date; run 'make generate manifests' and commit:"
     head -n 40 "$scratch/diff.txt"
