@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
@@ -50,6 +51,9 @@ type InstanceReconciler struct {
 	Random io.Reader
 	// Federation delivers moderation; nil disables delivery.
 	Federation FederationSyncer
+	// FederationEvents, when set, names Instances to reconcile because
+	// their effective moderation policy changed.
+	FederationEvents <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch;update;patch
@@ -189,6 +193,9 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(event.UpdateEvent) bool { return false },
 			DeleteFunc: func(event.DeleteEvent) bool { return true },
 		}))
+	if r.FederationEvents != nil {
+		b = b.WatchesRawSource(source.Channel(r.FederationEvents, &handler.EnqueueRequestForObject{}))
+	}
 	if hasKind(mgr, certmanagerv1.SchemeGroupVersion.WithKind("Certificate")) {
 		b = b.Owns(&certmanagerv1.Certificate{})
 	}

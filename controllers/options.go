@@ -1,9 +1,12 @@
 package controllers
 
 import (
+	"net/netip"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 )
 
 // Options are the operator-wide settings the reconcilers share.
@@ -19,6 +22,19 @@ type Options struct {
 	// DriftCheckInterval is how often servers are compared with their
 	// policy when an Instance does not say (jittered).
 	DriftCheckInterval time.Duration
+
+	// SyncTimeout bounds one push of a policy into one server; what is
+	// left is reported as pending and resumed on the next pass.
+	SyncTimeout time.Duration
+
+	// AdminRateLimit is the client-side budget for each server's admin API
+	// (zero: the driver's default, Mastodon's 300 requests per 5 minutes).
+	AdminRateLimit drivers.RateLimit
+
+	// SourceAllowPrefixes are private address ranges that subscribed
+	// source URLs may nevertheless reach (loopback in tests, a feed inside
+	// the cluster). Empty, the default, refuses every non-public address.
+	SourceAllowPrefixes []netip.Prefix
 }
 
 // WithDefaults fills unset options.
@@ -33,6 +49,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.DriftCheckInterval == 0 {
 		o.DriftCheckInterval = 30 * time.Minute
+	}
+	if o.SyncTimeout == 0 {
+		o.SyncTimeout = 2 * time.Minute
 	}
 	return o
 }

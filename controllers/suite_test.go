@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/thirdparty"
 )
 
@@ -114,7 +116,10 @@ var _ = BeforeSuite(func() {
 		MetricsAddr: "0",
 		ProbeAddr:   "0",
 		NewClient:   countingClient,
-		Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour},
+		Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
+			// The fake admin servers do not limit; the sources are on loopback.
+			AdminRateLimit:      drivers.RateLimit{Requests: -1},
+			SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

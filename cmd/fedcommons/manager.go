@@ -3,7 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +26,9 @@ func runManager(args []string) error {
 		operatorNS       = fs.String("operator-namespace", envOr("POD_NAMESPACE", "fedcommons-system"), "namespace the operator runs in (leader lease; admitted by community isolation policies)")
 		ingressNamespace = fs.String("ingress-namespace", "ingress-nginx", "namespace of the ingress controller, admitted by community isolation policies unless a Community names its own selector")
 		driftInterval    = fs.Duration("drift-check-interval", 30*time.Minute, "default interval between comparisons of a server's moderation entries with its policy")
+		feedPublicAddr   = fs.String("feed-public-bind-address", ":8090", "address serving policies published with visibility public, for the world (\"0\" disables it)")
+		feedClusterAddr  = fs.String("feed-cluster-bind-address", ":8091", "address serving policies published with visibility public or cluster, for the cluster only (\"0\" disables it)")
+		sourceAllow      = fs.String("source-allow-cidrs", "", "comma-separated private address ranges that subscribed source URLs may reach (default none: only public addresses)")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -31,6 +36,17 @@ func runManager(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	var allow []netip.Prefix
+	for _, c := range strings.Split(*sourceAllow, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(c)
+		if err != nil {
+			return fmt.Errorf("--source-allow-cidrs: %w", err)
+		}
+		allow = append(allow, p)
+	}
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
@@ -42,12 +58,15 @@ func runManager(args []string) error {
 		ProbeAddr:               *probeAddr,
 		LeaderElection:          *leaderElect,
 		LeaderElectionNamespace: *operatorNS,
+		FeedPublicAddr:          *feedPublicAddr,
+		FeedClusterAddr:         *feedClusterAddr,
 		Controllers: controllers.Options{
 			OperatorNamespace: *operatorNS,
 			IngressNamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
 				"kubernetes.io/metadata.name": *ingressNamespace,
 			}},
-			DriftCheckInterval: *driftInterval,
+			DriftCheckInterval:  *driftInterval,
+			SourceAllowPrefixes: allow,
 		},
 	})
 	if err != nil {

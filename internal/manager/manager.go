@@ -6,8 +6,10 @@
 package manager
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
+	"net"
 	"net/http"
 	"time"
 
@@ -26,6 +28,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -34,6 +37,8 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/apply"
+	"github.com/fedcommons/fedcommons/internal/federation"
+	"github.com/fedcommons/fedcommons/internal/feeds"
 )
 
 // Options configure the operator process.
@@ -52,6 +57,12 @@ type Options struct {
 	Controllers controllers.Options
 	// NewClient, when set, replaces the manager's client (tests count writes with it).
 	NewClient client.NewClientFunc
+	// FeedPublicAddr serves published policies whose visibility is public
+	// (exposed to the world behind an Ingress); "0" or "" disables it.
+	FeedPublicAddr string
+	// FeedClusterAddr serves public and cluster policies to the cluster
+	// only (a ClusterIP Service, never exposed); "0" or "" disables it.
+	FeedClusterAddr string
 }
 
 // Scheme knows every kind the operator reads or writes.
@@ -146,15 +157,66 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := Register(mgr, opts.Controllers.WithDefaults()); err != nil {
+	store := feeds.NewMemoryStore()
+	if err := Register(mgr, opts.Controllers.WithDefaults(), store); err != nil {
 		return nil, err
+	}
+	for _, f := range []struct {
+		addr     string
+		audience feeds.Audience
+	}{{opts.FeedPublicAddr, feeds.PublicAudience}, {opts.FeedClusterAddr, feeds.ClusterAudience}} {
+		if f.addr == "" || f.addr == "0" {
+			continue
+		}
+		if err := mgr.Add(&feedServer{addr: f.addr, handler: feeds.NewServer(store, f.audience, 0)}); err != nil {
+			return nil, err
+		}
 	}
 	return mgr, nil
 }
 
-// Register adds every reconciler to mgr.
-func Register(mgr ctrl.Manager, opts controllers.Options) error {
+// feedServer serves published policies. It runs on the leader only: the
+// store is filled by the FederationPolicy reconciler, which only runs
+// there, and a follower would serve an empty index.
+type feedServer struct {
+	addr    string
+	handler http.Handler
+}
+
+func (f *feedServer) Start(ctx context.Context) error {
+	srv := &http.Server{
+		Addr:              f.addr,
+		Handler:           f.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("feed server on %s: %w", f.addr, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	}
+}
+
+// Register adds every reconciler to mgr. Published policies go to store,
+// which the feed servers read.
+func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemoryStore) error {
 	applier := apply.New(mgr.GetClient(), mgr.GetScheme())
+	registry := federation.NewRegistry()
+	// The FederationPolicy reconciler names Instances to re-sync here; the
+	// Instance controller reads it as a watch source.
+	instanceEvents := make(chan event.GenericEvent, 1024)
 	if err := (&controllers.CommunityReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -171,13 +233,25 @@ func Register(mgr ctrl.Manager, opts controllers.Options) error {
 		Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
 		Options:   opts,
 		Random:    rand.Reader,
+		Federation: &controllers.FederationSync{
+			Client:    mgr.GetClient(),
+			APIReader: mgr.GetAPIReader(),
+			Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
+			Registry:  registry,
+			Options:   opts,
+		},
+		FederationEvents: instanceEvents,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up instance controller: %w", err)
 	}
 	if err := (&controllers.FederationPolicyReconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("fedcommons-federationpolicy"),
-		Options:  opts,
+		Client:         mgr.GetClient(),
+		Recorder:       mgr.GetEventRecorder("fedcommons-federationpolicy"),
+		Options:        opts,
+		Registry:       registry,
+		Store:          store,
+		Fetcher:        &feeds.Fetcher{Allow: opts.SourceAllowPrefixes},
+		InstanceEvents: instanceEvents,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up federationpolicy controller: %w", err)
 	}
