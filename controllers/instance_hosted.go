@@ -44,13 +44,17 @@ func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1
 	if res := r.ensureGeneratedSecrets(ctx, inst, p, params); res.stalled != nil || res.err != nil {
 		return res
 	}
-	if res := r.rollout(ctx, inst, p, params); res.stalled != nil || res.err != nil || res.waiting != "" {
+	res := r.rollout(ctx, inst, p, params)
+	if res.stalled == nil && res.err == nil && res.waiting == "" {
+		res = r.bootstrapAdmin(ctx, inst, p, &params)
+	}
+	// The domain conditions follow the children on every pass, also while
+	// an install or upgrade is still under way.
+	observed := r.observeChildren(ctx, inst, p)
+	if res.stalled != nil || res.err != nil || res.waiting != "" {
 		return res
 	}
-	if res := r.bootstrapAdmin(ctx, inst, p, &params); res.stalled != nil || res.err != nil || res.waiting != "" {
-		return res
-	}
-	return r.observeChildren(ctx, inst, p)
+	return observed
 }
 
 func (r *InstanceReconciler) params(inst *v1alpha1.Instance, p *software.Profile) resources.Params {
@@ -92,6 +96,18 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 				return phaseResult{err: err}
 			}
 		case apierrors.IsNotFound(err):
+			// The cached Instance may predate the status write that
+			// recorded this Secret: before minting anything, ask the API
+			// server what was generated. (Rare: only when one is missing.)
+			if !generated[want.Name] {
+				fresh := &v1alpha1.Instance{}
+				if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
+					return phaseResult{err: fmt.Errorf("re-read Instance before generating secrets: %w", err)}
+				}
+				for _, name := range fresh.Status.GeneratedSecrets {
+					generated[name] = true
+				}
+			}
 			if generated[want.Name] {
 				return stalledResult("GeneratedSecretMissing", fmt.Sprintf(
 					"Secret %s/%s, generated for this Instance, has disappeared; the operator will not generate new keys, which would make existing data unreadable. Restore it from a backup (or, for a server that never held data, delete the Instance and create it again)",
@@ -152,12 +168,18 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 				return phaseResult{waiting: fmt.Sprintf("%s %s → %s: %s", step.Phase, orNone(running), desired, msg)}
 			}
 		case software.StepJob:
-			if res := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); res.err != nil || res.stalled != nil {
-				return res
-			}
 			job, err := resources.StepJob(inst, p, step, desired, params)
 			if err != nil {
 				return phaseResult{err: err}
+			}
+			// A step already done applies nothing: only the step in
+			// progress decides what runs, so Deployments never flip back to
+			// the old version on a later pass.
+			if r.jobComplete(ctx, job) {
+				continue
+			}
+			if res := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); res.err != nil || res.stalled != nil {
+				return res
 			}
 			done, res := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s", step.Phase, orNone(running), desired))
 			if !done {
@@ -239,6 +261,19 @@ func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance
 		}
 	}
 	return false, phaseResult{waiting: fmt.Sprintf("%s: waiting for Job %s", what, live.Name)}
+}
+
+func (r *InstanceReconciler) jobComplete(ctx context.Context, job *batchv1.Job) bool {
+	live := &batchv1.Job{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), live); err != nil {
+		return false
+	}
+	for _, c := range live.Status.Conditions {
+		if c.Type == batchv1.JobComplete && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 // deploymentsRolledOut reports whether every Deployment runs the version's
@@ -324,6 +359,9 @@ func (r *InstanceReconciler) bootstrapAdmin(ctx context.Context, inst *v1alpha1.
 func (r *InstanceReconciler) observeChildren(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile) phaseResult {
 	gen := inst.Generation
 	version := inst.Status.Version
+	if version == "" {
+		version = inst.Spec.Version // first install: what is being rolled out
+	}
 	params := r.params(inst, p)
 	inst.Status.Image = ""
 	if comps := p.Components(mustVersion(version)); len(comps) > 0 {
