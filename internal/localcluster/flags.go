@@ -142,6 +142,10 @@ func (l layout) controllerManagerArgs() []string {
 		// controller skips itself without a signer).
 		"--cluster-signing-cert-file=" + l.pki("ca.crt"),
 		"--cluster-signing-key-file=" + l.pki("ca.key"),
+		// Quotas on a resource whose CRD appears after start-up (ours, in
+		// the demo and e2e) get their usage only on the quota controller's
+		// full resync: 5 minutes by default, too long for a dev cluster.
+		"--resource-quota-sync-period=15s",
 	}
 }
 

@@ -67,6 +67,7 @@ func TestComponentArgs(t *testing.T) {
 			"--root-ca-file=/data/pki/ca.crt",
 			"--cluster-signing-cert-file=/data/pki/ca.crt",
 			"--cluster-signing-key-file=/data/pki/ca.key",
+			"--resource-quota-sync-period=15s",
 		}},
 		{"kube-scheduler", l.schedulerArgs(), []string{
 			"--kubeconfig=/data/pki/kube-scheduler.kubeconfig",

@@ -21,6 +21,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -28,6 +29,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -91,9 +93,9 @@ func communitySelector() labels.Selector {
 // cluster the operator must not hold every Secret, Pod and Namespace in
 // memory. Objects it did not create (a sysadmin's SMTP secret, an external
 // database password) are read uncached through the manager's APIReader.
-func CacheOptions() cache.Options {
+func CacheOptions(served func(schema.GroupVersionKind) bool) cache.Options {
 	managed := cache.ByObject{Label: managedSelector()}
-	return cache.Options{
+	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Namespace{}:             {Label: communitySelector()},
@@ -111,10 +113,34 @@ func CacheOptions() cache.Options {
 			&networkingv1.Ingress{}:         managed,
 			&networkingv1.NetworkPolicy{}:   managed,
 			&rbacv1.RoleBinding{}:           managed,
-			&certmanagerv1.Certificate{}:    managed,
-			&gatewayv1.HTTPRoute{}:          managed,
 		},
 	}
+	// Optional integrations: a filter for a kind the API server does not
+	// serve would stop the cache from starting at all, and fedcommons must
+	// run on clusters without cert-manager or Gateway API.
+	if served(certmanagerv1.SchemeGroupVersion.WithKind("Certificate")) {
+		opts.ByObject[&certmanagerv1.Certificate{}] = managed
+	}
+	if served(gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
+		opts.ByObject[&gatewayv1.HTTPRoute{}] = managed
+	}
+	return opts
+}
+
+// servedKinds asks the API server which kinds it serves, once, at start.
+func servedKinds(cfg *rest.Config) (func(schema.GroupVersionKind) bool, error) {
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("discover the API server's kinds: %w", err)
+	}
+	return func(gvk schema.GroupVersionKind) bool {
+		_, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		return err == nil
+	}, nil
 }
 
 // New builds the manager with every reconciler registered.
@@ -125,10 +151,14 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		metricsOpts.SecureServing = true
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	served, err := servedKinds(cfg)
+	if err != nil {
+		return nil, err
+	}
 	renew := 10 * time.Second
 	mgrOpts := ctrl.Options{
 		Scheme:                        scheme,
-		Cache:                         CacheOptions(),
+		Cache:                         CacheOptions(served),
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        opts.ProbeAddr,
 		LeaderElection:                opts.LeaderElection,
