@@ -1,8 +1,63 @@
 package main
 
-import "errors"
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
 
-// runDev is filled by the local-cluster work (issue: make demo).
+	"github.com/fedcommons/fedcommons/internal/devcluster"
+)
+
+const devUsage = `Usage: fedcommons dev [flags]
+
+Starts, on 127.0.0.1 and with its state in --dir: a local Kubernetes control
+plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
+the fedcommons operator, demo stand-ins for cert-manager and a storage
+provisioner, fake Mastodon/GoToSocial admin APIs and the demo's communities,
+servers and federation policies; then shows them until everything is Ready
+and keeps running until Ctrl-C. The control-plane binaries are built once by
+hack/k8s-assets.sh into ~/.cache/fedcommons (or $FEDCOMMONS_K8S_BIN).
+
+Flags:
+`
+
 func runDev(args []string) error {
-	return errors.New("the local development cluster is not wired yet: see the open `make demo` issue")
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), devUsage)
+		fs.PrintDefaults()
+	}
+	var (
+		dir     = fs.String("dir", ".demo", "directory for the cluster's state, kubeconfig and logs (replaced on each run)")
+		port    = fs.Int("port", 0, "kube-apiserver port on 127.0.0.1 (0: a free one; the kubeconfig carries it)")
+		exit    = fs.Bool("exit", false, "exit 0 once everything is Ready instead of running until Ctrl-C (for CI: make demo ARGS=--exit)")
+		timeout = fs.Duration("timeout", 5*time.Minute, "how long to wait for everything to be Ready; with --exit, fail after it")
+	)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return devcluster.Run(ctx, devcluster.Options{
+		Dir:           *dir,
+		APIServerPort: *port,
+		Exit:          *exit,
+		Timeout:       *timeout,
+		Out:           os.Stdout,
+		Terminal:      isTerminal(os.Stdout),
+	})
+}
+
+// isTerminal reports whether f is a character device (a terminal), where
+// the table is redrawn in place rather than printed on each change.
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -103,6 +103,8 @@ type Server struct {
 	newID      func(seq int64) string
 	software   string
 	unauthText string
+	// extraTokens are accepted besides opts.Token (AcceptToken).
+	extraTokens map[string]bool
 }
 
 func newServer(software string, opts Options, newID func(int64) string, unauth string) *Server {
@@ -169,7 +171,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if !strings.HasSuffix(pattern, "/instance") && r.Header.Get("Authorization") != "Bearer "+s.opts.Token {
+	if !strings.HasSuffix(pattern, "/instance") && !s.authorized(r.Header.Get("Authorization")) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": s.unauthText})
 		return
 	}
@@ -188,6 +190,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	// ServeHTTP, not the handler found above: only the mux sets PathValue.
 	s.mux.ServeHTTP(w, r)
+}
+
+// AcceptToken makes the server accept token too, as a real server accepts
+// a token an admin created after it started. `make demo` needs it: the
+// operator generates a hosted Mastodon's admin token only once the Instance
+// exists, long after the fake server serving its admin API started.
+func (s *Server) AcceptToken(token string) {
+	if token == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.extraTokens == nil {
+		s.extraTokens = map[string]bool{}
+	}
+	s.extraTokens[token] = true
+}
+
+func (s *Server) authorized(header string) bool {
+	token, ok := strings.CutPrefix(header, "Bearer ")
+	if !ok {
+		return false
+	}
+	if token == s.opts.Token {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.extraTokens[token]
 }
 
 func (s *Server) rateHeaders(w http.ResponseWriter, remaining int, reset time.Time) {

@@ -158,3 +158,17 @@ func TestRateLimitAndConcurrency(t *testing.T) {
 		t.Fatalf("%d blocks, %d writes", len(c.Blocks()), c.Writes())
 	}
 }
+
+func TestAcceptToken(t *testing.T) {
+	s := NewMastodon(Options{})
+	defer s.Close()
+	if resp, _ := call(t, s, "GET", "/api/v1/admin/domain_blocks", "minted-later", nil); resp.StatusCode != 401 {
+		t.Fatalf("unknown token: %d, want 401", resp.StatusCode)
+	}
+	s.AcceptToken("minted-later")
+	for _, tok := range []string{"minted-later", DefaultToken} {
+		if resp, body := call(t, s, "GET", "/api/v1/admin/domain_blocks", tok, nil); resp.StatusCode != 200 {
+			t.Fatalf("token %q: %d %s, want 200", tok, resp.StatusCode, body)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Package config embeds the parts of the deployment manifests that the
+// fedcommons binary installs itself (`fedcommons dev`), so they are read
+// from the same files kustomize and the Helm chart are built from. The
+// CRDs are embedded by the config/crd package.
+package config
+
+import _ "embed"
+
+// CommunityRoles is rbac/community_roles.yaml: the ClusterRoles a
+// Community's members are bound to in their namespace.
+//
+//go:embed rbac/community_roles.yaml
+var CommunityRoles []byte
