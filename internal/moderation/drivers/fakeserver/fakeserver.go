@@ -55,6 +55,10 @@ type Options struct {
 	// Now is the clock of the rate-limit window (default time.Now), shared
 	// with a test's fake client clock.
 	Now func() time.Time
+	// AdminEmail and AdminPassword are the account a fake GoToSocial's
+	// sign-in accepts (SetAdminCredentials changes them later).
+	AdminEmail    string
+	AdminPassword string
 }
 
 // Record is one server entry, in a shape both families fit.
@@ -105,6 +109,8 @@ type Server struct {
 	unauthText string
 	// extraTokens are accepted besides opts.Token (AcceptToken).
 	extraTokens map[string]bool
+	// oauth is a fake GoToSocial's sign-in and OAuth state (oauth.go).
+	oauth *oauthState
 }
 
 func newServer(software string, opts Options, newID func(int64) string, unauth string) *Server {
@@ -171,7 +177,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 
-	if !strings.HasSuffix(pattern, "/instance") && !s.authorized(r.Header.Get("Authorization")) {
+	if !strings.HasSuffix(pattern, "/instance") && !(s.oauth != nil && isOAuthRoute(pattern)) && !s.authorized(r.Header.Get("Authorization")) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": s.unauthText})
 		return
 	}

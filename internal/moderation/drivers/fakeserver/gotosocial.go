@@ -79,6 +79,7 @@ func NewGoToSocial(opts Options) *Server {
 		s.mux.HandleFunc("PUT "+base+"/{id}", s.gtsUpdateLimit)
 		s.mux.HandleFunc("DELETE "+base+"/{id}", func(w http.ResponseWriter, r *http.Request) { s.gtsDelete(w, r, s.limits, "limit", gtsLimitJSON) })
 	}
+	s.routeOAuth()
 	s.start()
 	return s
 }
