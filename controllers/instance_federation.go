@@ -124,14 +124,6 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 	}
 
 	apiURL := apiURLOf(inst)
-	token, err := s.token(ctx, inst, profile, apiURL)
-	if err != nil {
-		return fail(err)
-	}
-	drv, err := s.driver(profile.ModerationDriver, apiURL, token)
-	if err != nil {
-		return fail(err)
-	}
 	mode := drivers.Blocklist
 	if f := inst.Spec.Federation; f != nil && f.Mode == v1alpha1.FederationAllowlist {
 		mode = drivers.Allowlist
@@ -140,15 +132,18 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 	sctx, cancel := context.WithTimeout(ctx, s.Options.SyncTimeout)
 	defer cancel()
 	// Probe every time: an upgraded server may hold more than it did.
-	caps, err := drv.Probe(sctx)
+	drv, caps, current, err := s.connect(ctx, sctx, inst, profile, apiURL)
+	if errors.Is(err, errWaitingForAdmin) {
+		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionFederationSynced, metav1.ConditionFalse, ReasonWaitingForAdmin,
+			errWaitingForAdmin.Error()+"; the server is left as it is meanwhile")
+		// AdminReady turning True is a status write on this Instance,
+		// which reconciles it; the requeue is a safety net.
+		return jitter(30 * time.Second), nil
+	}
 	if err != nil {
 		return fail(err)
 	}
 	sendable, notes := drv.Express(caps, combined.Desired(), mode)
-	current, err := drv.List(sctx)
-	if err != nil {
-		return fail(err)
-	}
 	plan := moderation.Diff(sendable, current)
 	managed := 0
 	for _, e := range current {
@@ -286,6 +281,9 @@ func (s *FederationSync) token(ctx context.Context, inst *v1alpha1.Instance, pro
 	if profile.Admin == nil || inst.Spec.Admin == nil {
 		return "", fmt.Errorf("no admin token: set spec.admin so the operator bootstraps an admin account it can push moderation with")
 	}
+	if !hostedAdminReady(inst) {
+		return "", errWaitingForAdmin
+	}
 	if profile.Admin.TokenKey != "" {
 		return s.secretValue(ctx, s.Client, inst.Namespace, resources.AdminSecretName(inst), profile.Admin.TokenKey)
 	}
@@ -305,8 +303,7 @@ func (s *FederationSync) secretValue(ctx context.Context, r client.Reader, names
 }
 
 func (s *FederationSync) driver(name, apiURL, token string) (drivers.Driver, error) {
-	sum := sha256.Sum256([]byte(token))
-	key := name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+	key := driverKey(name, apiURL, token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.drivers[key]; ok {
@@ -326,4 +323,10 @@ func (s *FederationSync) driver(name, apiURL, token string) (drivers.Driver, err
 	}
 	s.drivers[key] = d
 	return d, nil
+}
+
+// driverKey identifies a driver by its server and a digest of its token.
+func driverKey(name, apiURL, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
 }
