@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -156,23 +157,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(runCtx) }()
-	standIns := make(chan struct{})
-	go func() {
-		defer close(standIns)
-		done := make(chan struct{}, 3)
-		go func() { (&certStandIn{c: c, log: log.WithName("cert-manager-stand-in")}).run(runCtx); done <- struct{}{} }()
-		go func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in")}).run(runCtx); done <- struct{}{} }()
-		go func() { watchTokens(runCtx, c, srv.toot); done <- struct{}{} }()
-		for range 3 {
-			<-done
-		}
-	}()
+	var standIns sync.WaitGroup
+	standIns.Go(func() { (&certStandIn{c: c, log: log.WithName("cert-manager-stand-in")}).run(runCtx) })
+	standIns.Go(func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in")}).run(runCtx) })
+	standIns.Go(func() { watchTokens(runCtx, c, srv.toot) })
 	// Stop the operator and the stand-ins before the cluster (deferred
 	// earlier, so it runs later): they would log errors about a vanished
 	// API server otherwise.
 	defer func() {
 		cancel()
-		<-standIns
+		standIns.Wait()
 		if mErr := <-mgrDone; mErr != nil && err == nil && !errors.Is(mErr, context.Canceled) {
 			err = fmt.Errorf("operator: %w", mErr)
 		}

@@ -1,0 +1,203 @@
+package devcluster
+
+import (
+	"crypto/ecdsa"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestIssueSelfSigned(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	names := []string{"toot.riverside.example", "riverside.example"}
+	certPEM, keyPEM, cert, err := IssueSelfSigned(names, now, 90*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What an Ingress controller does with the Secret: load the pair.
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatalf("the certificate and key do not form a pair: %v", err)
+	}
+	if _, ok := pair.PrivateKey.(*ecdsa.PrivateKey); !ok {
+		t.Fatalf("key is %T", pair.PrivateKey)
+	}
+	block, _ := pem.Decode(certPEM)
+	parsed, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !parsed.Equal(cert) {
+		t.Fatal("returned certificate differs from the PEM")
+	}
+	if strings.Join(parsed.DNSNames, ",") != strings.Join(names, ",") || parsed.Subject.CommonName != names[0] {
+		t.Fatalf("names %v, CN %q", parsed.DNSNames, parsed.Subject.CommonName)
+	}
+	for _, n := range names {
+		if err := parsed.VerifyHostname(n); err != nil {
+			t.Errorf("VerifyHostname(%s): %v", n, err)
+		}
+	}
+	if err := parsed.VerifyHostname("other.example"); err == nil {
+		t.Error("certificate also valid for other.example")
+	}
+	// Self-signed: it verifies against itself as the only root.
+	roots := x509.NewCertPool()
+	roots.AddCert(parsed)
+	if _, err := parsed.Verify(x509.VerifyOptions{Roots: roots, DNSName: names[0], CurrentTime: now}); err != nil {
+		t.Errorf("does not verify as self-signed: %v", err)
+	}
+	if !parsed.NotBefore.Before(now) || !parsed.NotAfter.Equal(now.Add(90*24*time.Hour)) {
+		t.Errorf("validity %s – %s", parsed.NotBefore, parsed.NotAfter)
+	}
+	if parsed.IsCA || parsed.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+		t.Errorf("IsCA %v, ext key usage %v", parsed.IsCA, parsed.ExtKeyUsage)
+	}
+	if _, _, _, err := IssueSelfSigned(nil, now, time.Hour); err == nil {
+		t.Error("no dnsNames: want an error")
+	}
+}
+
+func readySnapshot() Snapshot {
+	return Snapshot{
+		Communities: []CommunityRow{{Name: "riverside", Namespace: "riverside", ReadyInstances: 2, Inst: 2, Ready: true, Reason: "ok"}},
+		Instances: []InstanceRow{
+			{Namespace: "riverside", Name: "toot", Software: "mastodon", Domain: "toot.riverside.example", Version: "4.5.2", Ready: true, Reason: "mastodon 4.5.2 serving https://toot.riverside.example"},
+		},
+		Policies: []PolicyRow{{Namespace: "riverside", Name: "shared-moderation", Entries: 7, Ready: true, Examples: []EntryRow{
+			{Domain: "spam.example", Action: "suspend", Why: "our own decision"},
+			{Domain: "bar***.*et", Action: "suspend", Why: "iftas-dni (1) + hillside (1) ≥ weight 2"},
+		}}},
+		Servers: []ServerRow{
+			{Instance: "riverside/toot", Software: "Mastodon", URL: "http://127.0.0.1:1", Managed: 6, Expected: 6, Synced: true, HandMadeKept: true,
+				Examples: []EntryRow{{Domain: "spam.example", Action: "suspend", Why: "fedcommons: shared-moderation: local decision"}}},
+			{Instance: "hillside/town", Software: "Mastodon", URL: "http://127.0.0.1:2", Managed: 4, HandMade: 2, Expected: 4, Synced: true, HandMadeKept: true,
+				Examples: []EntryRow{{Domain: "oldgrudge.example", Action: "silence", Why: "hand-made, left alone"}}},
+			{Instance: "riverside/social", Software: "GoToSocial", URL: "http://127.0.0.1:3", Expected: -1, HandMadeKept: true, SyncOff: "sync off: no token"},
+		},
+	}
+}
+
+func TestRenderReady(t *testing.T) {
+	s := readySnapshot()
+	if p := s.Pending(); len(p) != 0 {
+		t.Fatalf("pending: %v", p)
+	}
+	out := Render(s, 83*time.Second)
+	for _, want := range []string{
+		"fedcommons dev — 1m23s — everything is Ready",
+		"riverside  riverside  2/2 ready  True",
+		"riverside/toot  mastodon  toot.riverside.example  4.5.2    True  mastodon 4.5.2 serving",
+		"riverside/shared-moderation: 7 entries, Ready True",
+		"spam.example  suspend  — our own decision",
+		"bar***.*et    suspend  — iftas-dni (1) + hillside (1) ≥ weight 2",
+		"riverside/toot — fake Mastodon at http://127.0.0.1:1: 6 managed by fedcommons, 0 hand-made (left alone)",
+		"hillside/town — fake Mastodon at http://127.0.0.1:2: 4 managed by fedcommons, 2 hand-made (left alone)",
+		"oldgrudge.example  silence  — hand-made, left alone",
+		"riverside/social — fake GoToSocial at http://127.0.0.1:3: sync off: no token; 0 entries",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	// Without elapsed time the frame depends on the snapshot only: that is
+	// how "print only on change" compares frames.
+	if Render(s, 0) != Render(readySnapshot(), 0) || strings.Contains(Render(s, 0), "1m23s") {
+		t.Error("Render(s, 0) is not a pure function of the snapshot")
+	}
+}
+
+func TestPendingNamesWhatIsNotReady(t *testing.T) {
+	s := readySnapshot()
+	s.Instances[0].Ready, s.Instances[0].Reason = false, "DatabaseReady: bundled PostgreSQL toot-postgres: 0 of 1 ready"
+	s.Servers[0].Managed = 2
+	s.Servers[1].HandMadeKept = false
+	s.Policies[0].Ready, s.Policies[0].Reason = false, ""
+	got := strings.Join(s.Pending(), "\n")
+	for _, want := range []string{
+		"Instance riverside/toot: DatabaseReady: bundled PostgreSQL toot-postgres: 0 of 1 ready",
+		"FederationPolicy riverside/shared-moderation: no status yet",
+		"fake Mastodon server of riverside/toot: holds 2 entries from fedcommons, the operator reports 6",
+		"fake Mastodon server of hillside/town: a hand-made entry is gone",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "riverside/social") {
+		t.Errorf("a server that does not sync is not pending:\n%s", got)
+	}
+	out := Render(s, 0)
+	if !strings.Contains(out, "waiting for the operator") {
+		t.Errorf("title:\n%s", out)
+	}
+	if (Snapshot{}).Ready() {
+		t.Error("an empty snapshot (nothing created yet) counts as Ready")
+	}
+}
+
+func TestParsePage(t *testing.T) {
+	// The shape internal/feeds renders (pageTemplate), with escaping.
+	page := `<table><tbody>
+<tr><td><code>spam.example</code></td>
+<td>suspend</td>
+<td>reject reports</td>
+<td>spam &amp; scams</td>
+<td class="muted">our own decision</td></tr>
+<tr><td><code class="obf" title="SHA-256 abc">bar***.*et</code></td>
+<td>suspend</td>
+<td></td>
+<td>iftas:csam</td>
+<td class="muted">iftas-dni (1) &#43; hillside (1) ≥ weight 2</td></tr>
+</tbody></table>`
+	got := parsePage(page)
+	want := []EntryRow{
+		{Domain: "spam.example", Action: "suspend", Why: "our own decision"},
+		{Domain: "bar***.*et", Action: "suspend", Why: "iftas-dni (1) + hillside (1) ≥ weight 2"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("row %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	ex := pickExamples(append(got, EntryRow{Domain: "noisy.example", Action: "silence", Why: "our own decision"}), 2)
+	if len(ex) != 2 || ex[0].Why != "our own decision" || ex[1].Domain != "bar***.*et" {
+		t.Errorf("examples should mix both kinds of provenance: %v", ex)
+	}
+}
+
+func TestManifestsRender(t *testing.T) {
+	objs, err := renderManifests(manifestData{
+		SocialAPI: "http://127.0.0.1:1", TootAPI: "http://127.0.0.1:2", TownURL: "http://127.0.0.1:3",
+		TownToken: "tok", BlocklistURL: "http://127.0.0.1:4/iftas-dni.csv",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, o := range objs {
+		kinds = append(kinds, o.GetKind()+" "+strings.TrimPrefix(o.GetNamespace()+"/", "/")+o.GetName())
+		if o.GetLabels()[LabelPartOf] != DemoPartOf {
+			t.Errorf("%s %s is not labelled %s=%s", o.GetKind(), o.GetName(), LabelPartOf, DemoPartOf)
+		}
+	}
+	want := "Community riverside, Community hillside, Secret riverside/riverside-smtp, Secret hillside/town-admin-token, " +
+		"Instance riverside/social, Instance riverside/toot, Instance hillside/town, " +
+		"FederationPolicy hillside/shared-moderation, FederationPolicy riverside/shared-moderation"
+	if got := strings.Join(kinds, ", "); got != want {
+		t.Fatalf("objects, in order:\n got %s\nwant %s", got, want)
+	}
+	social := objs[4].Object["spec"].(map[string]any)["federation"].(map[string]any)
+	if social["sync"] != false || social["apiURL"] != "http://127.0.0.1:1" {
+		t.Errorf("GoToSocial federation without OAuth: %v", social)
+	}
+	if !strings.Contains(string(iftasDNI), "baraag.net,suspend") {
+		t.Error("embedded blocklist excerpt lost its rows")
+	}
+}

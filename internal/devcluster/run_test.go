@@ -1,0 +1,95 @@
+package devcluster
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is an io.Writer safe for the control plane's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestRunExit is `make demo ARGS=--exit` in-process: a real local control
+// plane, the operator, the stand-ins and the fake servers, until
+// everything is Ready; then nothing may be left running.
+func TestRunExit(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	out := &syncBuffer{}
+	var ready *Snapshot
+	start := time.Now()
+	err := Run(ctx, Options{Dir: dir, Exit: true, Timeout: 5 * time.Minute, Out: out, Ready: func(s Snapshot) { ready = &s }})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	t.Logf("Ready and stopped in %s", time.Since(start).Round(time.Second))
+	if ready == nil {
+		t.Fatalf("Run returned nil without a Ready snapshot\n%s", out)
+	}
+	servers := map[string]ServerRow{}
+	for _, r := range ready.Servers {
+		servers[r.Instance] = r
+	}
+	// Riverside's Mastodon: 3 local decisions that impose something
+	// (spam, noisy, bigmedia; the allow is not a block) and the 3 domains
+	// both iftas-dni and hillside list (baraag.net, bae.st, brighteon.social).
+	if r := servers["riverside/toot"]; r.Managed != 6 || r.HandMade != 0 || !r.ServerDone() {
+		t.Errorf("riverside/toot received %+v, want 6 managed entries", r)
+	}
+	// Hillside's external server: its 4 entries, and the 2 hand-made ones kept.
+	if r := servers["hillside/town"]; r.Managed != 4 || r.HandMade != 2 || !r.HandMadeKept || !r.ServerDone() {
+		t.Errorf("hillside/town holds %+v, want 4 managed and 2 hand-made entries", r)
+	}
+	table := Render(*ready, 0)
+	for _, want := range []string{"iftas-dni (1) + hillside (1) ≥ weight 2", "our own decision", "hand-made, left alone"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if !strings.Contains(out.String(), filepath.Join(dir, "kubeconfig")) {
+		t.Errorf("the kubeconfig path is not printed:\n%s", out)
+	}
+	if left := processesMentioning(t, dir); len(left) > 0 {
+		t.Fatalf("processes left behind:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// processesMentioning lists running processes whose command line names
+// dir: every control-plane component is started with its data directory.
+func processesMentioning(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatalf("cannot list processes: %v", err)
+	}
+	var out []string
+	for _, e := range entries {
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmd, []byte(dir)) {
+			continue
+		}
+		out = append(out, e.Name()+": "+string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
+	}
+	return out
+}
