@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -38,6 +39,9 @@ func runDev(args []string) error {
 		timeout = fs.Duration("timeout", 5*time.Minute, "how long to wait for everything to be Ready; with --exit, fail after it")
 	)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // the usage was asked for and printed
+		}
 		return err
 	}
 	if fs.NArg() > 0 {

@@ -88,11 +88,17 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 
 	fmt.Fprintf(out, "Starting a local control plane in %s ...\n", dir)
-	cluster, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, DataDir: dir, APIServerPort: opts.APIServerPort, Out: out})
+	// The cluster outlives ctx by a moment: on Ctrl-C the operator must
+	// stop before the API server it talks to (see the deferred calls). So
+	// ctx may abort Start, but after that only Stop ends the cluster.
+	clusterCtx, cancelCluster := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelCluster()
+	stopAbort := context.AfterFunc(ctx, cancelCluster)
+	cluster, err := localcluster.Start(clusterCtx, localcluster.Options{BinDir: bin, DataDir: dir, APIServerPort: opts.APIServerPort, Out: out})
+	stopAbort()
 	if err != nil {
-		if opts.APIServerPort != 0 {
-			return fmt.Errorf("start the local cluster on port %d (is it taken? --port 0 picks a free one): %w", opts.APIServerPort, err)
-		}
+		// localcluster's errors name the component and, for a taken
+		// port, what to do about it.
 		return fmt.Errorf("start the local cluster: %w", err)
 	}
 	defer func() {
