@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"time"
 
+	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
@@ -155,6 +156,30 @@ var _ = Describe("Federation to hosted servers", func() {
 		resync(ns, "social", hash)
 		Expect(gts.IssuedTokens()).To(HaveLen(2), "the new token is reused")
 		Expect(getInstance(ns, "social").Status.Federation.UnmanagedEntries).To(BeEquivalentTo(1))
+	})
+
+	It("leaves a hosted server whose admin does not exist yet alone: WaitingForAdmin", func() {
+		gts := fakeserver.NewGoToSocial(fakeserver.Options{})
+		DeferCleanup(gts.Close)
+		sharedPolicy()
+		// Suspended from the start: nothing runs to create the admin in,
+		// yet the rest of the Instance is in place.
+		inst := loadSample("fedcommons_v1alpha1_instance_gotosocial.yaml", ns)
+		hostedFederation(inst, gts)
+		inst.Spec.Suspend = true
+		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-web"}, &appsv1.Deployment{})
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+		rollOutDeployments(ns, "social")
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-tls"}, &certmanagerv1.Certificate{})
+		}).WithTimeout(20 * time.Second).Should(Succeed())
+		issueCertificate(ns, "social-tls")
+		c := eventuallyCondition(ns, "social", v1alpha1.ConditionFederationSynced, metav1.ConditionFalse, "WaitingForAdmin")
+		Expect(c.Message).To(ContainSubstring("admin bootstrap Job"))
+		Expect(gts.Requests()).To(BeZero(), "no sign-in attempt, no admin API call")
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-admin-token"}, &corev1.Secret{})).NotTo(Succeed())
 	})
 
 	It("pushes the policy into a hosted Mastodon with the token its admin Job installs", func() {
