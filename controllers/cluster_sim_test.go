@@ -88,7 +88,7 @@ func rollOutDeployments(ns, instance string) {
 			}
 			g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
 		}
-	}).WithTimeout(10 * time.Second).Should(Succeed())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 }
 
 func readyStatefulSets(ns, instance string) {
@@ -102,7 +102,7 @@ func readyStatefulSets(ns, instance string) {
 			n := *s.Spec.Replicas
 			s.Status = appsv1.StatefulSetStatus{ObservedGeneration: s.Generation, Replicas: n, ReadyReplicas: n, AvailableReplicas: n, CurrentReplicas: n, UpdatedReplicas: n}
 			g.Expect(k8sClient.Status().Update(ctx, s)).To(Succeed())
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	}
 }
 

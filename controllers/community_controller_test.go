@@ -46,7 +46,7 @@ func readyCommunity(name string) *v1alpha1.Community {
 		g.Expect(ready).NotTo(BeNil())
 		g.Expect(ready.Status).To(Equal(metav1.ConditionTrue), "Ready: %s", ready.Message)
 		g.Expect(ready.ObservedGeneration).To(Equal(c.Generation))
-	}).WithTimeout(20 * time.Second).Should(Succeed())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	return c
 }
 
@@ -201,10 +201,10 @@ var _ = Describe("Community", func() {
 			g.Expect(after).NotTo(HaveKey("User/" + bob))
 			g.Expect(after["User/"+alice].RoleRef.Name).To(Equal("fedcommons-community-viewer"))
 			g.Expect(after["Group/"+name+"-viewers"].UID).To(Equal(viewersBinding.UID), "an unchanged member's binding is untouched")
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Eventually(func() error {
 			return as(bob).List(ctx, &v1alpha1.InstanceList{}, client.InNamespace(ns))
-		}).WithTimeout(10 * time.Second).Should(Satisfy(apierrors.IsForbidden))
+		}).WithTimeout(30 * time.Second).Should(Satisfy(apierrors.IsForbidden))
 	})
 
 	It("follows quota changes and removes the quota it no longer needs", func() {
@@ -216,7 +216,7 @@ var _ = Describe("Community", func() {
 			q := &corev1.ResourceQuota{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.QuotaName}, q)).To(Succeed())
 			g.Expect(q.Spec.Hard).To(HaveKeyWithValue(corev1.ResourceName("count/instances.fedcommons.io"), resource.MustParse("2")))
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 
 		base = c.DeepCopy()
 		c.Spec.Quota = nil
@@ -226,7 +226,7 @@ var _ = Describe("Community", func() {
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.QuotaName}, &corev1.ResourceQuota{}))).To(BeTrue())
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.LimitRangeName}, &corev1.LimitRange{}))).To(BeTrue())
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.IsolationPolicyName}, &networkingv1.NetworkPolicy{}))).To(BeTrue())
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	It("counts its Instances and FederationPolicies", func() {
@@ -239,7 +239,7 @@ var _ = Describe("Community", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Name: name}, c)).To(Succeed())
 			g.Expect(c.Status.Instances).To(Equal(int32(2)))
 			g.Expect(c.Status.Policies).To(Equal(int32(1)))
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	It("adopts an unclaimed namespace and refuses one claimed by another community", func() {
@@ -261,14 +261,14 @@ var _ = Describe("Community", func() {
 			g.Expect(stalledCond).NotTo(BeNil())
 			g.Expect(stalledCond.Reason).To(Equal("NamespaceTaken"))
 			g.Expect(stalledCond.Message).To(ContainSubstring("already belongs to community " + owner))
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Expect(bindingsIn(existing)).To(HaveLen(3), "the thief bound nobody")
 
 		By("deleting the adopting community leaves the adopted namespace in place")
 		Expect(k8sClient.Delete(ctx, &v1alpha1.Community{ObjectMeta: metav1.ObjectMeta{Name: owner}})).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: owner}, &v1alpha1.Community{}))
-		}).WithTimeout(15 * time.Second).Should(BeTrue())
+		}).WithTimeout(30 * time.Second).Should(BeTrue())
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: existing}, namespace)).To(Succeed())
 		Expect(namespace.DeletionTimestamp).To(BeNil())
 	})
@@ -286,7 +286,7 @@ var _ = Describe("Community", func() {
 			g.Expect(cond).NotTo(BeNil())
 			g.Expect(cond.Reason).To(Equal("InstancesRemain"))
 			g.Expect(cond.Message).To(ContainSubstring("2 instance(s): another, keeper"))
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		Consistently(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Name: name}, &v1alpha1.Community{})
 		}).WithTimeout(2 * time.Second).Should(Succeed())
@@ -296,7 +296,7 @@ var _ = Describe("Community", func() {
 		}
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Name: name}, &v1alpha1.Community{}))
-		}).WithTimeout(20 * time.Second).Should(BeTrue())
+		}).WithTimeout(30 * time.Second).Should(BeTrue())
 		namespace := &corev1.Namespace{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: ns}, namespace)).To(Succeed())
 		Expect(namespace.DeletionTimestamp).NotTo(BeNil(), "the namespace the operator created is being deleted")
@@ -312,7 +312,7 @@ var _ = Describe("Community", func() {
 			start := writes.count(ours)
 			time.Sleep(time.Second)
 			return writes.count(ours) - start
-		}).WithTimeout(20 * time.Second).Should(BeZero())
+		}).WithTimeout(30 * time.Second).Should(BeZero())
 
 		start := writes.count(ours)
 		// A namespace event maps to the Community: a full reconcile pass

@@ -40,7 +40,7 @@ func eventuallyCondition(ns, name, condType string, status metav1.ConditionStatu
 			g.Expect(found.Reason).To(Equal(reason), found.Message)
 		}
 		g.Expect(inst.Status.ObservedGeneration).To(Equal(inst.Generation))
-	}).WithTimeout(20 * time.Second).Should(Succeed())
+	}).WithTimeout(30 * time.Second).Should(Succeed())
 	return found
 }
 
@@ -90,7 +90,7 @@ var _ = Describe("Instance", func() {
 		Eventually(func() error {
 			web = &appsv1.Deployment{}
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-web"}, web)
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		live := getInstance(ns, "social")
 		Expect(metav1.IsControlledBy(web, live)).To(BeTrue())
 		Expect(web.Labels).To(HaveKeyWithValue(v1alpha1.LabelManagedBy, "fedcommons"))
@@ -144,7 +144,7 @@ var _ = Describe("Instance", func() {
 			start := writes.count(ours)
 			time.Sleep(time.Second)
 			return writes.count(ours) - start
-		}).WithTimeout(15 * time.Second).Should(BeZero())
+		}).WithTimeout(30 * time.Second).Should(BeZero())
 		start := writes.count(ours)
 		// An event on an owned child (a no-op status write by "kubelet")
 		// runs a full reconcile pass over an Instance that matches its spec.
@@ -159,7 +159,7 @@ var _ = Describe("Instance", func() {
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
 
 		By("first install: secrets, database and the prepare Job before any server runs")
-		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(10 * time.Second).Should(ContainElement("toot-prepare-4-5-2"))
+		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-prepare-4-5-2"))
 		Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-web"}, &appsv1.Deployment{}))).To(BeTrue(),
 			"no server runs before the database is prepared")
 		secrets := &corev1.Secret{}
@@ -175,11 +175,11 @@ var _ = Describe("Instance", func() {
 		finishJob(ns, "toot-prepare-4-5-2", true)
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-web"}, &appsv1.Deployment{})
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		for _, name := range []string{"toot-web", "toot-streaming", "toot-sidekiq", "toot-scheduler"} {
 			Eventually(func() error {
 				return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &appsv1.Deployment{})
-			}).WithTimeout(10*time.Second).Should(Succeed(), name)
+			}).WithTimeout(30*time.Second).Should(Succeed(), name)
 		}
 		Expect(*deployment(ns, "toot-scheduler").Spec.Replicas).To(Equal(int32(1)), "one scheduler, always")
 		web := container(deployment(ns, "toot-web"))
@@ -193,7 +193,7 @@ var _ = Describe("Instance", func() {
 
 		rollOutDeployments(ns, "toot")
 		readyStatefulSets(ns, "toot")
-		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(10 * time.Second).Should(Equal("4.5.2"))
+		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(30 * time.Second).Should(Equal("4.5.2"))
 		issueCertificate(ns, "toot-tls")
 		eventuallyCondition(ns, "toot", v1alpha1.ConditionReady, metav1.ConditionTrue, "Reconciled")
 		before := secrets.DeepCopy()
@@ -203,7 +203,7 @@ var _ = Describe("Instance", func() {
 		base := live.DeepCopy()
 		live.Spec.Version = "4.5.3"
 		Expect(k8sClient.Patch(ctx, live, client.MergeFrom(base))).To(Succeed())
-		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(10 * time.Second).Should(ContainElement("toot-migrate-pre-4-5-3"))
+		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-migrate-pre-4-5-3"))
 		pre := &batchv1.Job{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-migrate-pre-4-5-3"}, pre)).To(Succeed())
 		skip, _ := envValue(pre.Spec.Template.Spec.Containers[0], "SKIP_POST_DEPLOYMENT_MIGRATIONS")
@@ -215,15 +215,15 @@ var _ = Describe("Instance", func() {
 
 		By("then the rollout")
 		finishJob(ns, "toot-migrate-pre-4-5-3", true)
-		Eventually(func() string { return container(deployment(ns, "toot-web")).Image }).WithTimeout(10 * time.Second).Should(Equal("ghcr.io/mastodon/mastodon:v4.5.3"))
+		Eventually(func() string { return container(deployment(ns, "toot-web")).Image }).WithTimeout(30 * time.Second).Should(Equal("ghcr.io/mastodon/mastodon:v4.5.3"))
 		Expect(jobNames(ns, "toot")).NotTo(ContainElement("toot-migrate-post-4-5-3"), "post-deploy waits for the rollout")
 		Expect(getInstance(ns, "toot").Status.Version).To(Equal("4.5.2"), "still the running version until every step is done")
 
 		By("then the post-deploy migration, and only then the new version")
 		rollOutDeployments(ns, "toot")
-		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(10 * time.Second).Should(ContainElement("toot-migrate-post-4-5-3"))
+		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-migrate-post-4-5-3"))
 		finishJob(ns, "toot-migrate-post-4-5-3", true)
-		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(10 * time.Second).Should(Equal("4.5.3"))
+		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(30 * time.Second).Should(Equal("4.5.3"))
 		eventuallyCondition(ns, "toot", v1alpha1.ConditionReady, metav1.ConditionTrue, "Reconciled")
 		Expect(getInstance(ns, "toot").Status.Upgrade).To(BeNil())
 
@@ -237,7 +237,7 @@ var _ = Describe("Instance", func() {
 		base = live.DeepCopy()
 		live.Spec.Version = "4.5.4"
 		Expect(k8sClient.Patch(ctx, live, client.MergeFrom(base))).To(Succeed())
-		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(10 * time.Second).Should(ContainElement("toot-migrate-pre-4-5-4"))
+		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-migrate-pre-4-5-4"))
 		finishJob(ns, "toot-migrate-pre-4-5-4", false)
 		stalled := eventuallyCondition(ns, "toot", v1alpha1.ConditionStalled, metav1.ConditionTrue, "JobFailed")
 		Expect(stalled.Message).To(ContainSubstring("toot-migrate-pre-4-5-4 failed"))
@@ -251,7 +251,7 @@ var _ = Describe("Instance", func() {
 		inst := loadSample("fedcommons_v1alpha1_instance_hometown.yaml", ns)
 		inst.Spec.Admin = nil
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
-		Eventually(func() []string { return jobNames(ns, inst.Name) }).WithTimeout(10 * time.Second).ShouldNot(BeEmpty())
+		Eventually(func() []string { return jobNames(ns, inst.Name) }).WithTimeout(30 * time.Second).ShouldNot(BeEmpty())
 		job := &batchv1.Job{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: jobNames(ns, inst.Name)[0]}, job)).To(Succeed())
 		Expect(job.Spec.Template.Spec.Containers[0].Image).To(Equal(inst.Spec.Image))
@@ -263,12 +263,12 @@ var _ = Describe("Instance", func() {
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-web"}, &appsv1.Deployment{})
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		live := getInstance(ns, "social")
 		base := live.DeepCopy()
 		live.Spec.Suspend = true
 		Expect(k8sClient.Patch(ctx, live, client.MergeFrom(base))).To(Succeed())
-		Eventually(func() int32 { return *deployment(ns, "social-web").Spec.Replicas }).WithTimeout(10 * time.Second).Should(BeZero())
+		Eventually(func() int32 { return *deployment(ns, "social-web").Spec.Replicas }).WithTimeout(30 * time.Second).Should(BeZero())
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-data"}, &corev1.PersistentVolumeClaim{})).To(Succeed())
 	})
 
@@ -278,7 +278,7 @@ var _ = Describe("Instance", func() {
 		inst.Spec.Admin = nil
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
 		Eventually(func() []string { return getInstance(ns, "toot").Status.GeneratedSecrets }).
-			WithTimeout(10 * time.Second).Should(ContainElements("toot-secrets", "toot-postgres", "toot-redis"))
+			WithTimeout(30 * time.Second).Should(ContainElements("toot-secrets", "toot-postgres", "toot-redis"))
 		secrets := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-secrets"}, secrets)).To(Succeed())
 		Expect(secrets.OwnerReferences).To(BeEmpty(), "Retain: nothing for the garbage collector to follow")
@@ -289,14 +289,14 @@ var _ = Describe("Instance", func() {
 		Expect(k8sClient.Delete(ctx, getInstance(ns, "toot"))).To(Succeed())
 		Eventually(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot"}, &v1alpha1.Instance{}))
-		}).WithTimeout(10 * time.Second).Should(BeTrue())
+		}).WithTimeout(30 * time.Second).Should(BeTrue())
 
 		By("a new Instance of the same name adopts the retained secrets unchanged")
 		again := loadSample("fedcommons_v1alpha1_instance_mastodon.yaml", ns)
 		again.Spec.Admin = nil
 		Expect(k8sClient.Create(ctx, again)).To(Succeed())
 		Eventually(func() []string { return getInstance(ns, "toot").Status.GeneratedSecrets }).
-			WithTimeout(10 * time.Second).Should(ContainElement("toot-secrets"))
+			WithTimeout(30 * time.Second).Should(ContainElement("toot-secrets"))
 		adopted := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-secrets"}, adopted)).To(Succeed())
 		Expect(adopted.UID).To(Equal(secrets.UID))
@@ -312,7 +312,7 @@ var _ = Describe("Instance", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-secrets"}, s)).To(Succeed())
 			g.Expect(s.OwnerReferences).To(ContainElement(HaveField("UID", live.UID)))
 			g.Expect(s.Data).To(Equal(secrets.Data))
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	It("stops, without minting new keys, when a generated secret disappears", func() {
@@ -321,7 +321,7 @@ var _ = Describe("Instance", func() {
 		inst.Spec.Admin = nil
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
 		Eventually(func() []string { return getInstance(ns, "toot").Status.GeneratedSecrets }).
-			WithTimeout(10 * time.Second).Should(ContainElement("toot-secrets"))
+			WithTimeout(30 * time.Second).Should(ContainElement("toot-secrets"))
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "toot-secrets"}})).To(Succeed())
 		// Any event will do to bring the reconciler back.
 		live := getInstance(ns, "toot")
@@ -341,7 +341,7 @@ var _ = Describe("Instance", func() {
 		Expect(k8sClient.Create(ctx, first)).To(Succeed())
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-web"}, &appsv1.Deployment{})
-		}).WithTimeout(10 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 
 		other := newNamespace()
 		dup := loadSample("fedcommons_v1alpha1_instance_gotosocial.yaml", other)
@@ -365,7 +365,7 @@ var _ = Describe("Instance", func() {
 		Expect(k8sClient.Delete(ctx, getInstance(ns, "social"))).To(Succeed())
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: other, Name: "copycat-web"}, &appsv1.Deployment{})
-		}).WithTimeout(15 * time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	DescribeTable("explains bad input in a condition",
