@@ -122,6 +122,10 @@ func FuzzNormalizeDomain(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// isNormalized is a specialised copy of this test; they must agree.
+		if d, ok := fastASCII(s); isNormalized(s) != (ok && d == s) {
+			t.Fatalf("isNormalized(%q) = %v, fastASCII says %q, %v", s, isNormalized(s), d, ok)
+		}
 		d, _, err := NormalizeDomain(s)
 		if err != nil {
 			return

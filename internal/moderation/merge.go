@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // MergeRule says how the actions of the entries that apply combine.
@@ -318,15 +319,25 @@ func Merge(in MergeInput) (*Policy, error) {
 	// combine the same way whatever order the manifests listed them in.
 	slices.SortFunc(p.local, compareEntries)
 
-	p.sources = make([]Source, len(in.Sources))
+	p.sources = slices.Clone(in.Sources)
 	p.sorted = make([][]int32, len(in.Sources))
+	rejected := make([][]Rejection, len(in.Sources))
 	votes := 0
-	for i, s := range in.Sources {
-		s.Entries = p.normalizeSource(s.Name, s.Entries)
-		p.sources[i] = s
-		p.sorted[i] = sortedOrder(s.Entries)
+	for _, s := range in.Sources {
 		p.total += s.Weight
 		votes += len(s.Entries)
+	}
+	// Checking a source is a pass over every one of its entries (a million
+	// for ten large feeds) and sources are independent, so large merges
+	// check them on every core.
+	forEach(len(p.sources), votes >= parallelMergeVotes, func(i int) {
+		s := &p.sources[i]
+		s.Entries, p.sorted[i], rejected[i] = prepareSource(s.Name, s.Entries)
+	})
+	votes = 0
+	for i := range p.sources {
+		votes += len(p.sources[i].Entries)
+		p.Rejected = append(p.Rejected, rejected[i]...)
 	}
 	p.settings = &mergeSettings{threshold: in.Threshold, rule: in.Rule, totalWeight: p.total}
 	p.merge(votes)
@@ -370,41 +381,73 @@ func validate(in MergeInput) error {
 	return errors.Join(errs...)
 }
 
-// normalizeSource returns the source's entries with normalised domains.
-// Parser output is already normalised and is used as is, without a copy;
-// hand-built entries are normalised into a copy, and the ones that cannot
-// be are rejected.
-func (p *Policy) normalizeSource(name string, entries []Entry) []Entry {
-	first := -1
-	for i := range entries {
-		if !isNormalized(entries[i].Domain) || entries[i].Canonical() != entries[i] {
-			first = i
-			break
+// prepareSource returns the source's entries with normalised domains, the
+// permutation that sorts them by domain (nil when they already are), and
+// the entries refused because their domain is not one.
+//
+// Parser output is already normalised and, from a published feed, nearly
+// always sorted: it is used as is, without a copy, after one pass that
+// checks both. Hand-built entries are normalised into a copy.
+func prepareSource(name string, entries []Entry) ([]Entry, []int32, []Rejection) {
+	first, sorted := checkSource(entries)
+	var rejected []Rejection
+	if first < len(entries) {
+		out := make([]Entry, 0, len(entries))
+		out = append(out, entries[:first]...)
+		for _, e := range entries[first:] {
+			d, _, err := NormalizeDomain(e.Domain)
+			if err != nil {
+				rejected = append(rejected, Rejection{Domain: e.Domain, Source: name, Reason: err.Error()})
+				continue
+			}
+			e.Domain = d
+			out = append(out, e.Canonical())
 		}
+		entries = out
+		sorted = slices.IsSortedFunc(entries, func(a, b Entry) int { return strings.Compare(a.Domain, b.Domain) })
 	}
-	if first < 0 {
-		return entries
+	if sorted {
+		return entries, nil, rejected
 	}
-	out := make([]Entry, 0, len(entries))
-	out = append(out, entries[:first]...)
-	for _, e := range entries[first:] {
-		d, _, err := NormalizeDomain(e.Domain)
-		if err != nil {
-			p.Rejected = append(p.Rejected, Rejection{Domain: e.Domain, Source: name, Reason: err.Error()})
-			continue
-		}
-		e.Domain = d
-		out = append(out, e.Canonical())
-	}
-	return out
+	return entries, sortedOrder(entries), rejected
 }
 
-// sortedOrder returns nil when the entries are already sorted by domain
-// (published feeds nearly always are), or the permutation that sorts them.
-func sortedOrder(entries []Entry) []int32 {
-	if slices.IsSortedFunc(entries, func(a, b Entry) int { return strings.Compare(a.Domain, b.Domain) }) {
-		return nil
+// checkSource returns the index of the first entry whose domain is not
+// normalised or that is not canonical (len(entries) when there is none),
+// and whether the entries before it are sorted by domain. It is one pass
+// so each entry is read from memory once.
+func checkSource(entries []Entry) (first int, sorted bool) {
+	sorted = true
+	prev := ""
+	for i := range entries {
+		e := &entries[i]
+		if !isCanonical(e) || !isNormalized(e.Domain) {
+			return i, sorted
+		}
+		if sorted && e.Domain < prev {
+			sorted = false
+		}
+		prev = e.Domain
 	}
+	return len(entries), sorted
+}
+
+// isCanonical reports whether e.Canonical() == e, without copying and
+// comparing the whole entry (its strings included).
+func isCanonical(e *Entry) bool {
+	switch e.Action {
+	case RejectMedia:
+		return e.RejectMedia
+	case Noop:
+		return !e.RejectMedia
+	case Allow:
+		return !e.RejectMedia && !e.RejectReports
+	}
+	return true
+}
+
+// sortedOrder returns the permutation that sorts the entries by domain.
+func sortedOrder(entries []Entry) []int32 {
 	order := make([]int32, len(entries))
 	for i := range order {
 		order[i] = int32(i)
@@ -412,6 +455,29 @@ func sortedOrder(entries []Entry) []int32 {
 	// Not stable: a source's duplicates are resolved by content (see run).
 	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(entries[a].Domain, entries[b].Domain) })
 	return order
+}
+
+// forEach calls fn(0) ... fn(n-1), on every core when parallel is set.
+func forEach(n int, parallel bool, fn func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if !parallel || workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	work := func() {
+		for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+			fn(i)
+		}
+	}
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
 }
 
 func compareEntries(a, b Entry) int {
@@ -454,15 +520,24 @@ type cursor struct {
 	pos, end int
 	// head is the current entry's domain, "" when done; kept here so the
 	// k-way merge compares strings without going through the order. key
-	// is its first 8 bytes as a big-endian number: comparing keys orders
-	// nearly every pair of domains without a string comparison.
-	head string
-	key  uint64
+	// and key2 are its first 16 bytes as big-endian numbers: comparing
+	// keys orders nearly every pair of domains, and tells most equal ones
+	// apart, without a string comparison. Names on real lists share long
+	// prefixes ("mastodon.", "social.", numbered hosts), which is why 8
+	// bytes are not enough.
+	head      string
+	key, key2 uint64
 }
 
 // prefixKey packs the first 8 bytes of s, zero-padded, so that keys order
-// like the strings do (domains never contain a zero byte).
+// like the strings do (domains never contain a zero byte). It runs once per
+// entry of every source; the common case, a name of 8 bytes or more, is a
+// single load.
 func prefixKey(s string) uint64 {
+	if len(s) >= 8 {
+		return uint64(s[0])<<56 | uint64(s[1])<<48 | uint64(s[2])<<40 | uint64(s[3])<<32 |
+			uint64(s[4])<<24 | uint64(s[5])<<16 | uint64(s[6])<<8 | uint64(s[7])
+	}
 	var k uint64
 	for i := 0; i < 8; i++ {
 		k <<= 8
@@ -484,10 +559,13 @@ func (c *cursor) entry() *Entry { return c.at(c.pos) }
 
 func (c *cursor) advance() {
 	c.pos++
-	c.head, c.key = "", 0
+	c.head, c.key, c.key2 = "", 0, 0
 	if c.pos < c.end {
 		c.head = c.entry().Domain
 		c.key = prefixKey(c.head)
+		if len(c.head) > 8 {
+			c.key2 = prefixKey(c.head[8:])
+		}
 	}
 }
 
@@ -503,22 +581,47 @@ type vote struct {
 }
 
 // applied is a decided domain, kept compact until the number of effective
-// entries is known and they can be built in one exactly sized slice.
+// entries is known and they can be built in one exactly sized slice. It
+// holds no pointer, so the garbage collector never scans these lists.
 type applied struct {
-	local         *Entry
-	start, n      int32 // the domain's contributions in the part's arena
+	// start and n locate the domain's contributions in the part's arena.
+	start, n      int32
 	weight, count int32
-	bySources     bool
+	// local is the index+1 of the domain's local entry in the part's
+	// locals, 0 when it has none.
+	local int32
+	// For a decision by the sources: what combine decided, and the index
+	// of the contribution whose public comment the entry takes (-1: none).
+	// It is combined in run, while the sources' entries are still in the
+	// CPU cache; build, a pass later, would fetch each from memory again.
+	verdict   verdict
+	best      int32
+	capped    bool
+	bySources bool
 }
 
+// blockSize is how many items one block of a part's arena or decided list
+// holds. Parts grow by blocks rather than being sized for the worst case
+// (every vote a contribution) or grown by copying: allocation is what sets
+// the pace of garbage collection, and a merge's output is already tens of
+// megabytes.
+const blockSize = 1 << 13
+
 // mergePart is a range of domains merged on its own. Large merges are cut
-// in two at a domain and the halves run on two cores; every domain of one
-// half sorts before every domain of the other, so the results concatenate.
+// at domains into parts that run on every core; every domain of one part
+// sorts before every domain of the next, so the results concatenate.
 type mergePart struct {
-	cursors  []cursor
-	arena    []Contribution
-	decided  []applied
+	cursors []cursor
+	// arena holds the part's provenance in blocks of arenaBlock
+	// contributions. A domain's contributions never straddle two blocks,
+	// so a position p is arena[p/arenaBlock][p%arenaBlock].
+	arena      [][]Contribution
+	arenaBlock int
+	// decided are the part's domains with an effective entry, in blocks.
+	decided  [][]applied
+	locals   []*Entry
 	rejected []Rejection
+	votes    int
 	offset   int // of the part's first entry in Policy.Entries
 }
 
@@ -526,7 +629,18 @@ type mergePart struct {
 // (a variable so tests can run both paths on the same input).
 var parallelMergeVotes = 50_000
 
-// split cuts the merge into parts (one or two) of about equal size.
+// partVotes is about how many votes a part of a split merge gets, and
+// partsPerCore how many parts each core gets at most. Parts are handed to
+// the cores as they become free, so a core slowed by the garbage collector
+// (which takes a share of a core while it marks) or by other processes
+// does not hold the whole merge back.
+const (
+	partVotes    = 25_000
+	partsPerCore = 4
+)
+
+// split cuts the merge into parts of about equal size: several per core for
+// a large merge, otherwise one.
 func (p *Policy) split(votes int) []mergePart {
 	lists := len(p.sources) + 1
 	base := make([]cursor, lists)
@@ -535,51 +649,45 @@ func (p *Policy) split(votes int) []mergePart {
 	}
 	base[lists-1] = cursor{entries: p.local, end: len(p.local)}
 
-	cuts := [][2][]int{}
-	full := [2][]int{make([]int, lists), make([]int, lists)}
+	cuts := [][]int{make([]int, lists), make([]int, lists)}
 	for i := range base {
-		full[1][i] = base[i].end
+		cuts[1][i] = base[i].end
 	}
-	if votes < parallelMergeVotes || runtime.GOMAXPROCS(0) < 2 {
-		cuts = append(cuts, full)
-	} else {
-		// The pivot is the middle domain of the largest source.
+	if procs := runtime.GOMAXPROCS(0); votes >= parallelMergeVotes && procs >= 2 {
+		n := max(2, min(procs*partsPerCore, votes/partVotes))
+		// The pivots are evenly spaced domains of the largest source.
 		largest := 0
 		for i := range base {
 			if base[i].end > base[largest].end {
 				largest = i
 			}
 		}
-		pivot := base[largest].at(base[largest].end / 2).Domain
-		mid := make([]int, lists)
-		for i := range base {
-			c := &base[i]
-			mid[i] = sort.Search(c.end, func(j int) bool { return c.at(j).Domain >= pivot })
+		last := cuts[1]
+		cuts = cuts[:1]
+		for k := 1; k < n; k++ {
+			pivot := base[largest].at(base[largest].end * k / n).Domain
+			mid := make([]int, lists)
+			for i := range base {
+				c := &base[i]
+				mid[i] = sort.Search(c.end, func(j int) bool { return c.at(j).Domain >= pivot })
+			}
+			cuts = append(cuts, mid)
 		}
-		cuts = append(cuts, [2][]int{full[0], mid}, [2][]int{mid, full[1]})
+		cuts = append(cuts, last)
 	}
-	parts := make([]mergePart, len(cuts))
-	for k, cut := range cuts {
+	parts := make([]mergePart, len(cuts)-1)
+	for k := range parts {
 		part := &parts[k]
 		part.cursors = slices.Clone(base)
-		n := 0
 		for i := range part.cursors {
-			part.cursors[i].start(cut[0][i], cut[1][i])
+			part.cursors[i].start(cuts[k][i], cuts[k+1][i])
 			if i < len(p.sources) {
-				n += cut[1][i] - cut[0][i]
+				part.votes += cuts[k+1][i] - cuts[k][i]
 			}
 		}
-		// One backing array for the part's provenance, sized for the
-		// worst case, so provenance is not hundreds of thousands of small
-		// allocations.
-		part.arena = make([]Contribution, 0, n)
-		// Sized so the list grows at most once: a part has at least as
-		// many domains as its largest source, rarely half as many again.
-		largest := 0
-		for i := range part.cursors {
-			largest = max(largest, cut[1][i]-cut[0][i])
-		}
-		part.decided = make([]applied, 0, largest+largest/2)
+		// A domain has at most one contribution per source, so a block
+		// holds the largest; a small part needs no more than its votes.
+		part.arenaBlock = max(min(part.votes, blockSize), len(p.sources), 1)
 	}
 	return parts
 }
@@ -589,25 +697,18 @@ func (p *Policy) split(votes int) []mergePart {
 // hash map and the output comes out sorted.
 func (p *Policy) merge(votes int) {
 	parts := p.split(votes)
-	var wg sync.WaitGroup
-	for i := 1; i < len(parts); i++ {
-		wg.Go(func() { p.run(&parts[i]) })
-	}
-	p.run(&parts[0])
-	wg.Wait()
+	forEach(len(parts), len(parts) > 1, func(i int) { p.run(&parts[i]) })
 
 	n := 0
 	for i := range parts {
 		parts[i].offset = n
-		n += len(parts[i].decided)
+		for _, block := range parts[i].decided {
+			n += len(block)
+		}
 		p.Rejected = append(p.Rejected, parts[i].rejected...)
 	}
 	p.Entries = make([]EffectiveEntry, n)
-	for i := 1; i < len(parts); i++ {
-		wg.Go(func() { p.build(&parts[i]) })
-	}
-	p.build(&parts[0])
-	wg.Wait()
+	forEach(len(parts), len(parts) > 1, func(i int) { p.build(&parts[i]) })
 }
 
 // run merges one part.
@@ -619,65 +720,113 @@ func (p *Policy) run(part *mergePart) {
 	at := make([]int, 0, len(cursors)) // cursors whose head is the domain
 	for {
 		// One pass finds the smallest head and every cursor holding it.
-		domain, key, found := "", uint64(0), false
+		// Keys settle nearly every comparison; equal keys leave only the
+		// bytes after the 16th to compare (none, when the name is that
+		// short: domains hold no zero byte, so equal zero-padded keys
+		// then mean equal names).
+		domain, key, key2, found := "", uint64(0), uint64(0), false
 		at = at[:0]
 		for i := range cursors {
 			c := &cursors[i]
-			if c.head == "" {
-				continue
-			}
 			switch {
-			case !found || c.key < key || (c.key == key && c.head < domain):
-				domain, key, found = c.head, c.key, true
+			case c.head == "":
+			case !found || c.key < key || (c.key == key && c.key2 < key2):
+				domain, key, key2, found = c.head, c.key, c.key2, true
 				at = append(at[:0], i)
-			case c.key == key && c.head == domain:
-				at = append(at, i)
+			case c.key == key && c.key2 == key2:
+				a, b := c.head[min(16, len(c.head)):], domain[min(16, len(domain)):]
+				switch {
+				case a == b:
+					at = append(at, i)
+				case a < b:
+					domain = c.head
+					at = append(at[:0], i)
+				}
 			}
 		}
 		if !found {
-			return
+			break
 		}
 		group, locals = group[:0], locals[:0]
 		for _, i := range at {
 			c := &cursors[i]
-			first := true
-			for c.head == domain {
+			e := c.entry()
+			c.advance()
+			if i == localAt {
+				locals = append(locals, e)
+			} else {
+				group = append(group, vote{source: i, entry: e})
+			}
+			// The same domain again: a source lists it more than once.
+			for c.key == key && c.head == domain {
 				e := c.entry()
 				c.advance()
 				switch {
 				case i == localAt:
 					locals = append(locals, e)
-				case first:
-					group = append(group, vote{source: i, entry: e})
 				case compareEntries(*e, *group[len(group)-1].entry) < 0:
 					// A source listing a domain twice counts once, with
 					// its mildest entry, whatever order it listed them in.
 					group[len(group)-1].entry = e
 				}
-				first = false
 			}
 		}
 		if a, ok := p.decide(part, domain, locals, group); ok {
-			part.decided = append(part.decided, a)
+			part.appendDecided(a)
 		}
 	}
 }
 
+func (part *mergePart) appendDecided(a applied) {
+	if len(part.decided) == 0 || len(part.decided[len(part.decided)-1]) == blockSize {
+		part.decided = append(part.decided, make([]applied, 0, min(part.votes, blockSize)))
+	}
+	last := &part.decided[len(part.decided)-1]
+	*last = append(*last, a)
+}
+
+// arenaFor returns the arena block the next n contributions go to, and the
+// arena position of its end.
+func (part *mergePart) arenaFor(n int) (block *[]Contribution, at int) {
+	k := len(part.arena) - 1
+	// A full block is never returned, even for no contributions, so that
+	// every position lies inside its block.
+	if k < 0 || len(part.arena[k])+max(n, 1) > part.arenaBlock {
+		part.arena = append(part.arena, make([]Contribution, 0, part.arenaBlock))
+		k++
+	}
+	return &part.arena[k], k*part.arenaBlock + len(part.arena[k])
+}
+
 // build turns a part's decisions into effective entries.
 func (p *Policy) build(part *mergePart) {
-	for i, a := range part.decided {
-		contributions := part.arena[a.start : a.start+a.n : a.start+a.n]
-		ee := &p.Entries[part.offset+i]
-		ee.Provenance.Sources = contributions
-		if !a.bySources {
-			ee.Entry = *a.local
-			ee.Provenance.Local = a.local
-			ee.Provenance.Decision = Decision{Kind: DecidedLocally}
-			continue
+	i := part.offset
+	for _, block := range part.decided {
+		for _, a := range block {
+			arena := part.arena[int(a.start)/part.arenaBlock]
+			from := int(a.start) % part.arenaBlock
+			contributions := arena[from : from+int(a.n) : from+int(a.n)]
+			ee := &p.Entries[i]
+			i++
+			ee.Provenance.Sources = contributions
+			if !a.bySources {
+				local := part.locals[a.local-1]
+				ee.Entry = *local
+				ee.Provenance.Local = local
+				ee.Provenance.Decision = Decision{Kind: DecidedLocally}
+				continue
+			}
+			// Every contribution names the domain; the one with the
+			// comment is read anyway.
+			said := contributions[0].Said
+			if a.best >= 0 {
+				said = contributions[a.best].Said
+				ee.PublicComment = said.PublicComment
+			}
+			ee.Domain = said.Domain
+			a.verdict.setOn(&ee.Entry)
+			ee.Provenance.Decision = Decision{Kind: DecidedByConsensus, Weight: int(a.weight), Count: int(a.count), Capped: a.capped, settings: p.settings}
 		}
-		entry, capped := combine(p.input.Rule, contributions)
-		ee.Entry = entry
-		ee.Provenance.Decision = Decision{Kind: DecidedByConsensus, Weight: int(a.weight), Count: int(a.count), Capped: capped, settings: p.settings}
 	}
 }
 
@@ -709,6 +858,7 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 		return ""
 	}
 
+	var local *Entry
 	if len(locals) > 0 {
 		var kept []*Entry
 		for _, e := range locals {
@@ -718,11 +868,12 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 			}
 			kept = append(kept, e)
 		}
-		a.local = p.combineLocal(kept)
+		local = p.combineLocal(kept)
 	}
 
-	arena := part.arena
-	start := len(arena)
+	block, start := part.arenaFor(len(group))
+	arena := *block
+	mark := len(arena)
 	weight, count := 0, 0
 	for _, v := range group {
 		src := &p.sources[v.source]
@@ -732,26 +883,31 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 			part.rejected = append(part.rejected, Rejection{Domain: domain, Source: src.Name, Reason: reason})
 		case v.entry.Action == Allow:
 			// Subscribed allows are advice only (see Merge).
-		case src.Weight > 0 && a.local == nil:
+		case src.Weight > 0 && local == nil:
 			c.Counted = true
 			weight += src.Weight
 			count++
 		}
 		arena = append(arena, c)
 	}
-	a.start, a.n = int32(start), int32(len(arena)-start)
+	a.start, a.n = int32(start), int32(len(arena)-mark)
 	a.weight, a.count = int32(weight), int32(count)
 	switch {
-	case a.local != nil:
-		part.arena = arena
+	case local != nil:
+		part.locals = append(part.locals, local)
+		a.local = int32(len(part.locals))
+		*block = arena
 		return a, true
 	case count > 0 && met(p.input.Threshold, weight, count, p.total):
 		a.bySources = true
-		part.arena = arena
+		a.verdict, a.capped, a.best = combine(p.input.Rule, arena[mark:])
+		*block = arena
 		return a, true
 	}
-	// Not applied: give the space back; Explain recomputes on demand.
-	part.arena = arena[:start]
+	// Not applied: the space is not kept; Explain recomputes on demand.
+	// Only the length is given back: the block was not reallocated, since
+	// it had room for the whole group.
+	*block = arena[:mark]
 	return a, false
 }
 
@@ -803,12 +959,19 @@ func capAction(a Action, limit *Action) Action {
 	return a
 }
 
-// combine applies the merge rule to the counted contributions. The public
-// comment comes from the most trusted source whose action won and that
-// gave one (ties: the first name in alphabetical order). The result is reported as capped when merging what
-// the sources said, without their caps, would have given another action.
-func combine(rule MergeRule, contributions []Contribution) (Entry, bool) {
-	var out Entry
+// combine applies the merge rule to the counted contributions (there is at
+// least one): it returns the entry's action and flags (canonical), whether
+// the result is capped, and the index of the contribution whose public
+// comment the entry takes, -1 for none. The comment comes from the most
+// trusted source whose action won and that gave one (ties: the first name
+// in alphabetical order). The result is reported as capped when merging
+// what the sources said, without their caps, would have given another
+// action.
+//
+// It runs for every effective entry a consensus decides, so it combines
+// verdicts (action and flags) rather than copying whole entries.
+func combine(rule MergeRule, contributions []Contribution) (v verdict, capped bool, best int32) {
+	var out verdict
 	var uncapped Action
 	first := true
 	for i := range contributions {
@@ -816,67 +979,95 @@ func combine(rule MergeRule, contributions []Contribution) (Entry, bool) {
 		if !c.Counted {
 			continue
 		}
-		said := c.Said.Canonical()
+		said := verdictOf(c.Said).canonical()
 		if first {
-			out, uncapped, first = capFlags(said, c.Action), said.Action, false
+			out, uncapped, first = said.capped(c.Action), said.action, false
 			continue
 		}
-		out = combinePair(rule, out, said, c.Action)
-		if (rule == MergeMin) == (said.Action < uncapped) {
-			uncapped = said.Action
+		out = out.with(rule, said, c.Action)
+		if (rule == MergeMin) == (said.action < uncapped) {
+			uncapped = said.action
 		}
 	}
 	// The comment is chosen without regard to input order, so reordering
 	// sources does not change the policy or its hash.
-	var best *Contribution
+	best = -1
 	for i := range contributions {
 		c := &contributions[i]
-		if !c.Counted || c.Action != out.Action || c.Said.PublicComment == "" {
+		if !c.Counted || c.Action != out.action || c.Said.PublicComment == "" {
 			continue
 		}
-		if best == nil || c.Source.Weight > best.Source.Weight ||
-			(c.Source.Weight == best.Source.Weight && c.Source.Name < best.Source.Name) {
-			best = c
+		if best < 0 || c.Source.Weight > contributions[best].Source.Weight ||
+			(c.Source.Weight == contributions[best].Source.Weight && c.Source.Name < contributions[best].Source.Name) {
+			best = int32(i)
 		}
 	}
-	out.PublicComment = ""
-	if best != nil {
-		out.PublicComment = best.Said.PublicComment
-	}
-	out.PrivateComment = ""
-	return out.Canonical(), uncapped != out.Action
+	return out.canonical(), uncapped != out.action, best
 }
 
-// capFlags applies a cap to an entry: the action is lowered, and a cap at
-// noop clears the flags too, since the source may then impose nothing.
-func capFlags(e Entry, capped Action) Entry {
-	if capped != e.Action {
-		e.Action = capped
-		if capped == Noop {
-			e.RejectMedia, e.RejectReports = false, false
+// verdict is the part of an entry the merge rules combine.
+type verdict struct {
+	action                                Action
+	rejectMedia, rejectReports, obfuscate bool
+}
+
+func verdictOf(e *Entry) verdict {
+	return verdict{e.Action, e.RejectMedia, e.RejectReports, e.Obfuscate}
+}
+
+func (v verdict) setOn(e *Entry) {
+	e.Action, e.RejectMedia, e.RejectReports, e.Obfuscate = v.action, v.rejectMedia, v.rejectReports, v.obfuscate
+}
+
+// canonical is Entry.Canonical for a verdict.
+func (v verdict) canonical() verdict {
+	switch {
+	case v.action == RejectMedia:
+		v.rejectMedia = true
+	case v.action == Noop && v.rejectMedia:
+		v.action = RejectMedia
+	case v.action == Allow:
+		v.rejectMedia, v.rejectReports = false, false
+	}
+	return v
+}
+
+// capped applies a cap: the action is lowered, and a cap at noop clears
+// the flags too, since the source may then impose nothing.
+func (v verdict) capped(to Action) verdict {
+	if to != v.action {
+		v.action = to
+		if to == Noop {
+			v.rejectMedia, v.rejectReports = false, false
 		}
 	}
-	return e.Canonical()
+	return v.canonical()
+}
+
+// with merges b (counted as action bAction) into v.
+func (v verdict) with(rule MergeRule, b verdict, bAction Action) verdict {
+	b = b.capped(bAction).canonical()
+	a := v.canonical()
+	if rule == MergeMin {
+		if b.action < a.action {
+			a.action = b.action
+		}
+		a.rejectMedia = a.rejectMedia && b.rejectMedia
+		a.rejectReports = a.rejectReports && b.rejectReports
+	} else {
+		if b.action > a.action {
+			a.action = b.action
+		}
+		a.rejectMedia = a.rejectMedia || b.rejectMedia
+		a.rejectReports = a.rejectReports || b.rejectReports
+	}
+	a.obfuscate = a.obfuscate || b.obfuscate
+	return a
 }
 
 // combinePair merges b (counted as action bAction) into a.
 func combinePair(rule MergeRule, a, b Entry, bAction Action) Entry {
-	b = capFlags(b, bAction).Canonical()
-	a = a.Canonical()
-	if rule == MergeMin {
-		if b.Action < a.Action {
-			a.Action = b.Action
-		}
-		a.RejectMedia = a.RejectMedia && b.RejectMedia
-		a.RejectReports = a.RejectReports && b.RejectReports
-	} else {
-		if b.Action > a.Action {
-			a.Action = b.Action
-		}
-		a.RejectMedia = a.RejectMedia || b.RejectMedia
-		a.RejectReports = a.RejectReports || b.RejectReports
-	}
-	a.Obfuscate = a.Obfuscate || b.Obfuscate
+	verdictOf(&a).with(rule, verdictOf(&b), bAction).setOn(&a)
 	return a
 }
 

@@ -146,12 +146,57 @@ func fastASCII(s string) (string, bool) {
 	return s, true
 }
 
+// normalClass classifies bytes for isNormalized: like hostClass, but
+// upper case is invalid, since a normalised name is lower case.
+var normalClass = func() (t [256]byte) {
+	t = hostClass
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = hostInvalid
+	}
+	return t
+}()
+
 // isNormalized reports whether s is already what NormalizeDomain returns,
-// so Merge can trust parser output without paying for IDNA again.
+// so Merge can trust parser output without paying for IDNA again. It is
+// fastASCII(s) == (s, true) without building a result: Merge asks it of
+// every entry of every source (a million names for ten large feeds), so
+// the byte loop does only the class lookup and keeps the label checks,
+// the "xn--" test included, to label boundaries (measured: a third faster
+// than going through fastASCII; skipping 8 bytes at a time with word
+// arithmetic was slower still, names being short).
 func isNormalized(s string) bool {
-	d, ok := fastASCII(s)
-	return ok && d == s
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	labelStart, punycode := 0, false
+	for i := 0; i < len(s); i++ {
+		switch normalClass[s[i]] {
+		case hostLower:
+		case hostInner:
+			if i == labelStart {
+				return false
+			}
+		case hostDot:
+			if i == labelStart || s[i-1] == '-' || i-labelStart > 63 {
+				return false
+			}
+			punycode = punycode || isPunycodeLabel(s[labelStart:i])
+			labelStart = i + 1
+		default:
+			return false
+		}
+	}
+	if labelStart == len(s) || s[len(s)-1] == '-' || len(s)-labelStart > 63 {
+		return false
+	}
+	if punycode || isPunycodeLabel(s[labelStart:]) {
+		_, err := lookup.ToUnicode(s)
+		return err == nil
+	}
+	return true
 }
+
+func isPunycodeLabel(label string) bool { return strings.HasPrefix(label, "xn--") }
 
 // RefusePublicSuffix says why a domain must not be blocked as a whole
 // because it is a public suffix, or "" when it may be.
