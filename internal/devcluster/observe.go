@@ -96,12 +96,24 @@ func serverRow(f *fakeAPI, inst *v1alpha1.Instance) ServerRow {
 		r.Synced = c != nil && c.Status == "True"
 	}
 	records := append(f.Server.Blocks(), f.Server.Limits()...)
+	allows := map[string]bool{}
+	if f.Software == "GoToSocial" {
+		// GoToSocial's allows carry a private comment, so fedcommons writes
+		// and marks them; Mastodon's have none and are never ours.
+		for _, a := range f.Server.Allows() {
+			allows[a.ID] = true
+			records = append(records, a)
+		}
+	}
 	present := map[string]bool{}
 	var managed, handMade []EntryRow
 	for _, rec := range records {
 		present[rec.Domain] = true
 		summary, ours := drivers.ParseComment(rec.PrivateComment)
 		e := EntryRow{Domain: rec.Domain, Action: recordAction(rec)}
+		if allows[rec.ID] {
+			e.Action = "allow"
+		}
 		if ours {
 			r.Managed++
 			e.Why = "fedcommons: " + summary

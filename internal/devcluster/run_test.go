@@ -61,6 +61,11 @@ func TestRunExit(t *testing.T) {
 	if r := servers["hillside/town"]; r.Managed != 4 || r.HandMade != 2 || !r.HandMadeKept || !r.ServerDone() {
 		t.Errorf("hillside/town holds %+v, want 4 managed and 2 hand-made entries", r)
 	}
+	// Riverside's GoToSocial: the same policy, in GoToSocial's terms,
+	// pushed with a token the operator obtained by OAuth.
+	if r := servers["riverside/social"]; r.SyncOff == "" && (r.Managed == 0 || !r.ServerDone()) {
+		t.Errorf("riverside/social received %+v", r)
+	}
 	table := Render(*ready, 0)
 	for _, want := range []string{"iftas-dni (1) + hillside (1) ≥ weight 2", "our own decision", "hand-made, left alone"} {
 		if !strings.Contains(table, want) {

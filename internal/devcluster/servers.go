@@ -114,21 +114,30 @@ func (s *servers) close() {
 	}
 }
 
-// watchTokens tells the hosted Mastodon's fake server to accept the admin
-// token the operator generated into Secret toot-admin, the way the real
-// server accepts it once the admin Job has installed it. It polls briskly:
-// a sync attempted before the fake accepts the token fails and is retried
-// only a minute later.
-func watchTokens(ctx context.Context, c client.Reader, fake *fakeAPI) {
+// watchAdminSecrets plays the part of the hosted servers' admin Jobs for
+// their fake admin APIs: the hosted Mastodon's fake accepts the token the
+// operator generated into Secret toot-admin, and the hosted GoToSocial's
+// fake lets the admin sign in with the password generated into
+// social-admin (the operator then obtains a token by OAuth). It polls
+// briskly: a sync attempted before the fake knows the credentials fails
+// and is retried only a minute later.
+func watchAdminSecrets(ctx context.Context, c client.Reader, toot, social *fakeAPI) {
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
-	seen := ""
+	var seenToken, seenPassword string
 	for {
 		sec := &corev1.Secret{}
 		if err := c.Get(ctx, client.ObjectKey{Namespace: "riverside", Name: "toot-admin"}, sec); err == nil {
-			if tok := string(sec.Data["token"]); tok != "" && tok != seen {
-				fake.Server.AcceptToken(tok)
-				seen = tok
+			if tok := string(sec.Data["token"]); tok != "" && tok != seenToken {
+				toot.Server.AcceptToken(tok)
+				seenToken = tok
+			}
+		}
+		sec = &corev1.Secret{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: "riverside", Name: "social-admin"}, sec); err == nil {
+			if pw := string(sec.Data["password"]); pw != "" && pw != seenPassword {
+				social.Server.SetAdminCredentials("admin@riverside.example", pw)
+				seenPassword = pw
 			}
 		}
 		select {
