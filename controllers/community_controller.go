@@ -281,12 +281,7 @@ func (r *CommunityReconciler) reconcileDelete(ctx context.Context, c *v1alpha1.C
 
 func (r *CommunityReconciler) patchStatus(ctx context.Context, c *v1alpha1.Community, before *v1alpha1.CommunityStatus) error {
 	c.Status.ObservedGeneration = c.Generation
-	if equality.Semantic.DeepEqual(before, &c.Status) {
-		return nil
-	}
-	base := c.DeepCopy()
-	base.Status = *before
-	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, c, client.MergeFrom(base)))
+	return patchStatus(ctx, r.Client, c, &c.Status, before)
 }
 
 // SetupWithManager registers the reconciler and its watches.

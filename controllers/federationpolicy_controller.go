@@ -529,12 +529,7 @@ func (r *FederationPolicyReconciler) enqueueSubscribers(ctx context.Context, key
 
 func (r *FederationPolicyReconciler) patchStatus(ctx context.Context, policy *v1alpha1.FederationPolicy, before *v1alpha1.FederationPolicyStatus) error {
 	policy.Status.ObservedGeneration = policy.Generation
-	if equality.Semantic.DeepEqual(before, &policy.Status) {
-		return nil
-	}
-	base := policy.DeepCopy()
-	base.Status = *before
-	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, policy, client.MergeFrom(base)))
+	return patchStatus(ctx, r.Client, policy, &policy.Status, before)
 }
 
 // SetupWithManager registers the reconciler and its watches: its own

@@ -10,7 +10,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -163,12 +162,7 @@ func (r *InstanceReconciler) communityOf(ctx context.Context, namespace string) 
 
 func (r *InstanceReconciler) patchStatus(ctx context.Context, inst *v1alpha1.Instance, before *v1alpha1.InstanceStatus) error {
 	inst.Status.ObservedGeneration = inst.Generation
-	if equality.Semantic.DeepEqual(before, &inst.Status) {
-		return nil
-	}
-	base := inst.DeepCopy()
-	base.Status = *before
-	return client.IgnoreNotFound(r.Client.Status().Patch(ctx, inst, client.MergeFrom(base)))
+	return patchStatus(ctx, r.Client, inst, &inst.Status, before)
 }
 
 // SetupWithManager registers the reconciler and its watches. Children are
