@@ -26,6 +26,7 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,6 +58,10 @@ type Options struct {
 	LeaderElectionNamespace string
 	// Controllers are the settings the reconcilers share.
 	Controllers controllers.Options
+	// SkipControllerNameValidation lets a second manager run in the same
+	// process (tests that restart the operator); metrics names then clash,
+	// which a real process never sees.
+	SkipControllerNameValidation bool
 	// NewClient, when set, replaces the manager's client (tests count writes with it).
 	NewClient client.NewClientFunc
 	// FeedPublicAddr serves published policies whose visibility is public
@@ -169,6 +174,9 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	if opts.NewClient != nil {
 		mgrOpts.NewClient = opts.NewClient
+	}
+	if opts.SkipControllerNameValidation {
+		mgrOpts.Controller.SkipNameValidation = ptr.To(true)
 	}
 	mgr, err := ctrl.NewManager(cfg, mgrOpts)
 	if err != nil {

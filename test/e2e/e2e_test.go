@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,8 +36,9 @@ import (
 // env is one local cluster with the operator running against it, shared by
 // the tests of this package (starting a control plane takes ~10 s).
 type env struct {
-	cfg    *rest.Config
-	client client.Client
+	cfg          *rest.Config
+	client       client.Client
+	stopOperator func()
 }
 
 var shared *env
@@ -82,20 +84,31 @@ func run(ctx context.Context, m *testing.M) (int, error) {
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fedcommons-system"}}); err != nil {
 		return 0, err
 	}
-	mgr, err := manager.New(cfg, manager.Options{
-		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
-		Controllers: controllers.Options{OperatorNamespace: "fedcommons-system"},
-	})
-	if err != nil {
+	shared = &env{cfg: cfg, client: c}
+	if err := shared.startOperator(ctx); err != nil {
 		return 0, err
 	}
-	mgrCtx, stopMgr := context.WithCancel(ctx)
+	defer shared.stopOperator()
+	return m.Run(), nil
+}
+
+// startOperator runs a fresh operator process-equivalent: a new manager
+// with empty caches and no memory of earlier passes.
+func (e *env) startOperator(ctx context.Context) error {
+	mgr, err := manager.New(e.cfg, manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
+		Controllers:                  controllers.Options{OperatorNamespace: "fedcommons-system"},
+		SkipControllerNameValidation: true,
+	})
+	if err != nil {
+		return err
+	}
+	mgrCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(mgrCtx) }()
-	defer func() { stopMgr(); <-done }()
-
-	shared = &env{cfg: cfg, client: c}
-	return m.Run(), nil
+	var once sync.Once
+	e.stopOperator = func() { once.Do(func() { stop(); <-done }) }
+	return nil
 }
 
 // installCRDs creates our CRDs and waits until the API server serves them.
