@@ -214,10 +214,12 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 		if _, ok := obj.(*appsv1.Deployment); ok && !withDeployments {
 			continue
 		}
-		if _, ok := obj.(*certmanagerv1.Certificate); ok && !r.certificatesServed(ctx) {
-			return stalledResult("CertManagerMissing", "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
-		}
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
+			// The apply itself tells whether the kind is served: no extra
+			// discovery call on every pass.
+			if _, isCert := obj.(*certmanagerv1.Certificate); isCert && isNoMatch(err) {
+				return stalledResult("CertManagerMissing", "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
+			}
 			if isNoMatch(err) {
 				return stalledResult("APINotInstalled", fmt.Sprintf("%s: the cluster does not serve this kind; install its CRDs (%v)", obj.GetObjectKind().GroupVersionKind().Kind, err))
 			}
@@ -225,11 +227,6 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 		}
 	}
 	return phaseResult{}
-}
-
-func (r *InstanceReconciler) certificatesServed(ctx context.Context) bool {
-	err := r.APIReader.List(ctx, &certmanagerv1.CertificateList{}, client.Limit(1), client.InNamespace("default"))
-	return err == nil || !isNoMatch(err)
 }
 
 // runJob applies a run-once Job and reports whether it has completed.
