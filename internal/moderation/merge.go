@@ -103,7 +103,7 @@ type Rejection struct {
 }
 
 // DecisionKind says what decided an effective entry.
-type DecisionKind int
+type DecisionKind uint8
 
 const (
 	// DecidedLocally: the community's own entry.
@@ -118,12 +118,12 @@ const (
 // a merge shares (threshold, rule, total weight) is held once.
 type Decision struct {
 	Kind DecisionKind
+	// Capped is set when the winning action was lowered by a source's
+	// MaxAction. (Next to Kind, so the two share a word.)
+	Capped bool
 	// Weight and Count are what the counting sources reached: their summed
 	// weight and how many they were.
 	Weight, Count int
-	// Capped is set when the winning action was lowered by a source's
-	// MaxAction.
-	Capped bool
 
 	settings *mergeSettings
 }
@@ -416,16 +416,24 @@ func prepareSource(name string, entries []Entry) ([]Entry, []int32, []Rejection)
 // normalised or that is not canonical (len(entries) when there is none),
 // and whether the entries before it are sorted by domain. It is one pass
 // so each entry is read from memory once.
+//
+// The order is checked on the names' first 8 bytes as a number, which
+// settles nearly every pair of neighbours without a string comparison
+// (measured: those comparisons were a third of the pass).
 func checkSource(entries []Entry) (first int, sorted bool) {
 	sorted = true
-	prev := ""
+	prev, prevKey := "", uint64(0)
 	for i := range entries {
 		e := &entries[i]
 		if !isCanonical(e) || !isNormalized(e.Domain) {
 			return i, sorted
 		}
-		if sorted && e.Domain < prev {
-			sorted = false
+		if sorted {
+			key := prefixKey(e.Domain)
+			if key < prevKey || (key == prevKey && e.Domain < prev) {
+				sorted = false
+			}
+			prevKey = key
 		}
 		prev = e.Domain
 	}
