@@ -89,8 +89,13 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 		switch {
 		case err == nil:
 			// Keep the data; follow deletionPolicy in the owner reference and labels.
+			// The UID makes the apply a precondition: should the Secret be
+			// deleted after the read, an apply without it would create an
+			// empty Secret in its place and hide the loss; with it the API
+			// server refuses, and the next pass finds the Secret missing.
 			meta := &corev1.Secret{TypeMeta: want.TypeMeta, ObjectMeta: metav1.ObjectMeta{
-				Name: want.Name, Namespace: want.Namespace, Labels: want.Labels, OwnerReferences: want.OwnerReferences,
+				Name: want.Name, Namespace: want.Namespace, UID: existing.UID,
+				Labels: want.Labels, OwnerReferences: want.OwnerReferences,
 			}}
 			if _, err := r.Applier.Apply(ctx, meta); err != nil {
 				return phaseResult{err: err}

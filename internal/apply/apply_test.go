@@ -1,0 +1,187 @@
+package apply_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/fedcommons/fedcommons/internal/apply"
+)
+
+// startAPIServer runs a real kube-apiserver and etcd for the package's
+// tests, built or reused by hack/k8s-assets.sh when make has not set
+// KUBEBUILDER_ASSETS.
+func startAPIServer(t *testing.T) *rest.Config {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		out, err := exec.Command("../../hack/k8s-assets.sh", "kube-apiserver", "etcd").Output()
+		if err != nil {
+			t.Fatalf("hack/k8s-assets.sh builds the envtest binaries: %v", err)
+		}
+		t.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
+	}
+	env := &envtest.Environment{}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping envtest: %v", err)
+		}
+	})
+	return cfg
+}
+
+// countApplies wraps c so that every server-side apply it sends is counted.
+func countApplies(c client.WithWatch, n *atomic.Int64) client.Client {
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			n.Add(1)
+			return c.Apply(ctx, obj, opts...)
+		},
+	})
+}
+
+func TestApplier(t *testing.T) {
+	cfg := startAPIServer(t)
+	scheme := clientgoscheme.Scheme
+	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var applies atomic.Int64
+	a := apply.New(countApplies(direct, &applies), scheme)
+
+	configMap := func(data map[string]string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "settings", Labels: map[string]string{"app": "x"}},
+			Data:       data,
+		}
+	}
+	live := func() *corev1.ConfigMap {
+		t.Helper()
+		cm := &corev1.ConfigMap{}
+		if err := direct.Get(ctx, client.ObjectKey{Namespace: "default", Name: "settings"}, cm); err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+
+	t.Run("creates, then skips what has not changed", func(t *testing.T) {
+		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "1"}))
+		if err != nil || !wrote {
+			t.Fatalf("first apply: wrote=%v err=%v", wrote, err)
+		}
+		if got := live(); got.Data["a"] != "1" {
+			t.Fatalf("live data %v", got.Data)
+		}
+		managers := []string{}
+		for _, m := range live().ManagedFields {
+			managers = append(managers, m.Manager)
+		}
+		if strings.Join(managers, ",") != apply.FieldOwner {
+			t.Errorf("field managers %v, want only %q", managers, apply.FieldOwner)
+		}
+		before := applies.Load()
+		for range 3 {
+			if wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "1"})); err != nil || wrote {
+				t.Fatalf("unchanged apply: wrote=%v err=%v", wrote, err)
+			}
+		}
+		if n := applies.Load() - before; n != 0 {
+			t.Errorf("%d requests for an unchanged object, want 0", n)
+		}
+	})
+
+	t.Run("a changed desired object is written", func(t *testing.T) {
+		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
+		if err != nil || !wrote {
+			t.Fatalf("wrote=%v err=%v", wrote, err)
+		}
+		if got := live(); got.Data["a"] != "2" {
+			t.Fatalf("live data %v", got.Data)
+		}
+	})
+
+	t.Run("drift by someone else is put back", func(t *testing.T) {
+		cm := live()
+		cm.Data["a"] = "edited by hand"
+		if err := direct.Update(ctx, cm); err != nil {
+			t.Fatal(err)
+		}
+		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
+		if err != nil || !wrote {
+			t.Fatalf("wrote=%v err=%v", wrote, err)
+		}
+		if got := live(); got.Data["a"] != "2" {
+			t.Fatalf("drift not restored: %v", got.Data)
+		}
+	})
+
+	t.Run("a deleted object is created again", func(t *testing.T) {
+		if err := direct.Delete(ctx, live()); err != nil {
+			t.Fatal(err)
+		}
+		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
+		if err != nil || !wrote {
+			t.Fatalf("wrote=%v err=%v", wrote, err)
+		}
+		live()
+	})
+
+	// The Instance reconciler relies on this to never put an empty Secret
+	// in the place of a generated one deleted under its feet.
+	t.Run("a UID in the applied object is a precondition", func(t *testing.T) {
+		secret := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "keys"},
+			Data:       map[string][]byte{"key": []byte("k")},
+		}
+		if err := direct.Create(ctx, secret); err != nil {
+			t.Fatal(err)
+		}
+		labelled := func() *corev1.Secret {
+			return &corev1.Secret{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "keys", UID: secret.UID, Labels: map[string]string{"owned": "yes"}},
+			}
+		}
+		if _, err := a.Apply(ctx, labelled()); err != nil {
+			t.Fatalf("apply with the live UID: %v", err)
+		}
+		got := &corev1.Secret{}
+		if err := direct.Get(ctx, client.ObjectKeyFromObject(secret), got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Labels["owned"] != "yes" || string(got.Data["key"]) != "k" {
+			t.Fatalf("labels %v, data %v: want the label added and the data kept", got.Labels, got.Data)
+		}
+
+		if err := direct.Delete(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		_, err := a.Apply(ctx, labelled())
+		if err == nil {
+			t.Fatal("apply with the UID of a deleted Secret succeeded")
+		}
+		t.Logf("refused as expected: %v", err)
+		if err := direct.Get(ctx, client.ObjectKeyFromObject(secret), &corev1.Secret{}); !apierrors.IsNotFound(err) {
+			t.Fatalf("the apply created the Secret again (get: %v)", err)
+		}
+	})
+}
