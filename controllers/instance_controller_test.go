@@ -170,7 +170,9 @@ var _ = Describe("Instance", func() {
 		Expect(*secrets.Immutable).To(BeTrue())
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-postgres"}, &appsv1.StatefulSet{})).To(Succeed())
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-redis"}, &appsv1.StatefulSet{})).To(Succeed())
-		Expect(getInstance(ns, "toot").Status.Upgrade.Phase).To(Equal("Prepare"))
+		// The Job is created before the status that reports it is patched.
+		Eventually(func() *v1alpha1.UpgradeStatus { return getInstance(ns, "toot").Status.Upgrade }).WithTimeout(10 * time.Second).
+			Should(HaveField("Phase", "Prepare"))
 
 		finishJob(ns, "toot-prepare-4-5-2", true)
 		Eventually(func() error {
@@ -211,7 +213,8 @@ var _ = Describe("Instance", func() {
 		Expect(pre.Spec.Template.Spec.Containers[0].Image).To(Equal("ghcr.io/mastodon/mastodon:v4.5.3"))
 		Expect(container(deployment(ns, "toot-web")).Image).To(Equal("ghcr.io/mastodon/mastodon:v4.5.2"), "the old version keeps serving")
 		Expect(jobNames(ns, "toot")).NotTo(ContainElement("toot-migrate-post-4-5-3"))
-		Expect(getInstance(ns, "toot").Status.Upgrade).To(Equal(&v1alpha1.UpgradeStatus{FromVersion: "4.5.2", ToVersion: "4.5.3", Phase: "PreMigrate"}))
+		Eventually(func() *v1alpha1.UpgradeStatus { return getInstance(ns, "toot").Status.Upgrade }).WithTimeout(10 * time.Second).
+			Should(Equal(&v1alpha1.UpgradeStatus{FromVersion: "4.5.2", ToVersion: "4.5.3", Phase: "PreMigrate"}))
 
 		By("then the rollout")
 		finishJob(ns, "toot-migrate-pre-4-5-3", true)
@@ -220,6 +223,18 @@ var _ = Describe("Instance", func() {
 		Expect(getInstance(ns, "toot").Status.Version).To(Equal("4.5.2"), "still the running version until every step is done")
 
 		By("then the post-deploy migration, and only then the new version")
+		// The operator updates the four Deployments one after the other;
+		// roll out once all of them carry the new version, as the
+		// Deployment controller would report each one's own rollout.
+		Eventually(func() []string {
+			list := &appsv1.DeploymentList{}
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelInstance: "toot"})).To(Succeed())
+			var images []string
+			for i := range list.Items {
+				images = append(images, container(&list.Items[i]).Image)
+			}
+			return images
+		}).WithTimeout(30 * time.Second).Should(And(HaveLen(4), HaveEach(HaveSuffix(":v4.5.3"))))
 		rollOutDeployments(ns, "toot")
 		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-migrate-post-4-5-3"))
 		finishJob(ns, "toot-migrate-post-4-5-3", true)

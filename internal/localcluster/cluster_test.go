@@ -279,12 +279,41 @@ func checkQuota(ctx context.Context, t *testing.T, cs kubernetes.Interface) {
 		if err := tc.create("first"); err != nil {
 			t.Fatalf("%s: first object refused: %v", tc.name, err)
 		}
+		// Admission records the first object in status.used, but the
+		// quota controller may recount from an informer cache that has
+		// not seen it yet and write the old count back (Kubernetes quota
+		// is eventually consistent). Such a stale count lasts until its
+		// next resync, so wait for a count of 1 that holds.
+		waitForSteadyUsage(ctx, t, cs, ns.Name, quota.Name, corev1.ResourceName(tc.name), 1)
 		err := tc.create("second")
 		if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "exceeded quota") {
 			t.Fatalf("%s: second object: want an \"exceeded quota\" error, got %v", tc.name, err)
 		}
 		t.Logf("%s enforced: %v", tc.name, err)
 	}
+}
+
+// waitForSteadyUsage waits until the quota reports want as the usage of
+// resource in three reads in a row, a second apart.
+func waitForSteadyUsage(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string, resource corev1.ResourceName, want int64) {
+	t.Helper()
+	steady := 0
+	eventually(ctx, t, 60*time.Second, fmt.Sprintf("%s usage %d, steady", resource, want), func() error {
+		q, err := cs.CoreV1().ResourceQuotas(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		used := q.Status.Used[resource]
+		if used.Value() != want {
+			steady = 0
+			return fmt.Errorf("used %s", used.String())
+		}
+		if steady++; steady < 3 {
+			time.Sleep(time.Second)
+			return fmt.Errorf("used %s, %d reads so far", used.String(), steady)
+		}
+		return nil
+	})
 }
 
 func eventually(ctx context.Context, t *testing.T, timeout time.Duration, what string, check func() error) {

@@ -232,6 +232,27 @@ func TestQuotaRefusesTheInstanceBeyondTheCount(t *testing.T) {
 			t.Fatalf("instance %s within the quota was refused: %v", name, err)
 		}
 	}
+	// Admission counts each Instance into status.used at once, but the
+	// quota controller may write back a recount from an informer cache
+	// that has not seen them yet, until its next resync (quota is
+	// eventually consistent). Wait for a count of 2 that holds.
+	steady := 0
+	eventually(t, 60*time.Second, "the quota counts both instances", func() (bool, string) {
+		q := &corev1.ResourceQuota{}
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "fedcommons-quota"}, q); err != nil {
+			return false, err.Error()
+		}
+		used := q.Status.Used["count/instances.fedcommons.io"]
+		if used.Value() != 2 {
+			steady = 0
+			return false, "used " + used.String()
+		}
+		if steady++; steady < 3 {
+			time.Sleep(time.Second)
+			return false, fmt.Sprintf("used %s, %d reads so far", used.String(), steady)
+		}
+		return true, ""
+	})
 	err := c.Create(ctx, externalInstance(ns, "third"))
 	if err == nil {
 		t.Fatal("the third Instance of a community limited to two was admitted")
