@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -30,6 +29,7 @@ import (
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/testenv"
 	"github.com/fedcommons/fedcommons/internal/thirdparty"
 )
 
@@ -89,16 +89,13 @@ var _ = BeforeSuite(func() {
 	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		// `go test ./controllers` without make: build or reuse the cached binaries.
-		out, err := exec.Command("../hack/k8s-assets.sh", "kube-apiserver", "etcd").Output()
-		Expect(err).NotTo(HaveOccurred(), "hack/k8s-assets.sh builds the envtest binaries")
-		Expect(os.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))).To(Succeed())
-	}
+	assets, err := testenv.Assets()
+	Expect(err).NotTo(HaveOccurred())
 
 	thirdPartyCRDs, err := thirdparty.CRDDirs()
 	Expect(err).NotTo(HaveOccurred())
 	testEnv = &envtest.Environment{
+		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     append([]string{filepath.Join("..", "config", "crd", "bases")}, thirdPartyCRDs...),
 		ErrorIfCRDPathMissing: true,
 	}

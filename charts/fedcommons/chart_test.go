@@ -35,6 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/fedcommons/fedcommons/internal/testenv"
 )
 
 const (
@@ -480,24 +482,7 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 // what helm template produces is not proof that the API server accepts it
 // (unknown fields, invalid enums, immutable selectors, RBAC rule shapes).
 func TestServerSideDryRun(t *testing.T) {
-	assets := os.Getenv("KUBEBUILDER_ASSETS")
-	if assets == "" {
-		out, err := exec.Command(filepath.Join(repoRoot, "hack/k8s-assets.sh"), "kube-apiserver", "etcd").Output()
-		if err != nil {
-			t.Fatalf("hack/k8s-assets.sh builds the envtest binaries: %v", err)
-		}
-		assets = strings.TrimSpace(string(out))
-	}
-	env := &envtest.Environment{BinaryAssetsDirectory: assets}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
+	cfg := testenv.Start(t, &envtest.Environment{})
 	warnings := &warningRecorder{}
 	cfg.WarningHandlerWithContext = warnings
 	c, err := client.New(cfg, client.Options{})

@@ -2,8 +2,6 @@ package apply_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,38 +11,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/fedcommons/fedcommons/internal/apply"
+	"github.com/fedcommons/fedcommons/internal/testenv"
 )
-
-// startAPIServer runs a real kube-apiserver and etcd for the package's
-// tests, built or reused by hack/k8s-assets.sh when make has not set
-// KUBEBUILDER_ASSETS.
-func startAPIServer(t *testing.T) *rest.Config {
-	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		out, err := exec.Command("../../hack/k8s-assets.sh", "kube-apiserver", "etcd").Output()
-		if err != nil {
-			t.Fatalf("hack/k8s-assets.sh builds the envtest binaries: %v", err)
-		}
-		t.Setenv("KUBEBUILDER_ASSETS", strings.TrimSpace(string(out)))
-	}
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatalf("starting envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := env.Stop(); err != nil {
-			t.Errorf("stopping envtest: %v", err)
-		}
-	})
-	return cfg
-}
 
 // countApplies wraps c so that every server-side apply it sends is counted.
 func countApplies(c client.WithWatch, n *atomic.Int64) client.Client {
@@ -57,7 +30,7 @@ func countApplies(c client.WithWatch, n *atomic.Int64) client.Client {
 }
 
 func TestApplier(t *testing.T) {
-	cfg := startAPIServer(t)
+	cfg := testenv.Start(t, &envtest.Environment{})
 	scheme := clientgoscheme.Scheme
 	direct, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme})
 	if err != nil {
@@ -83,11 +56,15 @@ func TestApplier(t *testing.T) {
 		return cm
 	}
 
-	t.Run("creates, then skips what has not changed", func(t *testing.T) {
-		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "1"}))
-		if err != nil || !wrote {
-			t.Fatalf("first apply: wrote=%v err=%v", wrote, err)
+	mustWrite := func(t *testing.T, obj client.Object) {
+		t.Helper()
+		if wrote, err := a.Apply(ctx, obj); err != nil || !wrote {
+			t.Fatalf("apply: wrote=%v err=%v, want a write", wrote, err)
 		}
+	}
+
+	t.Run("creates, then skips what has not changed", func(t *testing.T) {
+		mustWrite(t, configMap(map[string]string{"a": "1"}))
 		if got := live(); got.Data["a"] != "1" {
 			t.Fatalf("live data %v", got.Data)
 		}
@@ -110,10 +87,7 @@ func TestApplier(t *testing.T) {
 	})
 
 	t.Run("a changed desired object is written", func(t *testing.T) {
-		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
-		if err != nil || !wrote {
-			t.Fatalf("wrote=%v err=%v", wrote, err)
-		}
+		mustWrite(t, configMap(map[string]string{"a": "2"}))
 		if got := live(); got.Data["a"] != "2" {
 			t.Fatalf("live data %v", got.Data)
 		}
@@ -125,10 +99,7 @@ func TestApplier(t *testing.T) {
 		if err := direct.Update(ctx, cm); err != nil {
 			t.Fatal(err)
 		}
-		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
-		if err != nil || !wrote {
-			t.Fatalf("wrote=%v err=%v", wrote, err)
-		}
+		mustWrite(t, configMap(map[string]string{"a": "2"}))
 		if got := live(); got.Data["a"] != "2" {
 			t.Fatalf("drift not restored: %v", got.Data)
 		}
@@ -138,10 +109,7 @@ func TestApplier(t *testing.T) {
 		if err := direct.Delete(ctx, live()); err != nil {
 			t.Fatal(err)
 		}
-		wrote, err := a.Apply(ctx, configMap(map[string]string{"a": "2"}))
-		if err != nil || !wrote {
-			t.Fatalf("wrote=%v err=%v", wrote, err)
-		}
+		mustWrite(t, configMap(map[string]string{"a": "2"}))
 		live()
 	})
 
