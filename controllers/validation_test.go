@@ -151,6 +151,17 @@ var _ = Describe("Admission validation", func() {
 		Entry("smtp sender without @", func(i *v1alpha1.Instance) {
 			i.Spec.SMTP = &v1alpha1.SMTPSpec{Host: "smtp.example.org", From: "social"}
 		}, "must be an e-mail address"),
+		Entry("mastodon name over 31 characters", func(i *v1alpha1.Instance) {
+			i.Spec.Software, i.Spec.Version = v1alpha1.SoftwareMastodon, "4.5.2"
+			i.Name = "riverside-mastodon-for-everyonex" // 32
+		}, "at most 31 characters for mastodon"),
+		Entry("gotosocial name over 47 characters", func(i *v1alpha1.Instance) {
+			i.Name = "riverside-gotosocial-for-everyone-in-the-valleyx" // 48
+		}, "47 for gotosocial"),
+		Entry("name that is not a DNS label", func(i *v1alpha1.Instance) { i.Name = "social.riverside" },
+			"must start with a letter and hold only lower-case letters, digits and '-'"),
+		Entry("name starting with a digit", func(i *v1alpha1.Instance) { i.Name = "1social" },
+			"must start with a letter"),
 		Entry("admin username with capitals", func(i *v1alpha1.Instance) {
 			i.Spec.Admin = &v1alpha1.AdminSpec{Username: "Admin", Email: "admin@example.org"}
 		}, "must be lower-case letters, digits and '_'"),
@@ -195,6 +206,12 @@ var _ = Describe("Admission validation", func() {
 		Expect(mastodon.Spec.Redis.Mode).To(Equal(v1alpha1.RedisBundled))
 
 		Expect(k8sClient.Create(ctx, externalInstance(ns, "valid-external"))).To(Succeed())
+
+		By("names: up to the limit for hosted servers; an external one runs nothing, so any name")
+		longest := hostedInstance(ns, "riverside-mastodon-for-everyone") // 31
+		longest.Spec.Software, longest.Spec.Version, longest.Spec.Domain = v1alpha1.SoftwareMastodon, "4.5.2", "long.riverside.example"
+		Expect(k8sClient.Create(ctx, longest)).To(Succeed())
+		Expect(k8sClient.Create(ctx, externalInstance(ns, "old.riverside.example-the-server-we-had-before-the-co-op"))).To(Succeed())
 	})
 
 	DescribeTable("Instance update is refused",

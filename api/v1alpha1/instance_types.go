@@ -597,6 +597,11 @@ type FederationSyncStatus struct {
 	LastError string `json:"lastError,omitempty"`
 }
 
+// The name limits below are the longest suffixes the profiles add
+// (Mastodon's "-preview-cards-remove" CronJob, limited to 52 characters, and
+// GoToSocial's "-admin-bootstrap" Job, to 63); TestNameLimitsMatchAdmission
+// in internal/resources keeps them in step with the profiles.
+
 // Instance is one fediverse server: hosted (workloads, database, storage,
 // certificate, secrets, upgrades) or external (moderation only).
 // +kubebuilder:object:root=true
@@ -608,6 +613,12 @@ type FederationSyncStatus struct {
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+//
+// A hosted Instance's name starts the names of its Services, Jobs and
+// CronJobs, so it is a DNS label of at most 31 characters for mastodon and
+// 47 for gotosocial.
+// +kubebuilder:validation:XValidation:rule="has(self.spec.external) || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",message="the name of a hosted Instance must start with a letter and hold only lower-case letters, digits and '-': it names the Services and Jobs it runs"
+// +kubebuilder:validation:XValidation:rule="has(self.spec.external) || size(self.metadata.name) <= (self.spec.software == 'mastodon' ? 31 : 47)",message="the name of a hosted Instance is too long: at most 31 characters for mastodon and 47 for gotosocial, so that the names of its Jobs and CronJobs fit Kubernetes' limits"
 type Instance struct {
 	metav1.TypeMeta `json:",inline"`
 	// +optional
