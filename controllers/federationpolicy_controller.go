@@ -29,6 +29,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/feeds"
+	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation"
 )
 
@@ -177,6 +178,13 @@ func (r *FederationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		r.enqueueSubscribers(ctx, key)
 	}
 
+	urlSources := make([]string, 0, len(policy.Spec.Sources))
+	for _, s := range policy.Spec.Sources {
+		if s.URL != "" {
+			urlSources = append(urlSources, s.Name)
+		}
+	}
+	metrics.RecordPolicy(key.Namespace, key.Name, len(eff.Entries), len(eff.Rejected), urlSources)
 	policy.Status.Entries = int32(len(eff.Entries))
 	policy.Status.Instances = int32(len(selected))
 	policy.Status.PolicyHash = res.Hash
@@ -209,6 +217,17 @@ func (r *FederationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		return ctrl.Result{RequeueAfter: jitter(nextFetch)}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// fetchResult is the metrics result of a fetch.
+func fetchResult(o feeds.Outcome) string {
+	switch {
+	case o.Applied:
+		return metrics.FetchApplied
+	case o.Held != "":
+		return metrics.FetchHeld
+	}
+	return metrics.FetchError
 }
 
 // resolveSources fetches the url sources that are due and reads the
@@ -271,6 +290,7 @@ func (r *FederationPolicyReconciler) resolveSources(ctx context.Context, policy 
 			out := feeds.FetchSource(ctx, r.Fetcher, st.tracker, feeds.Source{Name: s.Name, URL: s.URL, Format: format, Retraction: retraction})
 			st.fingerprints[s.Name] = fp
 			ts = out.Status
+			metrics.RecordFetch(policy.Namespace, policy.Name, s.Name, fetchResult(out.Outcome), len(out.Effective))
 			if out.Outcome.Held != "" {
 				r.Recorder.Eventf(policy, nil, corev1.EventTypeWarning, "SourceHeld", "Fetch", "Source %s: %s", s.Name, out.Outcome.Held)
 			}
@@ -474,6 +494,7 @@ func publicSummary(e *moderation.EffectiveEntry) string {
 func (r *FederationPolicyReconciler) forget(ctx context.Context, key types.NamespacedName) {
 	r.Registry.Delete(key)
 	r.Store.Delete(key.Namespace, key.Name)
+	metrics.ForgetPolicy(key.Namespace, key.Name)
 	r.mu.Lock()
 	st := r.state[key]
 	delete(r.state, key)

@@ -23,6 +23,7 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/federation"
+	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/resources"
@@ -109,6 +110,9 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 		}
 	}
 
+	// What the server received, counted in metrics even when a sync fails
+	// part way.
+	var res drivers.ApplyResult
 	fail := func(err error) (time.Duration, error) {
 		st := prev.DeepCopy()
 		if st == nil {
@@ -116,6 +120,7 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 		}
 		st.LastError = err.Error()
 		inst.Status.Federation = st
+		metrics.RecordSync(inst.Namespace, inst.Name, metrics.Sync{Result: metrics.SyncFailed, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted})
 		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionFederationSynced, metav1.ConditionFalse, ReasonSyncFailed, err.Error())
 		if prevReason != ReasonSyncFailed {
 			s.Recorder.Eventf(inst, nil, corev1.EventTypeWarning, "FederationSyncFailed", "Sync", "Moderation sync failed: %v", err)
@@ -151,7 +156,6 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 			managed++
 		}
 	}
-	var res drivers.ApplyResult
 	if !plan.Empty() {
 		res, err = drv.Apply(sctx, plan, nil)
 	}
@@ -217,6 +221,12 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 				"Restored %d entries changed or removed on the server by hand (%d created, %d updated, %d deleted)", writes, res.Created, res.Updated, res.Deleted)
 		}
 	}
+	result := metrics.SyncComplete
+	if stopped {
+		result = metrics.SyncPartial
+	}
+	metrics.RecordSync(inst.Namespace, inst.Name, metrics.Sync{Result: result, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted,
+		Entries: int(st.Entries), Pending: int(st.Pending), At: now.Time})
 	log.FromContext(ctx).V(1).Info("Moderation synced", "instance", client.ObjectKeyFromObject(inst),
 		"hash", combined.Hash, "created", res.Created, "updated", res.Updated, "deleted", res.Deleted, "writeCalls", res.WriteCalls, "pending", st.Pending)
 	inst.Status.Federation = st

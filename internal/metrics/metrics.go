@@ -1,0 +1,192 @@
+// Package metrics holds fedcommons' own Prometheus metrics: what each
+// server holds of its moderation policy and how its syncs go, how each
+// subscribed feed fetches, and what each policy computes. They are
+// registered with controller-runtime's registry, so the manager serves them
+// on its metrics endpoint (behind authentication and authorization) next to
+// the controller built-ins.
+//
+// Every series is labelled by the object's namespace and name and is
+// removed when the object goes, so a cluster's series count follows its
+// objects rather than its history.
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Sync results, the result label of fedcommons_moderation_syncs_total.
+const (
+	// SyncComplete: the server holds the whole effective policy.
+	SyncComplete = "complete"
+	// SyncPartial: the server's rate limit stopped the sync part way; the
+	// rest is pending and resumes on the next pass.
+	SyncPartial = "partial"
+	// SyncFailed: the server could not be reached, listed or written.
+	SyncFailed = "failed"
+)
+
+// Fetch results, the result label of fedcommons_feed_fetches_total.
+const (
+	// FetchApplied: a clean fetch (or 304 Not Modified) the copy in force
+	// now follows.
+	FetchApplied = "applied"
+	// FetchHeld: a list that shrank too much at once, held back.
+	FetchHeld = "held"
+	// FetchError: the fetch or the parse failed; the last good copy stays.
+	FetchError = "error"
+)
+
+var (
+	moderationSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fedcommons_moderation_syncs_total",
+		Help: "Moderation syncs that contacted an Instance's server, by result (complete, partial, failed).",
+	}, []string{"namespace", "instance", "result"})
+	moderationWrites = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fedcommons_moderation_changes_total",
+		Help: "Domain entries changed on an Instance's server through its admin API, by operation (create, update, delete).",
+	}, []string{"namespace", "instance", "operation"})
+	moderationEntries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_moderation_entries",
+		Help: "Domain entries fedcommons manages on an Instance's server, after the last sync.",
+	}, []string{"namespace", "instance"})
+	moderationPending = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_moderation_pending_changes",
+		Help: "Changes an Instance's server still has to receive (its rate limit stopped the last sync part way).",
+	}, []string{"namespace", "instance"})
+	moderationLastComplete = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_moderation_last_complete_sync_timestamp_seconds",
+		Help: "When an Instance's server last held the whole effective policy (Unix time). Alert on its age.",
+	}, []string{"namespace", "instance"})
+
+	feedFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fedcommons_feed_fetches_total",
+		Help: "Fetches of a FederationPolicy's subscribed list, by result (applied, held, error).",
+	}, []string{"namespace", "policy", "source", "result"})
+	feedEntries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_feed_entries",
+		Help: "Entries in force from a FederationPolicy's subscribed list (its last good copy).",
+	}, []string{"namespace", "policy", "source"})
+	policyEntries = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_policy_effective_entries",
+		Help: "Entries of a FederationPolicy's effective policy after the merge.",
+	}, []string{"namespace", "policy"})
+	policyRejected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "fedcommons_policy_rejected_entries",
+		Help: "Entries a FederationPolicy's merge refused (public suffixes, our own domains, exceptions, invalid names).",
+	}, []string{"namespace", "policy"})
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(
+		moderationSyncs, moderationWrites, moderationEntries, moderationPending, moderationLastComplete,
+		feedFetches, feedEntries, policyEntries, policyRejected,
+	)
+}
+
+// Sync is what one moderation sync of an Instance did.
+type Sync struct {
+	Result                    string
+	Created, Updated, Deleted int
+	// Entries and Pending are recorded unless the sync failed, when the
+	// server's state is not known.
+	Entries, Pending int
+	At               time.Time
+}
+
+// RecordSync records one sync that contacted the Instance's server.
+func RecordSync(namespace, instance string, s Sync) {
+	moderationSyncs.WithLabelValues(namespace, instance, s.Result).Inc()
+	for op, n := range map[string]int{"create": s.Created, "update": s.Updated, "delete": s.Deleted} {
+		if n > 0 {
+			moderationWrites.WithLabelValues(namespace, instance, op).Add(float64(n))
+		}
+	}
+	if s.Result == SyncFailed {
+		return
+	}
+	moderationEntries.WithLabelValues(namespace, instance).Set(float64(s.Entries))
+	moderationPending.WithLabelValues(namespace, instance).Set(float64(s.Pending))
+	if s.Result == SyncComplete {
+		moderationLastComplete.WithLabelValues(namespace, instance).Set(float64(s.At.Unix()))
+	}
+}
+
+// ForgetInstance removes every series of a deleted Instance.
+func ForgetInstance(namespace, instance string) {
+	labels := prometheus.Labels{"namespace": namespace, "instance": instance}
+	for _, v := range []*prometheus.MetricVec{
+		moderationSyncs.MetricVec, moderationWrites.MetricVec, moderationEntries.MetricVec,
+		moderationPending.MetricVec, moderationLastComplete.MetricVec,
+	} {
+		v.DeletePartialMatch(labels)
+	}
+}
+
+// RecordFetch records one fetch of a subscribed list and the entries in
+// force from it afterwards.
+func RecordFetch(namespace, policy, source, result string, inForce int) {
+	feedFetches.WithLabelValues(namespace, policy, source, result).Inc()
+	feedEntries.WithLabelValues(namespace, policy, source).Set(float64(inForce))
+}
+
+// RecordPolicy records what a policy's merge computed, and keeps the feed
+// series to the sources the policy still subscribes to.
+func RecordPolicy(namespace, policy string, entries, rejected int, sources []string) {
+	policyEntries.WithLabelValues(namespace, policy).Set(float64(entries))
+	policyRejected.WithLabelValues(namespace, policy).Set(float64(rejected))
+	keep := make(map[string]bool, len(sources))
+	for _, s := range sources {
+		keep[s] = true
+	}
+	for _, v := range []*prometheus.MetricVec{feedFetches.MetricVec, feedEntries.MetricVec} {
+		forgetSourcesExcept(v, namespace, policy, keep)
+	}
+}
+
+// ForgetPolicy removes every series of a deleted FederationPolicy.
+func ForgetPolicy(namespace, policy string) {
+	labels := prometheus.Labels{"namespace": namespace, "policy": policy}
+	for _, v := range []*prometheus.MetricVec{
+		feedFetches.MetricVec, feedEntries.MetricVec, policyEntries.MetricVec, policyRejected.MetricVec,
+	} {
+		v.DeletePartialMatch(labels)
+	}
+}
+
+// forgetSourcesExcept removes the series of one policy's sources that are
+// not in keep: a source renamed or unsubscribed stops being reported.
+func forgetSourcesExcept(v *prometheus.MetricVec, namespace, policy string, keep map[string]bool) {
+	ch := make(chan prometheus.Metric)
+	go func() {
+		v.Collect(ch)
+		close(ch)
+	}()
+	var gone []string
+	for m := range ch {
+		var pb dto.Metric
+		if err := m.Write(&pb); err != nil {
+			continue
+		}
+		var ns, pol, src string
+		for _, l := range pb.GetLabel() {
+			switch l.GetName() {
+			case "namespace":
+				ns = l.GetValue()
+			case "policy":
+				pol = l.GetValue()
+			case "source":
+				src = l.GetValue()
+			}
+		}
+		if ns == namespace && pol == policy && !keep[src] {
+			gone = append(gone, src)
+		}
+	}
+	for _, src := range gone {
+		v.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "policy": policy, "source": src})
+	}
+}
