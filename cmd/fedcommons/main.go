@@ -2,6 +2,7 @@
 //
 //	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
 //	fedcommons dev       start a local control plane, the operator and the samples
+//	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline
 //	fedcommons version   print the version
 package main
 
@@ -18,6 +19,8 @@ const usage = `fedcommons — run many small fediverse servers and govern them t
 Usage:
   fedcommons manager [flags]   run the operator
   fedcommons dev [flags]       local control plane + operator + samples (what "make demo" runs)
+  fedcommons policy explain    why a domain is or is not blocked by a policy manifest
+  fedcommons policy diff       what a change to a policy manifest changes, with why
   fedcommons version           print the version
 
 Run "fedcommons <command> -h" for a command's flags.
@@ -34,6 +37,8 @@ func main() {
 		err = runManager(os.Args[2:])
 	case "dev":
 		err = runDev(os.Args[2:])
+	case "policy":
+		err = runPolicy(os.Args[2:], os.Stdout)
 	case "version", "--version":
 		fmt.Println(version)
 	case "-h", "--help", "help":

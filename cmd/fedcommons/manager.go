@@ -3,9 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,16 +34,9 @@ func runManager(args []string) error {
 		return err
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
-	var allow []netip.Prefix
-	for _, c := range strings.Split(*sourceAllow, ",") {
-		if c = strings.TrimSpace(c); c == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(c)
-		if err != nil {
-			return fmt.Errorf("--source-allow-cidrs: %w", err)
-		}
-		allow = append(allow, p)
+	allow, err := parsePrefixes("source-allow-cidrs", *sourceAllow)
+	if err != nil {
+		return err
 	}
 
 	cfg, err := ctrl.GetConfig()

@@ -241,6 +241,10 @@ func (x Explanation) shortfall() string {
 	return "weight " + itoa(x.Weight) + " of " + itoa(x.Threshold.Value) + " needed"
 }
 
+// Describe names the entry's action and flags: "suspend", "silence + reject
+// reports".
+func (e Entry) Describe() string { return describe(e) }
+
 // describe names an entry's action and flags: "suspend", "silence + reject
 // reports".
 func describe(e Entry) string {

@@ -1,0 +1,395 @@
+// Package policytool computes, from FederationPolicy manifests and without
+// a cluster, what the operator would: the effective policy, why a domain is
+// or is not blocked, and what a change to a policy would change. It is what
+// `fedcommons policy explain|diff` runs, so that a moderator can review a
+// change (a pull request to a GitOps repository, a new subscription) before
+// it reaches any server.
+//
+// Sources are resolved as the operator resolves them: url sources are
+// fetched with the same Fetcher (size, time and address limits) and parsed
+// with the same parsers. A policyRef source names a policy computed inside
+// a cluster; offline it can be given as a file (the published feed), and
+// otherwise contributes nothing, which is said in the notes.
+package policytool
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/yaml"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/federation"
+	"github.com/fedcommons/fedcommons/internal/feeds"
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// Manifests are the objects of interest read from YAML files.
+type Manifests struct {
+	Policies  []v1alpha1.FederationPolicy
+	Instances []v1alpha1.Instance
+}
+
+// maxManifestBytes bounds one manifest file: policies are hand-written, and
+// a multi-megabyte one is a mistake (a feed given where a manifest goes).
+const maxManifestBytes = 8 << 20
+
+// Load reads YAML files of one or more documents and keeps the
+// FederationPolicies and Instances (the Instances' domains are protected,
+// as the operator protects every Instance domain of the cluster). Other
+// kinds are skipped; a document that is not YAML, or a fedcommons object
+// with unknown fields, is an error naming the file and document.
+func Load(paths ...string) (*Manifests, error) {
+	m := &Manifests{}
+	for _, path := range paths {
+		data, err := readBounded(path, maxManifestBytes)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.add(path, data); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *Manifests) add(path string, data []byte) error {
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
+	for doc := 1; ; doc++ {
+		raw, err := reader.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: document %d: %w", path, doc, err)
+		}
+		if len(bytes.TrimSpace(raw)) == 0 {
+			continue
+		}
+		var meta struct {
+			APIVersion string `json:"apiVersion"`
+			Kind       string `json:"kind"`
+		}
+		if err := yaml.Unmarshal(raw, &meta); err != nil {
+			return fmt.Errorf("%s: document %d is not YAML: %w", path, doc, err)
+		}
+		if meta.APIVersion != v1alpha1.GroupVersion.String() {
+			continue
+		}
+		switch meta.Kind {
+		case "FederationPolicy":
+			var p v1alpha1.FederationPolicy
+			if err := yaml.UnmarshalStrict(raw, &p); err != nil {
+				return fmt.Errorf("%s: document %d: FederationPolicy: %w", path, doc, err)
+			}
+			m.Policies = append(m.Policies, p)
+		case "Instance":
+			var i v1alpha1.Instance
+			if err := yaml.UnmarshalStrict(raw, &i); err != nil {
+				return fmt.Errorf("%s: document %d: Instance: %w", path, doc, err)
+			}
+			m.Instances = append(m.Instances, i)
+		}
+	}
+}
+
+// Policy returns the policy called name, or the only one when name is "".
+func (m *Manifests) Policy(name string) (*v1alpha1.FederationPolicy, error) {
+	var names []string
+	for i := range m.Policies {
+		if m.Policies[i].Name == name || (name == "" && len(m.Policies) == 1) {
+			return &m.Policies[i], nil
+		}
+		names = append(names, m.Policies[i].Name)
+	}
+	switch {
+	case len(m.Policies) == 0:
+		return nil, errors.New("no FederationPolicy (apiVersion " + v1alpha1.GroupVersion.String() + ") in the manifests")
+	case name == "":
+		return nil, fmt.Errorf("several FederationPolicies (%s): choose one with --policy", strings.Join(names, ", "))
+	}
+	return nil, fmt.Errorf("no FederationPolicy %q in the manifests (there are: %s)", name, strings.Join(names, ", "))
+}
+
+// Resolver resolves a policy's sources. One Resolver fetches each url once,
+// so the two sides of a diff see the same copy of a list they share.
+type Resolver struct {
+	// Fetcher fetches url sources; nil leaves them unresolved.
+	Fetcher *feeds.Fetcher
+	// Files gives sources as local files, by source name: a policyRef's
+	// published feed, or a list to use instead of fetching its url. The
+	// format is the source's own, or for a policyRef taken from the file
+	// name (.csv Mastodon CSV, .json GoToSocial JSON, else plain text).
+	Files map[string]string
+
+	fetched map[string]fetched
+}
+
+type fetched struct {
+	entries []moderation.Entry
+	note    string
+	err     error
+}
+
+// Computed is a policy's effective policy and how each source was resolved.
+type Computed struct {
+	Policy *moderation.Policy
+	// Notes say, source by source, where its entries came from.
+	Notes []string
+}
+
+// Compute merges the policy as the operator would, protecting the
+// domains of the given Instances.
+func (r *Resolver) Compute(ctx context.Context, p *v1alpha1.FederationPolicy, instances []v1alpha1.Instance) (*Computed, error) {
+	var resolved []federation.ResolvedSource
+	var notes []string
+	for _, s := range p.Spec.Sources {
+		entries, note, err := r.resolve(ctx, s)
+		if err != nil {
+			// Unlike the operator, there is no last good copy to fall back
+			// on, and counting the list as empty would show every entry it
+			// holds as removed: stop instead.
+			return nil, fmt.Errorf("source %s: %w (give it as a file with --source %s=FILE)", s.Name, err, s.Name)
+		}
+		notes = append(notes, s.Name+": "+note)
+		if entries != nil {
+			resolved = append(resolved, federation.ResolvedSource{Name: s.Name, Entries: entries})
+		}
+	}
+	eff, err := moderation.Merge(federation.Input(p, resolved, federation.ProtectedDomains(instances)))
+	if err != nil {
+		return nil, fmt.Errorf("FederationPolicy %s: %w", p.Name, err)
+	}
+	return &Computed{Policy: eff, Notes: notes}, nil
+}
+
+func (r *Resolver) resolve(ctx context.Context, s v1alpha1.PolicySource) ([]moderation.Entry, string, error) {
+	if path, ok := r.Files[s.Name]; ok {
+		format := moderation.Format(s.Format)
+		if s.URL == "" {
+			format = formatOfFile(path)
+		}
+		data, err := readBounded(path, feeds.DefaultMaxBytes)
+		if err != nil {
+			return nil, "", err
+		}
+		parsed, err := moderation.Parse(format, bytes.NewReader(data))
+		if err != nil {
+			return nil, "", fmt.Errorf("%s is not a readable %s list: %w", path, format, err)
+		}
+		return parsed.Entries, fmt.Sprintf("%d entries from %s (%s)%s", len(parsed.Entries), path, format, problems(parsed)), nil
+	}
+	if s.URL == "" {
+		return nil, fmt.Sprintf("policyRef %s/%s is computed in the cluster: not resolved (give its published feed with --source %s=FILE); it counts as listing nothing",
+			refNamespace(s), refName(s), s.Name), nil
+	}
+	if r.Fetcher == nil {
+		return nil, "url " + s.URL + " not fetched; it counts as listing nothing", nil
+	}
+	key := string(s.Format) + " " + s.URL
+	if f, ok := r.fetched[key]; ok {
+		return f.entries, f.note, f.err
+	}
+	f := r.fetch(ctx, s)
+	if r.fetched == nil {
+		r.fetched = map[string]fetched{}
+	}
+	r.fetched[key] = f
+	return f.entries, f.note, f.err
+}
+
+func (r *Resolver) fetch(ctx context.Context, s v1alpha1.PolicySource) fetched {
+	resp, err := r.Fetcher.Fetch(ctx, s.URL, feeds.Validators{})
+	if err != nil {
+		return fetched{err: err}
+	}
+	format := moderation.Format(s.Format)
+	parsed, err := moderation.Parse(format, bytes.NewReader(resp.Body))
+	if err != nil {
+		return fetched{err: fmt.Errorf("%s is not a readable %s list: %w", resp.URL, format, err)}
+	}
+	return fetched{entries: parsed.Entries, note: fmt.Sprintf("%d entries fetched from %s%s", len(parsed.Entries), resp.URL, problems(parsed))}
+}
+
+func problems(p *moderation.ParseResult) string {
+	var parts []string
+	if n := len(p.Problems); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d rows skipped", n))
+	}
+	if p.Obfuscated > 0 {
+		parts = append(parts, fmt.Sprintf("%d obfuscated", p.Obfuscated))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(parts, ", ")
+}
+
+func refNamespace(s v1alpha1.PolicySource) string {
+	if s.PolicyRef == nil {
+		return ""
+	}
+	return s.PolicyRef.Namespace
+}
+
+func refName(s v1alpha1.PolicySource) string {
+	if s.PolicyRef == nil {
+		return ""
+	}
+	return s.PolicyRef.Name
+}
+
+func formatOfFile(path string) moderation.Format {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".csv":
+		return moderation.FormatMastodonCSV
+	case ".json":
+		return moderation.FormatGoToSocialJSON
+	}
+	return moderation.FormatPlain
+}
+
+// WriteExplain writes, for each domain, why it is or is not blocked.
+func WriteExplain(w io.Writer, c *Computed, domains []string) error {
+	for i, d := range domains {
+		if i > 0 {
+			if _, err := fmt.Fprintln(w); err != nil {
+				return err
+			}
+		}
+		if _, err := fmt.Fprintln(w, c.Policy.Explain(d).String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Change is one domain whose effective entry differs between two policies.
+type Change struct {
+	Domain string
+	// Old and New are nil when the domain has no entry on that side.
+	Old, New *moderation.EffectiveEntry
+}
+
+// Diff lists the domains whose effective entry differs, in domain order:
+// added, removed, or with another action, flags or public comment (what a
+// server would be sent).
+func Diff(old, new *moderation.Policy) []Change {
+	var changes []Change
+	i, j := 0, 0
+	for i < len(old.Entries) || j < len(new.Entries) {
+		switch {
+		case j == len(new.Entries) || (i < len(old.Entries) && old.Entries[i].Domain < new.Entries[j].Domain):
+			changes = append(changes, Change{Domain: old.Entries[i].Domain, Old: &old.Entries[i]})
+			i++
+		case i == len(old.Entries) || new.Entries[j].Domain < old.Entries[i].Domain:
+			changes = append(changes, Change{Domain: new.Entries[j].Domain, New: &new.Entries[j]})
+			j++
+		default:
+			if sent(old.Entries[i].Entry) != sent(new.Entries[j].Entry) {
+				changes = append(changes, Change{Domain: new.Entries[j].Domain, Old: &old.Entries[i], New: &new.Entries[j]})
+			}
+			i++
+			j++
+		}
+	}
+	return changes
+}
+
+// sent is what a server would hold of an entry; the private comment (the
+// provenance summary) is left out, so a change of wording in why is not a
+// change of what.
+func sent(e moderation.Entry) moderation.Entry {
+	e = e.Canonical()
+	e.PrivateComment = ""
+	return e
+}
+
+// WriteDiff writes the changes, one line each with the reason for the new
+// entry, and a summary line.
+func WriteDiff(w io.Writer, old, new *moderation.Policy) error {
+	changes := Diff(old, new)
+	added, removed, changed := 0, 0, 0
+	var b strings.Builder
+	for _, c := range changes {
+		switch {
+		case c.Old == nil:
+			added++
+			fmt.Fprintf(&b, "+ %s: %s (%s)\n", c.Domain, c.New.Describe(), c.New.Summary())
+		case c.New == nil:
+			removed++
+			fmt.Fprintf(&b, "- %s: was %s (%s)\n", c.Domain, c.Old.Describe(), c.Old.Summary())
+		default:
+			changed++
+			what := c.Old.Describe() + " → " + c.New.Describe()
+			if c.Old.Describe() == c.New.Describe() {
+				what = c.New.Describe() + ", public comment " + quote(c.Old.PublicComment) + " → " + quote(c.New.PublicComment)
+			}
+			fmt.Fprintf(&b, "~ %s: %s (%s)\n", c.Domain, what, c.New.Summary())
+		}
+	}
+	fmt.Fprintf(&b, "%d added, %d removed, %d changed; %d entries before, %d after\n",
+		added, removed, changed, len(old.Entries), len(new.Entries))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func quote(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+// WriteNotes writes where each source's entries came from, and the
+// rejected entries by reason, so a reader knows what the answer rests on.
+func WriteNotes(w io.Writer, c *Computed) error {
+	var b strings.Builder
+	for _, n := range c.Notes {
+		b.WriteString("source ")
+		b.WriteString(n)
+		b.WriteByte('\n')
+	}
+	if len(c.Policy.Rejected) > 0 {
+		reasons := map[string]int{}
+		for _, r := range c.Policy.Rejected {
+			reasons[r.Reason]++
+		}
+		keys := make([]string, 0, len(reasons))
+		for k := range reasons {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		fmt.Fprintf(&b, "%d entries refused:\n", len(c.Policy.Rejected))
+		for _, k := range keys {
+			fmt.Fprintf(&b, "  %d × %s\n", reasons[k], k)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d MiB", path, limit>>20)
+	}
+	return data, nil
+}
