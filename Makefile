@@ -13,8 +13,9 @@ CONTROLLER_GEN := $(TOOLS) controller-gen
 K8S_VERSION ?= $(shell go list -m -f '{{.Version}}' k8s.io/api | sed 's/^v0\./v1./')
 export K8S_VERSION
 
-# Short fuzz runs in `make test`; raise for a real fuzzing session.
-FUZZTIME ?= 4s
+# Short fuzz runs in `make test`, as an execution count (see hack/fuzz.sh);
+# raise it, or give a duration such as 10m, for a real fuzzing session.
+FUZZTIME ?= 20000x
 # Extra flags for `fedcommons dev`, e.g. `make demo ARGS=--exit`.
 ARGS ?=
 
