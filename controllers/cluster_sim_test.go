@@ -81,14 +81,59 @@ func rollOutDeployments(ns, instance string) {
 		g.Expect(list.Items).NotTo(BeEmpty())
 		for i := range list.Items {
 			d := &list.Items[i]
-			n := *d.Spec.Replicas
-			d.Status = appsv1.DeploymentStatus{
-				ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
-				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}},
-			}
+			d.Status = rolledOut(d)
 			g.Expect(k8sClient.Status().Update(ctx, d)).To(Succeed())
 		}
 	}).WithTimeout(30 * time.Second).Should(Succeed())
+}
+
+// rolledOut is the status of a Deployment whose current generation has
+// rolled out with every replica available.
+func rolledOut(d *appsv1.Deployment) appsv1.DeploymentStatus {
+	n := *d.Spec.Replicas
+	return appsv1.DeploymentStatus{
+		ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n, ReadyReplicas: n, AvailableReplicas: n,
+		Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Reason: "MinimumReplicasAvailable"}},
+	}
+}
+
+// keepRollingOut plays the Deployment controller for the rest of the spec:
+// whenever one of the Instance's Deployments has a generation its status
+// has not observed, the new generation rolls out. Specs in which the
+// operator changes a Deployment again on its own (GoToSocial restarts
+// once its admin is promoted) use it, as a real cluster always runs a
+// Deployment controller; a one-off rollOutDeployments would race it.
+func keepRollingOut(ns, instance string) {
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			list := &appsv1.DeploymentList{}
+			if err := k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{v1alpha1.LabelInstance: instance}); err != nil {
+				continue
+			}
+			for i := range list.Items {
+				d := &list.Items[i]
+				if d.Status.ObservedGeneration == d.Generation {
+					continue
+				}
+				d.Status = rolledOut(d)
+				// A conflict with the operator's write is retried on the next tick.
+				_ = k8sClient.Status().Update(ctx, d)
+			}
+		}
+	}()
+	DeferCleanup(func() {
+		close(stop)
+		<-done
+	})
 }
 
 func readyStatefulSets(ns, instance string) {

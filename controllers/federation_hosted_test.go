@@ -115,14 +115,15 @@ var _ = Describe("Federation to hosted servers", func() {
 		eventuallyCondition(ns, "social", v1alpha1.ConditionAdminReady, metav1.ConditionTrue, "Bootstrapped")
 		// GoToSocial restarts after the promotion: the new pods come up.
 		Eventually(func() int64 { return deployment(ns, "social-web").Generation }).WithTimeout(20 * time.Second).Should(BeNumerically(">", gen))
-		// Play the Deployment controller until the operator has seen the
-		// restarted pods (it may apply the template once more meanwhile).
+		// From here on the operator may apply the template again (the
+		// restart, then its own follow-up): play the Deployment controller
+		// for the rest of the spec, as a cluster would.
+		keepRollingOut(ns, "social")
 		Eventually(func(g Gomega) {
-			rollOutDeployments(ns, "social")
 			c := meta.FindStatusCondition(getInstance(ns, "social").Status.Conditions, v1alpha1.ConditionWorkloadAvailable)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Status).To(Equal(metav1.ConditionTrue), c.Message)
-		}).WithTimeout(30 * time.Second).WithPolling(time.Second).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 		issueCertificate(ns, "social-tls")
 
 		By("the policy arrives over the obtained token and the Instance turns Ready")

@@ -290,7 +290,7 @@ func (r *FederationPolicyReconciler) resolveSources(ctx context.Context, policy 
 			out := feeds.FetchSource(ctx, r.Fetcher, st.tracker, feeds.Source{Name: s.Name, URL: s.URL, Format: format, Retraction: retraction})
 			st.fingerprints[s.Name] = fp
 			ts = out.Status
-			metrics.RecordFetch(policy.Namespace, policy.Name, s.Name, fetchResult(out.Outcome), len(out.Effective))
+			metrics.RecordFetch(policy.Namespace, policy.Name, s.Name, fetchResult(out.Outcome))
 			if out.Outcome.Held != "" {
 				r.Recorder.Eventf(policy, nil, corev1.EventTypeWarning, "SourceHeld", "Fetch", "Source %s: %s", s.Name, out.Outcome.Held)
 			}
@@ -300,6 +300,7 @@ func (r *FederationPolicyReconciler) resolveSources(ctx context.Context, policy 
 			nextFetch = max(wait, time.Minute)
 		}
 		eff := st.tracker.Effective(s.Name)
+		metrics.RecordFeedEntries(policy.Namespace, policy.Name, s.Name, len(eff))
 		entries := make([]moderation.Entry, len(eff))
 		for i := range eff {
 			entries[i] = eff[i].Entry

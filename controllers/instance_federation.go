@@ -106,6 +106,7 @@ func (s *FederationSync) Sync(ctx context.Context, inst *v1alpha1.Instance, prof
 	if prev != nil && prevReason == ReasonSynced && prev.PolicyHash == combined.Hash && prev.Pending == 0 &&
 		inst.Status.ObservedGeneration == inst.Generation && prev.LastSyncTime != nil {
 		if wait := time.Until(prev.LastSyncTime.Add(drift)); wait > 0 {
+			metrics.RecordState(inst.Namespace, inst.Name, int(prev.Entries), 0, prev.LastSyncTime.Time)
 			return wait + time.Second, nil
 		}
 	}

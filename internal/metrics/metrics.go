@@ -105,14 +105,23 @@ func RecordSync(namespace, instance string, s Sync) {
 			moderationWrites.WithLabelValues(namespace, instance, op).Add(float64(n))
 		}
 	}
-	if s.Result == SyncFailed {
-		return
+	switch s.Result {
+	case SyncComplete:
+		RecordState(namespace, instance, s.Entries, s.Pending, s.At)
+	case SyncPartial:
+		moderationEntries.WithLabelValues(namespace, instance).Set(float64(s.Entries))
+		moderationPending.WithLabelValues(namespace, instance).Set(float64(s.Pending))
 	}
-	moderationEntries.WithLabelValues(namespace, instance).Set(float64(s.Entries))
-	moderationPending.WithLabelValues(namespace, instance).Set(float64(s.Pending))
-	if s.Result == SyncComplete {
-		moderationLastComplete.WithLabelValues(namespace, instance).Set(float64(s.At.Unix()))
-	}
+}
+
+// RecordState sets an Instance's gauges from what its status says the
+// server held after its last complete sync. Between drift checks the
+// server is not contacted; recording the state then means the series exist
+// from the operator's first pass after a restart, not from the next check.
+func RecordState(namespace, instance string, entries, pending int, lastComplete time.Time) {
+	moderationEntries.WithLabelValues(namespace, instance).Set(float64(entries))
+	moderationPending.WithLabelValues(namespace, instance).Set(float64(pending))
+	moderationLastComplete.WithLabelValues(namespace, instance).Set(float64(lastComplete.Unix()))
 }
 
 // ForgetInstance removes every series of a deleted Instance.
@@ -126,10 +135,14 @@ func ForgetInstance(namespace, instance string) {
 	}
 }
 
-// RecordFetch records one fetch of a subscribed list and the entries in
-// force from it afterwards.
-func RecordFetch(namespace, policy, source, result string, inForce int) {
+// RecordFetch records one fetch of a subscribed list.
+func RecordFetch(namespace, policy, source, result string) {
 	feedFetches.WithLabelValues(namespace, policy, source, result).Inc()
+}
+
+// RecordFeedEntries records the entries in force from a subscribed list,
+// fetched on this pass or earlier.
+func RecordFeedEntries(namespace, policy, source string, inForce int) {
 	feedEntries.WithLabelValues(namespace, policy, source).Set(float64(inForce))
 }
 
