@@ -12,10 +12,15 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/resources"
+	"github.com/fedcommons/fedcommons/internal/software"
 )
 
 func getInstance(ns, name string) *v1alpha1.Instance {
@@ -328,6 +333,33 @@ var _ = Describe("Instance", func() {
 			g.Expect(s.OwnerReferences).To(ContainElement(HaveField("UID", live.UID)))
 			g.Expect(s.Data).To(Equal(secrets.Data))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+	})
+
+	It("keeps an existing StatefulSet's volume template, which the API server will not let change", func() {
+		createSecret(ns, "riverside-smtp", map[string]string{"username": "u", "password": "p"})
+		inst := loadSample("fedcommons_v1alpha1_instance_mastodon.yaml", ns)
+		inst.Spec.Admin = nil
+		// The database StatefulSet as an earlier operator (another default
+		// size, another storage class) left it.
+		profile, err := software.Lookup(inst.Spec.Software)
+		Expect(err).NotTo(HaveOccurred())
+		old := resources.PostgresStatefulSet(inst, profile, resources.Params{})
+		old.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests[corev1.ResourceStorage] = resource.MustParse("5Gi")
+		old.Spec.VolumeClaimTemplates[0].Spec.StorageClassName = ptr.To("slow")
+		old.Spec.Template.Spec.Containers[0].Image = "docker.io/library/postgres:16-alpine"
+		old.OwnerReferences = nil // the Instance does not exist yet; the operator's apply sets it
+		Expect(k8sClient.Create(ctx, old)).To(Succeed())
+
+		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
+		// The prepare Job comes after every long-lived object is applied.
+		Eventually(func() []string { return jobNames(ns, "toot") }).WithTimeout(30 * time.Second).Should(ContainElement("toot-prepare-4-5-2"))
+		live := &appsv1.StatefulSet{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(old), live)).To(Succeed())
+		Expect(live.Spec.Template.Spec.Containers[0].Image).To(Equal(resources.PostgresImage), "the rest of the StatefulSet follows the operator")
+		claim := live.Spec.VolumeClaimTemplates[0]
+		Expect(claim.Spec.Resources.Requests.Storage().String()).To(Equal("5Gi"), "the volume template is left as it was")
+		Expect(claim.Spec.StorageClassName).To(Equal(ptr.To("slow")))
+		Expect(conditions.IsTrue(getInstance(ns, "toot").Status.Conditions, v1alpha1.ConditionStalled)).To(BeFalse())
 	})
 
 	It("stops, without minting new keys, when a generated secret disappears", func() {

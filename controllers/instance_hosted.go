@@ -219,6 +219,11 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 		if _, ok := obj.(*appsv1.Deployment); ok && !withDeployments {
 			continue
 		}
+		if sts, ok := obj.(*appsv1.StatefulSet); ok {
+			if err := r.keepClaimTemplates(ctx, sts); err != nil {
+				return phaseResult{err: err}
+			}
+		}
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
 			// The apply itself tells whether the kind is served: no extra
 			// discovery call on every pass.
@@ -232,6 +237,40 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 		}
 	}
 	return phaseResult{}
+}
+
+// keepClaimTemplates gives a StatefulSet that already exists the volume
+// claim templates it has. The API server refuses any change to them, so
+// applying a different size, storage class or label set (a default changed
+// by a newer operator, a namespace moved to another community) would fail
+// every pass and hold up the whole Instance. The volumes themselves are
+// PersistentVolumeClaims that outlive the template; they are resized there.
+func (r *InstanceReconciler) keepClaimTemplates(ctx context.Context, desired *appsv1.StatefulSet) error {
+	live := &appsv1.StatefulSet{}
+	err := r.Client.Get(ctx, client.ObjectKeyFromObject(desired), live)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("read StatefulSet %s: %w", desired.Name, err)
+	}
+	templates := make([]corev1.PersistentVolumeClaim, len(live.Spec.VolumeClaimTemplates))
+	for i, t := range live.Spec.VolumeClaimTemplates {
+		// The fields the builder sets, no more: copying what the server
+		// filled in (defaults, status) would change the applied object's
+		// hash and cost a write for nothing.
+		templates[i] = corev1.PersistentVolumeClaim{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+			ObjectMeta: metav1.ObjectMeta{Name: t.Name, Labels: t.Labels},
+			Spec: corev1.PersistentVolumeClaimSpec{
+				AccessModes:      t.Spec.AccessModes,
+				StorageClassName: t.Spec.StorageClassName,
+				Resources:        corev1.VolumeResourceRequirements{Requests: t.Spec.Resources.Requests},
+			},
+		}
+	}
+	desired.Spec.VolumeClaimTemplates = templates
+	return nil
 }
 
 // runJob applies a run-once Job and reports whether it has completed.

@@ -237,6 +237,26 @@ var _ = Describe("Admission validation", func() {
 		}, "software cannot be changed"),
 	)
 
+	It("refuses a change to the bundled database's volume size, and says how to grow it", func() {
+		inst := hostedInstance(ns, "sized")
+		inst.Spec.Software, inst.Spec.Version, inst.Spec.Domain = v1alpha1.SoftwareMastodon, "4.5.2", "sized.riverside.example"
+		ten := resource.MustParse("10Gi")
+		inst.Spec.Database = &v1alpha1.DatabaseSpec{Engine: v1alpha1.DatabasePostgres, Postgres: &v1alpha1.PostgresSpec{StorageSize: &ten}}
+		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
+		// Merge patches without a resourceVersion: the operator writes the
+		// object concurrently.
+		for _, size := range []*resource.Quantity{ptr.To(resource.MustParse("20Gi")), nil} {
+			changed := inst.DeepCopy()
+			changed.Spec.Database.Postgres.StorageSize = size
+			err := k8sClient.Patch(ctx, changed, client.MergeFrom(inst))
+			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "storageSize %v: want Invalid, got %v", size, err)
+			Expect(err.Error()).To(ContainSubstring("resize its PersistentVolumeClaim (data-<name>-postgres-0)"))
+		}
+		changed := inst.DeepCopy()
+		changed.Spec.Registrations = v1alpha1.RegistrationsClosed
+		Expect(k8sClient.Patch(ctx, changed, client.MergeFrom(inst))).To(Succeed(), "other changes stay possible")
+	})
+
 	It("admits an Instance update that keeps the immutable fields", func() {
 		inst := hostedInstance(ns, "mutable")
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())

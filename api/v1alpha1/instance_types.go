@@ -80,6 +80,7 @@ const (
 // external (hosted elsewhere, taking part in the community's moderation).
 // +kubebuilder:validation:XValidation:rule="self.software == oldSelf.software",message="software cannot be changed: create a new Instance and migrate to it"
 // +kubebuilder:validation:XValidation:rule="has(self.accountDomain) == has(oldSelf.accountDomain) && (!has(self.accountDomain) || self.accountDomain == oldSelf.accountDomain)",message="accountDomain cannot be added, changed or removed after creation: accounts and signatures depend on it"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.database) || !has(oldSelf.database.postgres) || !has(self.database) || !has(self.database.postgres) || (has(self.database.postgres.storageSize) == has(oldSelf.database.postgres.storageSize) && (!has(self.database.postgres.storageSize) || self.database.postgres.storageSize == oldSelf.database.postgres.storageSize))",message="database.postgres.storageSize cannot be set or changed after creation: a StatefulSet's volume template is immutable. To grow the database volume, resize its PersistentVolumeClaim (data-<name>-postgres-0) if its StorageClass allows expansion"
 // +kubebuilder:validation:XValidation:rule="has(self.external) || has(self.version)",message="version is required for a hosted instance (or set external for a server hosted elsewhere)"
 // +kubebuilder:validation:XValidation:rule="!has(self.external) || !(has(self.version) || has(self.image) || has(self.tls) || has(self.ingress) || has(self.gateway) || has(self.database) || has(self.redis) || has(self.storage) || has(self.smtp) || has(self.admin) || has(self.components))",message="external describes a server hosted elsewhere: remove version, image, tls, ingress, gateway, database, redis, storage, smtp, admin and components"
 // +kubebuilder:validation:XValidation:rule="!(has(self.ingress) && has(self.gateway))",message="set ingress or gateway, not both"
@@ -286,7 +287,9 @@ type PostgresSpec struct {
 	// +optional
 	External *ExternalPostgres `json:"external,omitempty"`
 
-	// storageSize of the bundled database's volume.
+	// storageSize of the bundled database's volume (10Gi when unset). It is
+	// fixed at creation; grow the volume by resizing its
+	// PersistentVolumeClaim, where the StorageClass allows expansion.
 	// +optional
 	StorageSize *resource.Quantity `json:"storageSize,omitempty"`
 }
