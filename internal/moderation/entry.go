@@ -8,16 +8,11 @@ package moderation
 // flag set. Without this a driver listing Mastodon's spelling would see a
 // difference from the policy's spelling on every pass and rewrite the entry
 // forever.
+//
+// The rules live in verdict.canonical, which Merge applies to the part of
+// an entry it combines.
 func (e Entry) Canonical() Entry {
-	switch {
-	case e.Action == RejectMedia:
-		e.RejectMedia = true
-	case e.Action == Noop && e.RejectMedia:
-		e.Action = RejectMedia
-	case e.Action == Allow:
-		// An allow restricts nothing: flags on it have no meaning.
-		e.RejectMedia, e.RejectReports = false, false
-	}
+	verdictOf(&e).canonical().setOn(&e)
 	return e
 }
 

@@ -443,15 +443,8 @@ func checkSource(entries []Entry) (first int, sorted bool) {
 // isCanonical reports whether e.Canonical() == e, without copying and
 // comparing the whole entry (its strings included).
 func isCanonical(e *Entry) bool {
-	switch e.Action {
-	case RejectMedia:
-		return e.RejectMedia
-	case Noop:
-		return !e.RejectMedia
-	case Allow:
-		return !e.RejectMedia && !e.RejectReports
-	}
-	return true
+	v := verdictOf(e)
+	return v.canonical() == v
 }
 
 // sortedOrder returns the permutation that sorts the entries by domain.
@@ -1027,7 +1020,8 @@ func (v verdict) setOn(e *Entry) {
 	e.Action, e.RejectMedia, e.RejectReports, e.Obfuscate = v.action, v.rejectMedia, v.rejectReports, v.obfuscate
 }
 
-// canonical is Entry.Canonical for a verdict.
+// canonical holds the rules of Entry.Canonical: reject-media is spelled
+// one way, and an allow, which restricts nothing, carries no flags.
 func (v verdict) canonical() verdict {
 	switch {
 	case v.action == RejectMedia:
