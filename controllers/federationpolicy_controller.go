@@ -178,13 +178,7 @@ func (r *FederationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 		r.enqueueSubscribers(ctx, key)
 	}
 
-	urlSources := make([]string, 0, len(policy.Spec.Sources))
-	for _, s := range policy.Spec.Sources {
-		if s.URL != "" {
-			urlSources = append(urlSources, s.Name)
-		}
-	}
-	metrics.RecordPolicy(key.Namespace, key.Name, len(eff.Entries), len(eff.Rejected), urlSources)
+	metrics.RecordPolicy(key.Namespace, key.Name, len(eff.Entries), len(eff.Rejected))
 	policy.Status.Entries = int32(len(eff.Entries))
 	policy.Status.Instances = int32(len(selected))
 	policy.Status.PolicyHash = res.Hash
@@ -254,6 +248,7 @@ func (r *FederationPolicyReconciler) resolveSources(ctx context.Context, policy 
 	for name := range st.fingerprints {
 		if !contains(urlNames, name) {
 			delete(st.fingerprints, name)
+			metrics.ForgetSource(key.Namespace, key.Name, name)
 		}
 	}
 

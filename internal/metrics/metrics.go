@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -146,18 +145,18 @@ func RecordFeedEntries(namespace, policy, source string, inForce int) {
 	feedEntries.WithLabelValues(namespace, policy, source).Set(float64(inForce))
 }
 
-// RecordPolicy records what a policy's merge computed, and keeps the feed
-// series to the sources the policy still subscribes to.
-func RecordPolicy(namespace, policy string, entries, rejected int, sources []string) {
+// RecordPolicy records what a policy's merge computed.
+func RecordPolicy(namespace, policy string, entries, rejected int) {
 	policyEntries.WithLabelValues(namespace, policy).Set(float64(entries))
 	policyRejected.WithLabelValues(namespace, policy).Set(float64(rejected))
-	keep := make(map[string]bool, len(sources))
-	for _, s := range sources {
-		keep[s] = true
-	}
-	for _, v := range []*prometheus.MetricVec{feedFetches.MetricVec, feedEntries.MetricVec} {
-		forgetSourcesExcept(v, namespace, policy, keep)
-	}
+}
+
+// ForgetSource removes the series of a subscribed list the policy no
+// longer has (removed or renamed).
+func ForgetSource(namespace, policy, source string) {
+	labels := prometheus.Labels{"namespace": namespace, "policy": policy, "source": source}
+	feedFetches.DeletePartialMatch(labels)
+	feedEntries.DeletePartialMatch(labels)
 }
 
 // ForgetPolicy removes every series of a deleted FederationPolicy.
@@ -167,39 +166,5 @@ func ForgetPolicy(namespace, policy string) {
 		feedFetches.MetricVec, feedEntries.MetricVec, policyEntries.MetricVec, policyRejected.MetricVec,
 	} {
 		v.DeletePartialMatch(labels)
-	}
-}
-
-// forgetSourcesExcept removes the series of one policy's sources that are
-// not in keep: a source renamed or unsubscribed stops being reported.
-func forgetSourcesExcept(v *prometheus.MetricVec, namespace, policy string, keep map[string]bool) {
-	ch := make(chan prometheus.Metric)
-	go func() {
-		v.Collect(ch)
-		close(ch)
-	}()
-	var gone []string
-	for m := range ch {
-		var pb dto.Metric
-		if err := m.Write(&pb); err != nil {
-			continue
-		}
-		var ns, pol, src string
-		for _, l := range pb.GetLabel() {
-			switch l.GetName() {
-			case "namespace":
-				ns = l.GetValue()
-			case "policy":
-				pol = l.GetValue()
-			case "source":
-				src = l.GetValue()
-			}
-		}
-		if ns == namespace && pol == policy && !keep[src] {
-			gone = append(gone, src)
-		}
-	}
-	for _, src := range gone {
-		v.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "policy": policy, "source": src})
 	}
 }

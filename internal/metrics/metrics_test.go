@@ -59,7 +59,8 @@ func TestFeedSeriesFollowTheSubscriptions(t *testing.T) {
 	RecordFeedEntries(ns, "shared", "b", 0)
 	RecordFeedEntries(ns, "other", "b", 1)
 
-	RecordPolicy(ns, "shared", 10, 2, []string{"a"}) // b unsubscribed
+	RecordPolicy(ns, "shared", 10, 2)
+	ForgetSource(ns, "shared", "b") // unsubscribed
 	if n := testutil.CollectAndCount(feedEntries); n != 2 {
 		t.Errorf("%d feed entries series, want 2 (shared/a and other/b)", n)
 	}
