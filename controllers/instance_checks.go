@@ -3,10 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,9 +18,8 @@ import (
 )
 
 // checkDomain refuses an Instance whose domain another Instance in the
-// cluster already claims. The oldest claim wins (ties broken by
-// namespace/name), so the outcome does not depend on reconcile order, and
-// the refused Instance touches nothing.
+// cluster already claims (see firstClaim), and the refused Instance
+// touches nothing.
 func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) *stalledError {
 	list := &v1alpha1.InstanceList{}
 	if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: string(inst.Spec.Domain)}); err != nil {
@@ -32,19 +34,40 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 	if len(claims) < 2 {
 		return nil
 	}
-	sort.Slice(claims, func(i, j int) bool {
-		ti, tj := claims[i].CreationTimestamp, claims[j].CreationTimestamp
-		if !ti.Equal(&tj) {
-			return ti.Before(&tj)
-		}
-		return claims[i].Namespace+"/"+claims[i].Name < claims[j].Namespace+"/"+claims[j].Name
-	})
-	first := claims[0]
+	first := firstClaim(claims)
 	if first.UID == inst.UID {
 		return nil
 	}
-	return &stalledError{reason: "DomainTaken", message: fmt.Sprintf(
+	return &stalledError{reason: reasonDomainTaken, message: fmt.Sprintf(
 		"domain %s is already served by Instance %s/%s; each domain can have one Instance in the cluster", inst.Spec.Domain, first.Namespace, first.Name)}
+}
+
+const reasonDomainTaken = "DomainTaken"
+
+// firstClaim is the Instance that keeps a domain several claim: the oldest.
+// Creation times have a resolution of one second, so on a tie the one that
+// already holds the domain (reconciled, and not refused) keeps it: a
+// newcomer created in the same second must not take the domain from a
+// server already running. Only then does namespace/name decide, so the
+// outcome never depends on reconcile order.
+func firstClaim(claims []*v1alpha1.Instance) *v1alpha1.Instance {
+	holds := func(i *v1alpha1.Instance) bool {
+		stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
+		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == reasonDomainTaken
+		return i.Status.ObservedGeneration > 0 && !refused
+	}
+	return slices.MinFunc(claims, func(a, b *v1alpha1.Instance) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		if ha, hb := holds(a), holds(b); ha != hb {
+			if ha {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
 }
 
 // secretRef is a Secret the sysadmin provides and the spec refers to.
