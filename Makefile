@@ -16,7 +16,7 @@ export K8S_VERSION
 # Short fuzz runs in `make test`, as an execution count (see hack/fuzz.sh);
 # raise it, or give a duration such as 10m, for a real fuzzing session.
 FUZZTIME ?= 20000x
-# Extra flags for `fedcommons dev`, e.g. `make demo ARGS=--exit`.
+# Extra flags for cmd/fedcommons-dev, e.g. `make demo ARGS=--exit`.
 ARGS ?=
 
 .PHONY: help
@@ -27,7 +27,7 @@ help: ## Show the targets.
 
 .PHONY: demo
 demo: ## Start a local control plane, the operator and the samples; show them reconciled (ARGS=--exit to stop once Ready).
-	go run ./cmd/fedcommons dev $(ARGS)
+	go run ./cmd/fedcommons-dev $(ARGS)
 
 .PHONY: test
 test: vet verify-generated verify-chart test-go fuzz ## The whole test suite: vet, generated files, chart sync, unit + envtest + chart + e2e (-race), fuzz.
@@ -80,8 +80,9 @@ manifests: ## CRDs and the operator's RBAC from the markers.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/fedcommons.
+build: ## Build bin/fedcommons (the operator and `policy`, what ships) and bin/fedcommons-dev (the demo).
 	go build -trimpath -o bin/fedcommons ./cmd/fedcommons
+	go build -trimpath -o bin/fedcommons-dev ./cmd/fedcommons-dev
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
