@@ -1,5 +1,8 @@
 # The operator image: a static binary on distroless, running as non-root.
-# Build with `make docker-build` (needs a Docker engine).
+# Build with `make docker-build` (needs a Docker engine), or without any
+# engine or registry with `make image` (hack/tools/ociimage: the same binary,
+# user and entrypoint on an empty base). Only cmd/fedcommons ships: the demo
+# and its test rig are cmd/fedcommons-dev.
 
 FROM golang:1.26 AS builder
 ARG VERSION=dev

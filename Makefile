@@ -16,7 +16,7 @@ export K8S_VERSION
 # Short fuzz runs in `make test`, as an execution count (see hack/fuzz.sh);
 # raise it, or give a duration such as 10m, for a real fuzzing session.
 FUZZTIME ?= 20000x
-# Extra flags for `fedcommons dev`, e.g. `make demo ARGS=--exit`.
+# Extra flags for cmd/fedcommons-dev, e.g. `make demo ARGS=--exit`.
 ARGS ?=
 
 .PHONY: help
@@ -27,10 +27,10 @@ help: ## Show the targets.
 
 .PHONY: demo
 demo: ## Start a local control plane, the operator and the samples; show them reconciled (ARGS=--exit to stop once Ready).
-	go run ./cmd/fedcommons dev $(ARGS)
+	go run ./cmd/fedcommons-dev $(ARGS)
 
 .PHONY: test
-test: vet verify-generated verify-chart test-go fuzz ## The whole test suite: vet, generated files, chart sync, unit + envtest + chart + e2e (-race), fuzz.
+test: vet verify-generated verify-chart test-go fuzz test-image chart ## The whole test suite: vet, generated files, chart sync, unit + envtest + chart + e2e (-race), fuzz, image builder, chart package.
 
 ##@ Pieces of `make test`
 
@@ -80,8 +80,9 @@ manifests: ## CRDs and the operator's RBAC from the markers.
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/fedcommons.
+build: ## Build bin/fedcommons (the operator and `policy`, what ships) and bin/fedcommons-dev (the demo).
 	go build -trimpath -o bin/fedcommons ./cmd/fedcommons
+	go build -trimpath -o bin/fedcommons-dev ./cmd/fedcommons-dev
 
 .PHONY: run
 run: manifests generate ## Run the operator against the current kubeconfig.
@@ -89,6 +90,26 @@ run: manifests generate ## Run the operator against the current kubeconfig.
 
 IMG ?= ghcr.io/fedcommons/fedcommons:$(VERSION)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+IMAGE_TAR  ?= bin/fedcommons-image.tar
+IMAGE_ARCH ?= $(shell go env GOARCH)
+
+.PHONY: image
+image: ## Build the operator image IMG as IMAGE_TAR without a container engine or registry (docker/podman load, kind load image-archive, crane push).
+	@mkdir -p bin/image $(dir $(IMAGE_TAR))
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(IMAGE_ARCH) \
+	  go build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/image/fedcommons ./cmd/fedcommons
+	cd hack/tools && go run ./ociimage --binary $(abspath bin/image/fedcommons) \
+	  --out $(abspath $(IMAGE_TAR)) --ref $(IMG) --arch $(IMAGE_ARCH)
+
+.PHONY: test-image
+test-image: ## The image builder's tests: it builds an image from a small static binary and checks its config and layer (fast; `make image` builds the real one).
+	cd hack/tools && go vet ./ociimage && go test -count=1 ./ociimage
+
+.PHONY: chart
+chart: ## Lint the Helm chart and package it into bin/.
+	$(TOOLS) helm lint --strict charts/fedcommons
+	$(TOOLS) helm package charts/fedcommons --destination bin
 
 .PHONY: docker-build
 docker-build: ## Build the operator image IMG (needs a Docker engine; not used by `make test`).

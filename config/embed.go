@@ -1,5 +1,5 @@
 // Package config embeds the parts of the deployment manifests that the
-// fedcommons binary installs itself (`fedcommons dev`), so they are read
+// demo (`fedcommons-dev`) installs itself, so they are read
 // from the same files kustomize and the Helm chart are built from. The
 // CRDs are embedded by the config/crd package.
 package config

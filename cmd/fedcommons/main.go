@@ -1,9 +1,13 @@
-// Command fedcommons is the fedcommons operator and its tools:
+// Command fedcommons is the fedcommons operator and its user tools, the
+// binary the operator image ships:
 //
 //	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
-//	fedcommons dev       start a local control plane, the operator and the samples
 //	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline
 //	fedcommons version   print the version
+//
+// The demo (`make demo`) is cmd/fedcommons-dev, a command of its own so that
+// its test rig (local control plane, fake admin APIs, stand-ins) is never
+// linked here; TestShippedBinaryHasNoTestRig keeps it that way.
 package main
 
 import (
@@ -18,12 +22,13 @@ const usage = `fedcommons — run many small fediverse servers and govern them t
 
 Usage:
   fedcommons manager [flags]   run the operator
-  fedcommons dev [flags]       local control plane + operator + samples (what "make demo" runs)
   fedcommons policy explain    why a domain is or is not blocked by a policy manifest
   fedcommons policy diff       what a change to a policy manifest changes, with why
   fedcommons version           print the version
 
-Run "fedcommons <command> -h" for a command's flags.
+Run "fedcommons <command> -h" for a command's flags. The demo (a local
+control plane, the operator and the samples) is "make demo", or
+"go run ./cmd/fedcommons-dev" from a checkout.
 `
 
 func main() {
@@ -36,7 +41,9 @@ func main() {
 	case "manager":
 		err = runManager(os.Args[2:])
 	case "dev":
-		err = runDev(os.Args[2:])
+		// The demo moved out of the shipped binary; say where it went.
+		fmt.Fprint(os.Stderr, "fedcommons: the demo is not part of this binary: run \"make demo\" or \"go run ./cmd/fedcommons-dev\" from a checkout\n")
+		os.Exit(2)
 	case "policy":
 		err = runPolicy(os.Args[2:], os.Stdout)
 	case "version", "--version":

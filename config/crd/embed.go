@@ -1,5 +1,5 @@
 // Package crd embeds the generated CustomResourceDefinitions so that the
-// binary can install them (`fedcommons dev`) and tests can load them
+// demo (`fedcommons-dev`) can install them and tests can load them
 // without depending on the working directory.
 package crd
 

@@ -88,7 +88,7 @@ func TestRenderReady(t *testing.T) {
 	}
 	out := Render(s, 83*time.Second)
 	for _, want := range []string{
-		"fedcommons dev — 1m23s — everything is Ready",
+		"fedcommons-dev — 1m23s — everything is Ready",
 		"riverside  riverside  2/2 ready  True",
 		"riverside/toot  mastodon  toot.riverside.example  4.5.2    True  mastodon 4.5.2 serving",
 		"riverside/shared-moderation: 7 entries, Ready True",

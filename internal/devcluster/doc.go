@@ -1,4 +1,4 @@
-// Package devcluster is `fedcommons dev` (what `make demo` runs): one
+// Package devcluster is `fedcommons-dev` (what `make demo` runs): one
 // process that shows fedcommons working end to end on a machine with no
 // cluster, no containers and no downloads beyond Go modules.
 //

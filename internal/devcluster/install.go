@@ -172,7 +172,7 @@ func installPlatform(ctx context.Context, c client.Client) error {
 			Name:   issuerName,
 			Labels: map[string]string{LabelPartOf: DemoPartOf},
 			Annotations: map[string]string{AnnotationNote: "the demo's issuer, named as config/samples expect: self-signed; " +
-				"fedcommons dev's stand-in for cert-manager issues its certificates, no ACME server is contacted"},
+				"fedcommons-dev's stand-in for cert-manager issues its certificates, no ACME server is contacted"},
 		},
 		Spec: certmanagerv1.IssuerSpec{IssuerConfig: certmanagerv1.IssuerConfig{SelfSigned: &certmanagerv1.SelfSignedIssuer{}}},
 	}

@@ -141,7 +141,7 @@ func (s *certStandIn) issue(ctx context.Context, cert *certmanagerv1.Certificate
 		"cert-manager.io/certificate-name": cert.Name,
 		"cert-manager.io/issuer-name":      cert.Spec.IssuerRef.Name,
 		"cert-manager.io/issuer-kind":      cert.Spec.IssuerRef.Kind,
-		AnnotationNote:                     "issued by fedcommons dev's demo stand-in for cert-manager: self-signed, not trusted by anyone",
+		AnnotationNote:                     "issued by fedcommons-dev's demo stand-in for cert-manager: self-signed, not trusted by anyone",
 	}
 	if t := cert.Spec.SecretTemplate; t != nil {
 		for k, v := range t.Labels {
@@ -235,7 +235,7 @@ func (s *pvStandIn) pass(ctx context.Context) error {
 			ObjectMeta: metav1.ObjectMeta{
 				Name:        name,
 				Labels:      map[string]string{LabelPartOf: DemoPartOf, LabelStandIn: pvStandInName},
-				Annotations: map[string]string{AnnotationNote: "created by fedcommons dev's demo stand-in for a storage provisioner; kwok pods never write to it"},
+				Annotations: map[string]string{AnnotationNote: "created by fedcommons-dev's demo stand-in for a storage provisioner; kwok pods never write to it"},
 			},
 			Spec: corev1.PersistentVolumeSpec{
 				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},

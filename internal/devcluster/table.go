@@ -137,7 +137,7 @@ func clip(s string, n int) string {
 // Render draws the table. elapsed is shown in the title when non-zero.
 func Render(s Snapshot, elapsed time.Duration) string {
 	var b bytes.Buffer
-	title := "fedcommons dev"
+	title := "fedcommons-dev"
 	if elapsed > 0 {
 		title += fmt.Sprintf(" — %s", elapsed.Round(time.Second))
 	}

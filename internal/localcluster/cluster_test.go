@@ -71,7 +71,7 @@ func TestClusterRunsPods(t *testing.T) {
 	defer cancel()
 
 	// Start's context bounds the cluster's life; cancelling it (below) stops
-	// the cluster like Ctrl-C in `fedcommons dev` would.
+	// the cluster like Ctrl-C in `fedcommons-dev` would.
 	clusterCtx, stopCluster := context.WithCancel(ctx)
 	defer stopCluster()
 	out := &syncBuffer{}

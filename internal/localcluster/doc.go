@@ -2,7 +2,7 @@
 // on the loopback interface: etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler and kwok (fake nodes that "run" pods).
 //
-// It exists for `fedcommons dev`, `make demo` and the end-to-end tests. Plain
+// It exists for `fedcommons-dev`, `make demo` and the end-to-end tests. Plain
 // envtest runs only etcd and the API server, so nothing reconciles the
 // objects the operator creates: Deployments never get Pods, Jobs never
 // finish, ResourceQuota status is never filled (and so quotas on custom

@@ -146,7 +146,7 @@ exit 3
 }
 
 // TestStartCancelled cancels the context while Start waits for a
-// kube-apiserver that never becomes ready (Ctrl-C in `fedcommons dev`).
+// kube-apiserver that never becomes ready (Ctrl-C in `fedcommons-dev`).
 func TestStartCancelled(t *testing.T) {
 	apiserver := `#!/bin/sh
 sleep 300 &

@@ -1,6 +1,6 @@
 // Package manager assembles the operator: the scheme, a cache that only
 // holds what fedcommons manages, the reconcilers, health probes and the
-// secured metrics endpoint. The `manager` command, `fedcommons dev` and the
+// secured metrics endpoint. The `manager` command, `fedcommons-dev` and the
 // envtest suite all start the operator through New, so what the tests run
 // is what ships.
 package manager

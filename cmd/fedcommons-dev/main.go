@@ -1,3 +1,13 @@
+// Command fedcommons-dev is the demo (what `make demo` runs): a local
+// control plane, the operator in-process, stand-ins for cert-manager and a
+// storage provisioner, fake Mastodon/GoToSocial admin APIs and the samples,
+// shown until everything is Ready.
+//
+// It is a command of its own, apart from cmd/fedcommons, so that the test
+// rig it links (internal/devcluster, internal/localcluster, the fake admin
+// APIs of internal/moderation/drivers/fakeserver, net/http/httptest) never
+// ships in the operator's image: cmd/fedcommons's
+// TestShippedBinaryHasNoTestRig fails if any of it comes back there.
 package main
 
 import (
@@ -13,7 +23,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/devcluster"
 )
 
-const devUsage = `Usage: fedcommons dev [flags]
+const usage = `Usage: fedcommons-dev [flags]
 
 Starts, on 127.0.0.1 and with its state in --dir: a local Kubernetes control
 plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
@@ -26,10 +36,17 @@ hack/k8s-assets.sh into ~/.cache/fedcommons (or $FEDCOMMONS_K8S_BIN).
 Flags:
 `
 
-func runDev(args []string) error {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "fedcommons-dev: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("fedcommons-dev", flag.ContinueOnError)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), devUsage)
+		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	var (
