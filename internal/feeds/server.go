@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -89,6 +90,7 @@ type Server struct {
 	audience Audience
 	maxAge   time.Duration
 	mux      *http.ServeMux
+	cache    *renderCache
 }
 
 // NewServer returns a Server for one audience. maxAge 0 means
@@ -101,7 +103,10 @@ func NewServer(store PolicyStore, audience Audience, maxAge time.Duration) *Serv
 	if maxAge <= 0 {
 		maxAge = DefaultMaxAge
 	}
-	s := &Server{store: store, audience: audience, maxAge: maxAge, mux: http.NewServeMux()}
+	s := &Server{
+		store: store, audience: audience, maxAge: maxAge, mux: http.NewServeMux(),
+		cache: newRenderCache(DefaultRenderCacheBytes, DefaultRenderSlots),
+	}
 	s.mux.HandleFunc("GET /policies/{$}", s.serveIndex)
 	s.mux.HandleFunc("GET /policies/{namespace}/{file}", s.servePolicy)
 	return s
@@ -184,9 +189,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, p *Published, k k
 			return
 		}
 	}
-	body, err := s.render(p, k)
+	body, err := s.cache.get(r.Context(), renderKey(p, k), func() ([]byte, error) { return s.render(p, k) })
 	if err != nil {
-		http.Error(w, "cannot render this policy", http.StatusInternalServerError)
+		renderFailed(w, err)
 		return
 	}
 	if etag == "" {
@@ -204,6 +209,30 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, p *Published, k k
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
+}
+
+// renderKey names everything a rendered body depends on besides the
+// Server's audience: the policy, its content hash, the representation, and
+// what the page shows beyond the entries. A policy without a usable hash
+// is not cached ("").
+func renderKey(p *Published, k kind) string {
+	h := etagSafe(p.Hash)
+	if h == "" {
+		return ""
+	}
+	return p.Namespace + "/" + p.Name + "|" + h + "|" + k.ext + "|" + strconv.FormatInt(p.UpdatedAt.UnixNano(), 10) + "|" + p.Community
+}
+
+// renderFailed answers a request whose body could not be rendered: 503
+// with Retry-After when it gave up waiting for a render slot, 500 else.
+// Nothing of the error reaches the client.
+func renderFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, errBusy) {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "busy, try again shortly", http.StatusServiceUnavailable)
+		return
+	}
+	http.Error(w, "cannot render this page", http.StatusInternalServerError)
 }
 
 func (s *Server) setCaching(h http.Header, p *Published) {
@@ -283,9 +312,9 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, p)
 		}
 	}
-	body, err := renderIndex(visible, s.audience)
+	body, err := s.cache.get(r.Context(), "", func() ([]byte, error) { return renderIndex(visible, s.audience) })
 	if err != nil {
-		http.Error(w, "cannot render the index", http.StatusInternalServerError)
+		renderFailed(w, err)
 		return
 	}
 	sum := sha256.Sum256(body)

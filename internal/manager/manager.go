@@ -6,10 +6,8 @@
 package manager
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
@@ -211,40 +209,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
-}
-
-// feedServer serves published policies. It runs on the leader only: the
-// store is filled by the FederationPolicy reconciler, which only runs
-// there, and a follower would serve an empty index.
-type feedServer struct {
-	addr    string
-	handler http.Handler
-}
-
-func (f *feedServer) Start(ctx context.Context) error {
-	srv := &http.Server{
-		Addr:              f.addr,
-		Handler:           f.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-	}
-	ln, err := net.Listen("tcp", f.addr)
-	if err != nil {
-		return fmt.Errorf("feed server on %s: %w", f.addr, err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(shutdown)
-	}
 }
 
 // Register adds every reconciler to mgr. Published policies go to store,
