@@ -113,6 +113,21 @@ func BenchmarkMerge10x100k(b *testing.B) { benchmarkMerge(b, true) }
 // BenchmarkMerge10x100kUnsorted is the same with every source shuffled.
 func BenchmarkMerge10x100kUnsorted(b *testing.B) { benchmarkMerge(b, false) }
 
+// BenchmarkDesired renders what servers receive from the merged policy of
+// BenchmarkMerge10x100k: every entry's summary, whose decision text is
+// where the numbers of a decision are formatted.
+func BenchmarkDesired(b *testing.B) {
+	p, err := Merge(benchInput(true))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		_ = p.Desired()
+	}
+}
+
 // BenchmarkDiff diffs 100,000 desired entries against a server holding
 // most of them, some changed, some stale, some not ours.
 func BenchmarkDiff(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -163,7 +164,7 @@ func fuzzInput(data []byte) MergeInput {
 	const n = 4
 	in.Sources = make([]Source, n)
 	for i := range in.Sources {
-		in.Sources[i] = Source{Name: "s" + itoa(i), Weight: (int(data[0]) >> i) % 3}
+		in.Sources[i] = Source{Name: "s" + strconv.Itoa(i), Weight: (int(data[0]) >> i) % 3}
 		if i == 2 {
 			silence := Silence
 			in.Sources[i].MaxAction = &silence
@@ -242,7 +243,7 @@ func FuzzDiff(f *testing.F) {
 			if rec[0]%2 == 0 {
 				desired = append(desired, e)
 			} else {
-				current = append(current, ServerEntry{ID: itoa(i), Entry: e, Managed: rec[2]&128 == 0})
+				current = append(current, ServerEntry{ID: strconv.Itoa(i), Entry: e, Managed: rec[2]&128 == 0})
 			}
 		}
 		plan := Diff(desired, current)
@@ -272,7 +273,7 @@ func FuzzDiff(f *testing.F) {
 			server[u.ID] = s
 		}
 		for i, c := range plan.Create {
-			server["new"+itoa(i)] = ServerEntry{ID: "new" + itoa(i), Entry: c, Managed: true}
+			server["new"+strconv.Itoa(i)] = ServerEntry{ID: "new" + strconv.Itoa(i), Entry: c, Managed: true}
 		}
 		var after []ServerEntry
 		for _, s := range server {

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -56,7 +57,7 @@ func TestMergeProvenance(t *testing.T) {
 func TestSummaryIsBounded(t *testing.T) {
 	var sources []Source
 	for i := range 40 {
-		sources = append(sources, src(strings.Repeat("s", 20)+itoa(i), 1, e("x.example", Suspend)))
+		sources = append(sources, src(strings.Repeat("s", 20)+strconv.Itoa(i), 1, e("x.example", Suspend)))
 	}
 	p := mustMerge(t, MergeInput{Sources: sources, Local: []Entry{{Domain: "y.example", Action: Suspend, PrivateComment: strings.Repeat("ü", 300)}}})
 	for i := range p.Entries {

@@ -1,73 +1,108 @@
 package moderation
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
 )
 
+// Threshold wording is built in this one place: a decision says what the
+// sources reached against the threshold ("weight 3 ≥ threshold 2"), an
+// explanation how far they fell short ("weight 1 of 2 needed"). Both read
+// the same numbers through agreement, so the two can never disagree on
+// how a percentage is rounded or a unit named.
+
+// String names the threshold as a manifest does: "weight 2", "count 3", "60%".
 func (t Threshold) String() string {
 	if t.Kind == ThresholdPercent {
-		return fmt.Sprintf("%d%%", t.Value)
+		return t.value()
 	}
-	return fmt.Sprintf("%s %d", t.Kind, t.Value)
+	return string(t.Kind) + " " + t.value()
 }
 
+// value is the threshold's number in its unit: "2", or "60%" for percent.
+func (t Threshold) value() string {
+	if t.Kind == ThresholdPercent {
+		return strconv.Itoa(t.Value) + "%"
+	}
+	return strconv.Itoa(t.Value)
+}
+
+// agreement is what the counting sources of one domain reached, and the
+// threshold they had to reach. Its texts are written into a builder, as a
+// summary is built for every entry a server receives.
+type agreement struct {
+	threshold            Threshold
+	weight, count, total int
+}
+
+// writeShare writes the listed weight as a part of all sources' weight:
+// "60% (weight 3 of 5)". The percentage is rounded down, as met compares.
+func (a agreement) writeShare(b *strings.Builder) {
+	pct := 0
+	if a.total > 0 {
+		pct = a.weight * 100 / a.total
+	}
+	b.WriteString(strconv.Itoa(pct))
+	b.WriteString("% (weight ")
+	b.WriteString(strconv.Itoa(a.weight))
+	b.WriteString(" of ")
+	b.WriteString(strconv.Itoa(a.total))
+	b.WriteByte(')')
+}
+
+// writeMet writes a met threshold in its own unit: "weight 3 ≥ threshold
+// 2", "count 2 ≥ threshold 2", "percent 60% (weight 3 of 5) ≥ threshold 60%".
+func (a agreement) writeMet(b *strings.Builder) {
+	switch a.threshold.Kind {
+	case ThresholdCount:
+		b.WriteString("count ")
+		b.WriteString(strconv.Itoa(a.count))
+	case ThresholdPercent:
+		b.WriteString("percent ")
+		a.writeShare(b)
+	default:
+		b.WriteString("weight ")
+		b.WriteString(strconv.Itoa(a.weight))
+	}
+	b.WriteString(" ≥ threshold ")
+	b.WriteString(a.threshold.value())
+}
+
+// writeShortfall writes a threshold not met: "weight 1 of 2 needed", "1 of
+// 2 sources needed", "20% (weight 1 of 5) of 60% needed".
+func (a agreement) writeShortfall(b *strings.Builder) {
+	switch a.threshold.Kind {
+	case ThresholdCount:
+		b.WriteString(strconv.Itoa(a.count))
+		b.WriteString(" of ")
+		b.WriteString(a.threshold.value())
+		b.WriteString(" sources needed")
+		return
+	case ThresholdPercent:
+		a.writeShare(b)
+	default:
+		b.WriteString("weight ")
+		b.WriteString(strconv.Itoa(a.weight))
+	}
+	b.WriteString(" of ")
+	b.WriteString(a.threshold.value())
+	b.WriteString(" needed")
+}
+
+// String says what decided the entry: "local decision", or e.g.
+// "weight 3 ≥ threshold 2, merge max, capped by maxAction".
 func (d Decision) String() string {
 	if d.Kind == DecidedLocally {
 		return "local decision"
 	}
-	t := d.Threshold()
 	var b strings.Builder
-	b.WriteString(reached(t, d.Weight, d.Count, d.TotalWeight()))
-	b.WriteString(" ≥ threshold ")
-	b.WriteString(itoa(t.Value))
-	if t.Kind == ThresholdPercent {
-		b.WriteByte('%')
-	}
+	agreement{d.Threshold(), d.Weight, d.Count, d.TotalWeight()}.writeMet(&b)
 	b.WriteString(", merge ")
 	b.WriteString(string(d.Rule()))
 	if d.Capped {
 		b.WriteString(", capped by maxAction")
 	}
 	return b.String()
-}
-
-// reached says what the sources reached in the threshold's own unit.
-func reached(t Threshold, weight, count, total int) string {
-	switch t.Kind {
-	case ThresholdCount:
-		return "count " + itoa(count)
-	case ThresholdPercent:
-		pct := 0
-		if total > 0 {
-			pct = weight * 100 / total
-		}
-		return "percent " + itoa(pct) + "% (weight " + itoa(weight) + " of " + itoa(total) + ")"
-	}
-	return "weight " + itoa(weight)
-}
-
-// itoa formats small integers without fmt.
-func itoa(n int) string {
-	if n >= 0 && n < 10 {
-		return string(rune('0' + n))
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var buf [20]byte
-	i := len(buf)
-	for n > 0 {
-		i--
-		buf[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		buf[i] = '-'
-	}
-	return string(buf[i:])
 }
 
 // String explains in a few lines a person can read, e.g.
@@ -114,7 +149,7 @@ func (x Explanation) String() string {
 		b.WriteString("not blocked: no trusted source lists it")
 	default:
 		b.WriteString("not blocked: ")
-		b.WriteString(x.shortfall())
+		agreement{x.Threshold, x.Weight, x.Count, x.TotalWeight}.writeShortfall(&b)
 	}
 	if x.Entry != nil && x.CoveredBy != nil && x.Entry.Action != Allow {
 		b.WriteString("; its parent ")
@@ -134,7 +169,7 @@ func (x Explanation) String() string {
 		b.WriteString("\n  ")
 		b.WriteString(c.Source.Name)
 		b.WriteString(" (weight ")
-		b.WriteString(itoa(c.Source.Weight))
+		b.WriteString(strconv.Itoa(c.Source.Weight))
 		if c.Source.Weight == 0 {
 			b.WriteString(", watched only")
 		}
@@ -166,21 +201,6 @@ func (x Explanation) String() string {
 		b.WriteString(r.Reason)
 	}
 	return b.String()
-}
-
-// shortfall says how far the sources are from the threshold.
-func (x Explanation) shortfall() string {
-	switch x.Threshold.Kind {
-	case ThresholdCount:
-		return itoa(x.Count) + " of " + itoa(x.Threshold.Value) + " sources needed"
-	case ThresholdPercent:
-		pct := 0
-		if x.TotalWeight > 0 {
-			pct = x.Weight * 100 / x.TotalWeight
-		}
-		return itoa(pct) + "% (weight " + itoa(x.Weight) + " of " + itoa(x.TotalWeight) + ") of " + itoa(x.Threshold.Value) + "% needed"
-	}
-	return "weight " + itoa(x.Weight) + " of " + itoa(x.Threshold.Value) + " needed"
 }
 
 // Describe names the entry's action and flags: "suspend", "silence + reject
