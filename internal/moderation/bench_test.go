@@ -88,7 +88,7 @@ func benchInput(sorted bool) MergeInput {
 		Rule:       MergeMax,
 		Local:      []Entry{{Domain: "spam.example", Action: Suspend}, {Domain: "host7-fedi.social", Action: Allow}},
 		Exceptions: []string{"friends.example", benchDomain(30)},
-		Protected:  []string{"social.riverside.coop", benchDomain(60)},
+		Protected:  []Protected{{Domain: "social.riverside.coop"}, {Domain: benchDomain(60)}},
 	}
 }
 

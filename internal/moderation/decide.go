@@ -7,19 +7,21 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 	// An allow is refused only on a public suffix; blocks are refused on
 	// protected names too. Checking the suffix list costs more than the
 	// rest of a domain's decision, so it is done only when needed.
-	suffix, guarded := "", ""
+	suffix, guarded := "", refusal{}
 	if anyImposes(locals, group) {
 		suffix = RefusePublicSuffix(domain)
 		guarded = p.guard.refuse(domain)
 	}
-	refusal := func(e *Entry, fromSource bool) string {
+	reasonFor := func(e *Entry, fromSource bool) string {
 		switch {
 		case suffix != "":
 			return suffix
 		case e.Action == Allow || !e.Imposes():
 			return ""
-		case guarded != "":
-			return guarded
+		case guarded.refuses(fromSource):
+			// Another community's instance refuses subscribed entries
+			// only (see Protected).
+			return guarded.reason
 		case fromSource:
 			if child := p.guard.allowedChild(domain); child != "" {
 				return "would cover " + child + ", which a local entry allows"
@@ -32,7 +34,7 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 	if len(locals) > 0 {
 		var kept []*Entry
 		for _, e := range locals {
-			if reason := refusal(e, false); reason != "" {
+			if reason := reasonFor(e, false); reason != "" {
 				part.rejected = append(part.rejected, Rejection{Domain: domain, Source: LocalSource, Reason: reason})
 				continue
 			}
@@ -48,7 +50,7 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 	for _, v := range group {
 		src := &p.sources[v.source]
 		c := Contribution{Source: src, Said: v.entry, Action: capAction(v.entry.Action, src.MaxAction)}
-		switch reason := refusal(v.entry, true); {
+		switch reason := reasonFor(v.entry, true); {
 		case reason != "":
 			part.rejected = append(part.rejected, Rejection{Domain: domain, Source: src.Name, Reason: reason})
 		case v.entry.Action == Allow:

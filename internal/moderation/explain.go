@@ -71,8 +71,11 @@ func (p *Policy) Explain(domain string) Explanation {
 	}
 	if reason := RefusePublicSuffix(d); reason != "" {
 		x.Protection = reason
-	} else if reason := p.guard.refuse(d); reason != "" {
-		x.Protection = reason
+	} else if r := p.guard.refuse(d); r.reason != "" {
+		x.Protection = r.reason
+		if r.sourcesOnly {
+			x.Protection += "; subscribed blocks are refused, our own entries still apply"
+		}
 	} else if child := p.guard.allowedChild(d); child != "" {
 		x.Protection = "parent of " + child + ", which a local entry allows: subscribed blocks are refused"
 	}

@@ -15,7 +15,11 @@ import (
 // The rules, in order:
 //   - A domain that is a public suffix, one of our instances, an exception,
 //     or a parent of one of those is never blocked (a block on example.org
-//     would cover social.example.org); such entries are Rejected.
+//     would cover social.example.org); such entries are Rejected. Another
+//     community's instance, or a parent of it, is not blocked by a
+//     subscribed entry, but our local entries still apply to it (see
+//     Protected). A protected name that is not a domain protects nothing
+//     and is reported in SkippedProtected: it never fails the merge.
 //   - A local entry always applies and overrides every source for its
 //     domain: it is the community's own decision, so a local noop means
 //     "we decided not to block this" and a local allow protects the domain.
@@ -43,11 +47,11 @@ func Merge(in MergeInput) (*Policy, error) {
 		return nil, err
 	}
 	p := &Policy{input: in}
-	guard, err := newProtection(in.Protected, in.Exceptions)
+	guard, skipped, err := newProtection(in.Owner, in.Protected, in.Exceptions)
 	if err != nil {
 		return nil, err
 	}
-	p.guard = guard
+	p.guard, p.SkippedProtected = guard, skipped
 
 	// Local entries: normalised, sorted. Local allows protect their
 	// parents from subscribed blocks.

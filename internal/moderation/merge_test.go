@@ -294,7 +294,6 @@ func TestMergeValidation(t *testing.T) {
 		{"reserved name", MergeInput{Sources: []Source{src(LocalSource, 1)}}, "not allowed"},
 		{"allow cap", MergeInput{Sources: []Source{{Name: "a", Weight: 1, MaxAction: &allow}}}, "not a block action"},
 		{"invalid exception", MergeInput{Exceptions: []string{"a b"}}, "exception"},
-		{"invalid protected", MergeInput{Protected: []string{"x*y.example"}}, "our instance"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,9 +79,13 @@ type MergeInput struct {
 	Rule MergeRule
 	// Exceptions are never blocked, nor is any parent domain of them.
 	Exceptions []string
-	// Protected are our own instances' domains: never blocked, nor any
-	// parent domain of them.
-	Protected []string
+	// Owner names the community whose policy this is, in the terms
+	// Protected.Owner uses.
+	Owner string
+	// Protected are the co-op's instances' domains: never blocked by a
+	// subscribed entry, nor any parent domain of them; those of Owner are
+	// not blocked by local entries either (see Protected for why).
+	Protected []Protected
 }
 
 // Rejection is an entry that was refused, and why.
@@ -189,6 +193,9 @@ type Policy struct {
 	Entries []EffectiveEntry
 	// Rejected entries sorted by domain, then source name (LocalSource first).
 	Rejected []Rejection
+	// SkippedProtected are the protected names that are not domains,
+	// sorted by domain then owner. They protect nothing.
+	SkippedProtected []SkippedProtected
 
 	// What Explain needs to answer about domains that have no entry.
 	input    MergeInput
