@@ -3,22 +3,19 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/federation"
 )
 
 // checkDomain refuses an Instance whose domain another Instance in the
-// cluster already claims (see firstClaim), and the refused Instance
+// cluster already claims (see federation.ClaimHolder), and the refused Instance
 // touches nothing.
 func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) *stalledError {
 	list := &v1alpha1.InstanceList{}
@@ -34,7 +31,7 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 	if len(claims) < 2 {
 		return nil
 	}
-	first := firstClaim(claims)
+	first := federation.ClaimHolder(claims)
 	if first.UID == inst.UID {
 		return nil
 	}
@@ -42,33 +39,10 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 		"domain %s is already served by Instance %s/%s; each domain can have one Instance in the cluster", inst.Spec.Domain, first.Namespace, first.Name)}
 }
 
-const reasonDomainTaken = "DomainTaken"
-
-// firstClaim is the Instance that keeps a domain several claim: the oldest.
-// Creation times have a resolution of one second, so on a tie the one that
-// already holds the domain (reconciled, and not refused) keeps it: a
-// newcomer created in the same second must not take the domain from a
-// server already running. Only then does namespace/name decide, so the
-// outcome never depends on reconcile order.
-func firstClaim(claims []*v1alpha1.Instance) *v1alpha1.Instance {
-	holds := func(i *v1alpha1.Instance) bool {
-		stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
-		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == reasonDomainTaken
-		return i.Status.ObservedGeneration > 0 && !refused
-	}
-	return slices.MinFunc(claims, func(a, b *v1alpha1.Instance) int {
-		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
-			return c
-		}
-		if ha, hb := holds(a), holds(b); ha != hb {
-			if ha {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
-	})
-}
+// reasonDomainTaken is the reason ClaimHolder reads: the rule of who
+// keeps a domain lives in internal/federation, where it also decides
+// which Instances protect their domain in every policy's merge.
+const reasonDomainTaken = federation.ReasonDomainTaken
 
 // secretRef is a Secret the sysadmin provides and the spec refers to.
 type secretRef struct {

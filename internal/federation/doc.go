@@ -10,6 +10,9 @@
 //   - Combine merges the policies that select one Instance: the strictest
 //     decision wins across policies and each entry remembers which policy
 //     asked for it.
+//   - ClaimHolder says which Instance keeps a domain several claim, and
+//     ProtectedDomains which domains the claim holders protect in every
+//     policy's merge, and for which community.
 //
 // The controllers read and write the API; this package only decides.
 package federation

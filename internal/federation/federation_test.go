@@ -23,7 +23,7 @@ func instance(name string, lbls map[string]string) *v1alpha1.Instance {
 	return &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: name, Labels: lbls}}
 }
 
-func compute(t *testing.T, p *v1alpha1.FederationPolicy, sources []ResolvedSource, protected ...string) *Result {
+func compute(t *testing.T, p *v1alpha1.FederationPolicy, sources []ResolvedSource, protected ...moderation.Protected) *Result {
 	t.Helper()
 	eff, err := moderation.Merge(Input(p, sources, protected))
 	if err != nil {
@@ -63,7 +63,7 @@ func TestInputConvertsSpec(t *testing.T) {
 	}
 	p.Spec.Consensus = &v1alpha1.Consensus{Merge: v1alpha1.MergeMin, Threshold: &v1alpha1.Threshold{Count: ptr.To[int32](2)}}
 	p.Spec.Exceptions = []v1alpha1.Domain{"friends.example"}
-	in := Input(p, []ResolvedSource{{Name: "a", Entries: []moderation.Entry{{Domain: "x.example", Action: moderation.Suspend}}}}, []string{"social.riverside.coop"})
+	in := Input(p, []ResolvedSource{{Name: "a", Entries: []moderation.Entry{{Domain: "x.example", Action: moderation.Suspend}}}}, []moderation.Protected{{Domain: "social.riverside.coop", Owner: "riverside"}})
 	if len(in.Local) != 1 || in.Local[0].Action != moderation.Silence || !in.Local[0].RejectReports {
 		t.Errorf("local = %+v", in.Local)
 	}
@@ -76,15 +76,15 @@ func TestInputConvertsSpec(t *testing.T) {
 	if in.Rule != moderation.MergeMin || in.Threshold != (moderation.Threshold{Kind: moderation.ThresholdCount, Value: 2}) {
 		t.Errorf("consensus = %v %v", in.Rule, in.Threshold)
 	}
-	if len(in.Exceptions) != 1 || len(in.Protected) != 1 {
-		t.Errorf("exceptions %v protected %v", in.Exceptions, in.Protected)
+	if len(in.Exceptions) != 1 || len(in.Protected) != 1 || in.Owner != "riverside" {
+		t.Errorf("exceptions %v protected %v owner %q", in.Exceptions, in.Protected, in.Owner)
 	}
 }
 
 func TestProtectedDomainsNeverBlocked(t *testing.T) {
 	insts := []v1alpha1.Instance{
-		{Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop", AccountDomain: "riverside.coop"}},
-		{Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "a"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop", AccountDomain: "riverside.coop"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "b"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop"}},
 	}
 	prot := ProtectedDomains(insts)
 	if len(prot) != 2 {

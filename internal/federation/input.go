@@ -1,8 +1,6 @@
 package federation
 
 import (
-	"sort"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -45,14 +43,16 @@ func LocalEntries(spec *v1alpha1.FederationPolicySpec) []moderation.Entry {
 // Input builds the engine's merge input from a policy, its resolved
 // sources (matched to the spec by name; a source without a resolution
 // contributes nothing but still counts in percent thresholds) and the
-// protected domains (every Instance domain of the cluster).
-func Input(p *v1alpha1.FederationPolicy, resolved []ResolvedSource, protected []string) moderation.MergeInput {
+// protected domains (see ProtectedDomains). The policy's community is its
+// namespace, as ProtectedDomains names the owner of each Instance's.
+func Input(p *v1alpha1.FederationPolicy, resolved []ResolvedSource, protected []moderation.Protected) moderation.MergeInput {
 	byName := make(map[string][]moderation.Entry, len(resolved))
 	for _, r := range resolved {
 		byName[r.Name] = r.Entries
 	}
 	in := moderation.MergeInput{
 		Local:     LocalEntries(&p.Spec),
+		Owner:     p.Namespace,
 		Protected: protected,
 	}
 	for _, s := range p.Spec.Sources {
@@ -88,26 +88,6 @@ func Input(p *v1alpha1.FederationPolicy, resolved []ResolvedSource, protected []
 		}
 	}
 	return in
-}
-
-// ProtectedDomains lists every domain and account domain of the given
-// Instances, sorted and unique: no policy may block our own servers (nor,
-// the engine adds, any parent domain of them).
-func ProtectedDomains(instances []v1alpha1.Instance) []string {
-	seen := map[string]bool{}
-	for i := range instances {
-		for _, d := range []v1alpha1.Domain{instances[i].Spec.Domain, instances[i].Spec.AccountDomain} {
-			if d != "" {
-				seen[string(d)] = true
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for d := range seen {
-		out = append(out, d)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Selector returns the policy's instance selector; unset selects every

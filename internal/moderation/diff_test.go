@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -187,7 +188,7 @@ func TestDiffAppliedConverges(t *testing.T) {
 		server[u.ID] = s
 	}
 	for i, c := range plan.Create {
-		server["new"+itoa(i)] = managedEntry("new"+itoa(i), c)
+		server["new"+strconv.Itoa(i)] = managedEntry("new"+strconv.Itoa(i), c)
 	}
 	var after []ServerEntry
 	for _, s := range server {

@@ -7,4 +7,19 @@
 // It imports nothing from Kubernetes and nothing that speaks HTTP: the
 // controllers feed it plain values and the drivers carry out its plans, so
 // each side is tested on its own.
+//
+// Where things are, for a merge (read in this order):
+//
+//   - policy.go: what a merge takes (MergeInput) and gives (Policy, with
+//     provenance on every entry), and the policy's hash;
+//   - merge.go: Merge itself, its rules, input checks and preparation;
+//   - kway.go: the k-way walk over sorted sources, cut into parts that run
+//     on every core, with the arenas that hold provenance;
+//   - decide.go: what one domain's entries decide;
+//   - verdict.go: how actions and flags combine under max and min;
+//   - protect.go: the names no block may cover (instances, exceptions,
+//     parents of local allows);
+//   - render.go: every text a person reads about a decision (decision,
+//     summary, explanation);
+//   - explain.go: why any domain is or is not blocked.
 package moderation

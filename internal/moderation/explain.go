@@ -1,9 +1,6 @@
 package moderation
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"slices"
 	"strings"
 )
@@ -74,8 +71,11 @@ func (p *Policy) Explain(domain string) Explanation {
 	}
 	if reason := RefusePublicSuffix(d); reason != "" {
 		x.Protection = reason
-	} else if reason := p.guard.refuse(d); reason != "" {
-		x.Protection = reason
+	} else if r := p.guard.refuse(d); r.reason != "" {
+		x.Protection = r.reason
+		if r.sourcesOnly {
+			x.Protection += "; subscribed blocks are refused, our own entries still apply"
+		}
 	} else if child := p.guard.allowedChild(d); child != "" {
 		x.Protection = "parent of " + child + ", which a local entry allows: subscribed blocks are refused"
 	}
@@ -107,15 +107,6 @@ func (p *Policy) Explain(domain string) Explanation {
 	return x
 }
 
-// Lookup returns the effective entry for a normalised domain, or nil.
-func (p *Policy) Lookup(domain string) *EffectiveEntry {
-	i, ok := slices.BinarySearchFunc(p.Entries, domain, func(e EffectiveEntry, d string) int { return strings.Compare(e.Domain, d) })
-	if !ok {
-		return nil
-	}
-	return &p.Entries[i]
-}
-
 // findInSource finds a source's entry for domain; when the source lists it
 // more than once, the one Merge counted (the first in compareEntries order).
 func findInSource(entries []Entry, domain string) *Entry {
@@ -126,231 +117,4 @@ func findInSource(entries []Entry, domain string) *Entry {
 		}
 	}
 	return found
-}
-
-// String explains in a few lines a person can read, e.g.
-//
-//	spam.example: not blocked: weight 1 of 2 needed
-//	  hillside (weight 1) says silence
-//	  iftas-dni (weight 2) says nothing
-func (x Explanation) String() string {
-	var b strings.Builder
-	if x.Err != nil {
-		b.WriteString(x.Input)
-		b.WriteString(": not a domain: ")
-		b.WriteString(x.Err.Error())
-		return b.String()
-	}
-	b.WriteString(x.Domain)
-	b.WriteString(": ")
-	switch {
-	case x.Entry != nil && x.Entry.Action == Allow:
-		b.WriteString("allowed (")
-		b.WriteString(x.Entry.Provenance.Decision.String())
-		b.WriteString(")")
-	case x.Entry != nil && x.Entry.Imposes():
-		b.WriteString(describe(x.Entry.Entry))
-		b.WriteString(" (")
-		b.WriteString(x.Entry.Provenance.Decision.String())
-		b.WriteString(")")
-	case x.Entry != nil:
-		b.WriteString("not blocked: noop (")
-		b.WriteString(x.Entry.Provenance.Decision.String())
-		b.WriteString(")")
-	case x.CoveredBy != nil:
-		b.WriteString("blocked through its parent ")
-		b.WriteString(x.CoveredBy.Domain)
-		b.WriteString(": ")
-		b.WriteString(describe(x.CoveredBy.Entry))
-		b.WriteString(" (")
-		b.WriteString(x.CoveredBy.Provenance.Decision.String())
-		b.WriteString(")")
-	case x.Protection != "":
-		b.WriteString("not blocked: ")
-		b.WriteString(x.Protection)
-	case x.Count == 0:
-		b.WriteString("not blocked: no trusted source lists it")
-	default:
-		b.WriteString("not blocked: ")
-		b.WriteString(x.shortfall())
-	}
-	if x.Entry != nil && x.CoveredBy != nil && x.Entry.Action != Allow {
-		b.WriteString("; its parent ")
-		b.WriteString(x.CoveredBy.Domain)
-		b.WriteString(" is also blocked: ")
-		b.WriteString(describe(x.CoveredBy.Entry))
-	}
-	for _, e := range x.Local {
-		b.WriteString("\n  local entry says ")
-		b.WriteString(describe(e))
-		if e.PrivateComment != "" {
-			b.WriteString(": ")
-			b.WriteString(e.PrivateComment)
-		}
-	}
-	for _, c := range x.Sources {
-		b.WriteString("\n  ")
-		b.WriteString(c.Source.Name)
-		b.WriteString(" (weight ")
-		b.WriteString(itoa(c.Source.Weight))
-		if c.Source.Weight == 0 {
-			b.WriteString(", watched only")
-		}
-		b.WriteString(") says ")
-		if c.Said == nil {
-			b.WriteString("nothing")
-			continue
-		}
-		b.WriteString(describe(*c.Said))
-		if c.Capped() {
-			b.WriteString(", counted as ")
-			b.WriteString(c.Action.String())
-			b.WriteString(" (maxAction)")
-		}
-		if c.Said.PublicComment != "" {
-			b.WriteString(": ")
-			b.WriteString(truncate(c.Said.PublicComment, 80))
-		}
-		if c.Said.Action == Allow {
-			b.WriteString(" (subscribed allows are advice only)")
-		} else if len(x.Local) > 0 {
-			b.WriteString(" (overridden by the local entry)")
-		}
-	}
-	for _, r := range x.Rejected {
-		b.WriteString("\n  refused from ")
-		b.WriteString(r.Source)
-		b.WriteString(": ")
-		b.WriteString(r.Reason)
-	}
-	return b.String()
-}
-
-// shortfall says how far the sources are from the threshold.
-func (x Explanation) shortfall() string {
-	switch x.Threshold.Kind {
-	case ThresholdCount:
-		return itoa(x.Count) + " of " + itoa(x.Threshold.Value) + " sources needed"
-	case ThresholdPercent:
-		pct := 0
-		if x.TotalWeight > 0 {
-			pct = x.Weight * 100 / x.TotalWeight
-		}
-		return itoa(pct) + "% (weight " + itoa(x.Weight) + " of " + itoa(x.TotalWeight) + ") of " + itoa(x.Threshold.Value) + "% needed"
-	}
-	return "weight " + itoa(x.Weight) + " of " + itoa(x.Threshold.Value) + " needed"
-}
-
-// Describe names the entry's action and flags: "suspend", "silence + reject
-// reports".
-func (e Entry) Describe() string { return describe(e) }
-
-// describe names an entry's action and flags: "suspend", "silence + reject
-// reports".
-func describe(e Entry) string {
-	e = e.Canonical()
-	s := e.Action.String()
-	if e.RejectMedia && e.Action != RejectMedia && e.Action != Suspend {
-		s += " + reject media"
-	}
-	if e.RejectReports && e.Action != Suspend {
-		s += " + reject reports"
-	}
-	return s
-}
-
-// maxSummary bounds Summary: drivers put it in a server's private comment.
-const maxSummary = 200
-
-// Summary is one line, at most 200 bytes, saying why the entry exists,
-// e.g. "local: decided 2026-11-03, see ticket 41" or
-// "weight 3 ≥ threshold 2, merge max: hillside suspend, iftas-dni silence".
-// Drivers write it (behind their ownership marker) as the private comment.
-func (e *EffectiveEntry) Summary() string {
-	var b strings.Builder
-	if e.Provenance.Decision.Kind == DecidedLocally {
-		b.WriteString("local decision")
-		if e.Provenance.Local != nil && e.Provenance.Local.PrivateComment != "" {
-			b.WriteString(": ")
-			b.WriteString(oneLine(e.Provenance.Local.PrivateComment))
-		}
-		return truncate(b.String(), maxSummary)
-	}
-	b.WriteString(e.Provenance.Decision.String())
-	sep := ": "
-	for _, c := range e.Provenance.Sources {
-		if !c.Counted {
-			continue
-		}
-		b.WriteString(sep)
-		sep = ", "
-		b.WriteString(c.Source.Name)
-		b.WriteByte(' ')
-		b.WriteString(c.Action.String())
-	}
-	return truncate(b.String(), maxSummary)
-}
-
-func oneLine(s string) string {
-	if strings.ContainsAny(s, "\r\n\t") {
-		s = strings.Join(strings.Fields(s), " ")
-	}
-	return s
-}
-
-// Desired returns the entries a server should hold: every entry that
-// imposes something (a bare noop has nothing to write), with the private
-// comment set to Summary. This is what drivers pass to Diff.
-func (p *Policy) Desired() []Entry {
-	out := make([]Entry, 0, len(p.Entries))
-	for i := range p.Entries {
-		e := &p.Entries[i]
-		if !e.Imposes() {
-			continue
-		}
-		entry := e.Entry
-		entry.PrivateComment = e.Summary()
-		out = append(out, entry)
-	}
-	return out
-}
-
-// Hash identifies what the policy asks of servers: "sha256:" and the hex
-// digest of every entry that imposes something, in domain order, with the
-// fields Diff compares. It does not depend on the order of the inputs, and
-// it does not change when only provenance does (see Diff on private
-// comments), so an unchanged hash means there is nothing to apply.
-func (p *Policy) Hash() string {
-	if p.hashMemo != "" {
-		return p.hashMemo
-	}
-	h := sha256.New()
-	var buf []byte
-	for i := range p.Entries {
-		e := p.Entries[i].Entry.Canonical()
-		if !e.Imposes() {
-			continue
-		}
-		buf = buf[:0]
-		buf = appendField(buf, e.Domain)
-		buf = append(buf, byte(e.Action), flag(e.RejectMedia), flag(e.RejectReports), flag(e.Obfuscate))
-		buf = appendField(buf, e.PublicComment)
-		h.Write(buf)
-	}
-	p.hashMemo = "sha256:" + hex.EncodeToString(h.Sum(nil))
-	return p.hashMemo
-}
-
-// appendField writes a length-prefixed string, so no comment can be
-// crafted to look like the start of the next entry.
-func appendField(buf []byte, s string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(s)))
-	return append(buf, s...)
-}
-
-func flag(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
 }

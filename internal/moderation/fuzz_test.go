@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -152,7 +153,12 @@ var fuzzDomains = []string{
 // fuzzInput turns bytes into a merge input: a header choosing threshold
 // and rule, then 3-byte records (source, domain, action and flags).
 func fuzzInput(data []byte) MergeInput {
-	in := MergeInput{Protected: []string{"social.riverside.coop"}, Exceptions: []string{"friends.example"}}
+	in := MergeInput{
+		Owner: "riverside",
+		// Another community's instance refuses subscribed blocks only.
+		Protected:  []Protected{{Domain: "social.riverside.coop", Owner: "riverside"}, {Domain: "b.a.example", Owner: "hillside"}},
+		Exceptions: []string{"friends.example"},
+	}
 	if len(data) < 3 {
 		return in
 	}
@@ -163,7 +169,7 @@ func fuzzInput(data []byte) MergeInput {
 	const n = 4
 	in.Sources = make([]Source, n)
 	for i := range in.Sources {
-		in.Sources[i] = Source{Name: "s" + itoa(i), Weight: (int(data[0]) >> i) % 3}
+		in.Sources[i] = Source{Name: "s" + strconv.Itoa(i), Weight: (int(data[0]) >> i) % 3}
 		if i == 2 {
 			silence := Silence
 			in.Sources[i].MaxAction = &silence
@@ -199,7 +205,8 @@ func FuzzMerge(f *testing.F) {
 		}
 		checkPolicyInvariants(t, p)
 		for _, e := range p.Entries {
-			if e.Action.IsBlock() && (RefusePublicSuffix(e.Domain) != "" || p.guard.refuse(e.Domain) != "") {
+			bySources := e.Provenance.Decision.Kind == DecidedByConsensus
+			if e.Action.IsBlock() && (RefusePublicSuffix(e.Domain) != "" || p.guard.refuse(e.Domain).refuses(bySources)) {
 				t.Fatalf("refused domain %s blocked: %+v", e.Domain, e.Entry)
 			}
 		}
@@ -242,7 +249,7 @@ func FuzzDiff(f *testing.F) {
 			if rec[0]%2 == 0 {
 				desired = append(desired, e)
 			} else {
-				current = append(current, ServerEntry{ID: itoa(i), Entry: e, Managed: rec[2]&128 == 0})
+				current = append(current, ServerEntry{ID: strconv.Itoa(i), Entry: e, Managed: rec[2]&128 == 0})
 			}
 		}
 		plan := Diff(desired, current)
@@ -272,7 +279,7 @@ func FuzzDiff(f *testing.F) {
 			server[u.ID] = s
 		}
 		for i, c := range plan.Create {
-			server["new"+itoa(i)] = ServerEntry{ID: "new" + itoa(i), Entry: c, Managed: true}
+			server["new"+strconv.Itoa(i)] = ServerEntry{ID: "new" + strconv.Itoa(i), Entry: c, Managed: true}
 		}
 		var after []ServerEntry
 		for _, s := range server {
@@ -280,6 +287,65 @@ func FuzzDiff(f *testing.F) {
 		}
 		if again := Diff(desired, after); !again.Empty() {
 			t.Fatalf("second Diff not empty: %+v\nfirst: %+v", again, plan)
+		}
+	})
+}
+
+// FuzzProtectedByOthers: no protected domain of another community ever
+// removes or changes a local entry (issue 12, case 3). The fuzzed input is
+// merged with our own instances only, then again with other communities'
+// instances on fuzzed names and their subdomains (invalid ones included):
+// every local outcome must be the same, and no subscribed block may land
+// on a name they protect.
+func FuzzProtectedByOthers(f *testing.F) {
+	f.Add([]byte{5, 0, 0, 4, 0, 3, 4, 7, 3, 0, 0, 3}, uint32(1|1<<6|1<<17))
+	f.Add([]byte{7, 2, 1, 4, 1, 3, 4, 2, 2, 2, 3, 4, 4, 6, 0, 3, 5, 3}, uint32(0xffffffff))
+	f.Add([]byte{255, 1, 0, 4, 9, 4, 4, 9, 3, 1, 12, 3, 4, 11, 19}, uint32(1<<12|1<<28))
+	f.Fuzz(func(t *testing.T, data []byte, mask uint32) {
+		in := fuzzInput(data)
+		in.Protected = slices.DeleteFunc(slices.Clone(in.Protected), func(p Protected) bool { return p.Owner != in.Owner })
+		alone, err := Merge(in)
+		if err != nil {
+			t.Fatalf("Merge: %v", err)
+		}
+		with := in
+		with.Protected = slices.Clone(in.Protected)
+		for i, d := range fuzzDomains {
+			if mask&(1<<i) != 0 {
+				with.Protected = append(with.Protected, Protected{Domain: d, Owner: "hillside"})
+			}
+			if mask&(1<<(16+i)) != 0 {
+				with.Protected = append(with.Protected, Protected{Domain: "x." + d, Owner: "lakeside"})
+			}
+		}
+		p, err := Merge(with)
+		if err != nil {
+			t.Fatalf("Merge with other communities' instances: %v", err)
+		}
+		checkPolicyInvariants(t, p)
+		locals := func(p *Policy) (entries []Entry, rejected []Rejection) {
+			for _, e := range p.Entries {
+				if e.Provenance.Decision.Kind == DecidedLocally {
+					entries = append(entries, e.Entry)
+				}
+			}
+			for _, r := range p.Rejected {
+				if r.Source == LocalSource {
+					rejected = append(rejected, r)
+				}
+			}
+			return entries, rejected
+		}
+		e1, r1 := locals(alone)
+		e2, r2 := locals(p)
+		if !slices.Equal(e1, e2) || !slices.Equal(r1, r2) {
+			t.Fatalf("other communities' instances changed local outcomes (protected %+v):\n entries %+v\n      vs %+v\n rejected %+v\n       vs %+v",
+				with.Protected, e1, e2, r1, r2)
+		}
+		for _, e := range p.Entries {
+			if e.Provenance.Decision.Kind == DecidedByConsensus && e.Action.IsBlock() && p.guard.refuse(e.Domain).reason != "" {
+				t.Fatalf("subscribed block on protected %s: %+v", e.Domain, e.Entry)
+			}
 		}
 	})
 }

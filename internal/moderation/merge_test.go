@@ -36,14 +36,40 @@ func effective(p *Policy) []Entry {
 	return out
 }
 
+// mergeCase is one row of a merge table: an input, the entries and
+// rejections it must give and, when set, the first entry's decision text.
+type mergeCase struct {
+	name     string
+	in       MergeInput
+	want     []Entry
+	rejected []Rejection
+	decision string // of the first entry, when set
+}
+
+func runMergeCases(t *testing.T, tests []mergeCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustMerge(t, tt.in)
+			got := effective(p)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("entries:\n got  %+v\n want %+v", got, tt.want)
+			}
+			if !slices.Equal(p.Rejected, tt.rejected) {
+				t.Errorf("rejected:\n got  %+v\n want %+v", p.Rejected, tt.rejected)
+			}
+			if tt.decision != "" {
+				if got := p.Entries[0].Provenance.Decision.String(); got != tt.decision {
+					t.Errorf("decision = %q, want %q", got, tt.decision)
+				}
+			}
+			checkPolicyInvariants(t, p)
+		})
+	}
+}
+
 func TestMergeRules(t *testing.T) {
-	tests := []struct {
-		name     string
-		in       MergeInput
-		want     []Entry
-		rejected []Rejection
-		decision string // of the first entry, when set
-	}{
+	runMergeCases(t, []mergeCase{
 		{
 			name: "threshold weight exactly met",
 			in: MergeInput{Threshold: Threshold{ThresholdWeight, 2}, Sources: []Source{
@@ -178,52 +204,10 @@ func TestMergeRules(t *testing.T) {
 			want: []Entry{e("friend.example", Allow)},
 		},
 		{
-			name: "subscribed block on a parent of a local allow is refused",
-			in: MergeInput{Local: []Entry{e("good.host.example", Allow)}, Sources: []Source{
-				src("a", 1, e("host.example", Suspend))}},
-			want:     []Entry{e("good.host.example", Allow)},
-			rejected: []Rejection{{"host.example", "a", "would cover good.host.example, which a local entry allows"}},
-		},
-		{
 			name: "subscribed allow is advice only",
 			in: MergeInput{Sources: []Source{
 				src("a", 5, e("x.example", Allow)), src("b", 1, e("x.example", Suspend)), src("c", 1, e("y.example", Allow))}},
 			want: []Entry{e("x.example", Suspend)},
-		},
-		{
-			name: "exception overrides blocks, local and subscribed",
-			in: MergeInput{Exceptions: []string{"friends.example"}, Local: []Entry{e("friends.example", Silence)},
-				Sources: []Source{src("a", 1, e("friends.example", Suspend))}},
-			want: nil,
-			rejected: []Rejection{
-				{"friends.example", LocalSource, "exception friends.example"},
-				{"friends.example", "a", "exception friends.example"}},
-		},
-		{
-			name: "exception protects against blocks on its parent",
-			in: MergeInput{Exceptions: []string{"pals.friends.example"},
-				Sources: []Source{src("a", 1, e("friends.example", Suspend), e("other.pals.friends.example", Suspend))}},
-			// A subdomain of an exception is another server: still blockable.
-			want:     []Entry{e("other.pals.friends.example", Suspend)},
-			rejected: []Rejection{{"friends.example", "a", "parent of exception pals.friends.example: a block would cover it"}},
-		},
-		{
-			name: "protected instance domain and its parent",
-			in: MergeInput{Protected: []string{"social.riverside.coop"}, Sources: []Source{
-				src("a", 1, e("social.riverside.coop", Suspend), e("riverside.coop", Silence), e("media.social.riverside.coop", Suspend))}},
-			want: []Entry{e("media.social.riverside.coop", Suspend)},
-			rejected: []Rejection{
-				{"riverside.coop", "a", "parent of our instance social.riverside.coop: a block would cover it"},
-				{"social.riverside.coop", "a", "our instance social.riverside.coop"}},
-		},
-		{
-			name: "public suffixes are refused, private suffixes are not",
-			in: MergeInput{Local: []Entry{e("co.uk", Suspend)}, Sources: []Source{
-				src("a", 1, e("com", Suspend), e("workers.dev", Suspend))}},
-			want: []Entry{e("workers.dev", Suspend)},
-			rejected: []Rejection{
-				{"co.uk", LocalSource, "public suffix co.uk: blocking it would block every site under it"},
-				{"com", "a", "public suffix com: blocking it would block every site under it"}},
 		},
 		{
 			name: "IDNA and wildcard local entries are normalised",
@@ -252,25 +236,7 @@ func TestMergeRules(t *testing.T) {
 				src("c", 9, Entry{Domain: "x.example", Action: Silence, PublicComment: "from c"})}},
 			want: []Entry{{Domain: "x.example", Action: Suspend, PublicComment: "from a"}},
 		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := mustMerge(t, tt.in)
-			got := effective(p)
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("entries:\n got  %+v\n want %+v", got, tt.want)
-			}
-			if !slices.Equal(p.Rejected, tt.rejected) {
-				t.Errorf("rejected:\n got  %+v\n want %+v", p.Rejected, tt.rejected)
-			}
-			if tt.decision != "" {
-				if got := p.Entries[0].Provenance.Decision.String(); got != tt.decision {
-					t.Errorf("decision = %q, want %q", got, tt.decision)
-				}
-			}
-			checkPolicyInvariants(t, p)
-		})
-	}
+	})
 }
 
 // checkPolicyInvariants holds for every policy: sorted unique domains,
@@ -312,67 +278,6 @@ func checkPolicyInvariants(t *testing.T, p *Policy) {
 	}
 }
 
-func TestMergeProvenance(t *testing.T) {
-	p := mustMerge(t, MergeInput{
-		Threshold: Threshold{ThresholdWeight, 2},
-		Sources: []Source{
-			src("hillside", 1, Entry{Domain: "x.example", Action: Silence, PublicComment: "noisy"}),
-			capped(src("iftas-dni", 2, e("x.example", Suspend)), Silence),
-			src("watcher", 0, e("x.example", Suspend)),
-		},
-	})
-	if len(p.Entries) != 1 {
-		t.Fatalf("entries = %+v", effective(p))
-	}
-	prov := p.Entries[0].Provenance
-	if len(prov.Sources) != 3 {
-		t.Fatalf("provenance has %d sources, want all 3 including the watcher", len(prov.Sources))
-	}
-	type view struct {
-		name    string
-		weight  int
-		said    Action
-		action  Action
-		counted bool
-	}
-	var got []view
-	for _, c := range prov.Sources {
-		got = append(got, view{c.Source.Name, c.Source.Weight, c.Said.Action, c.Action, c.Counted})
-	}
-	want := []view{
-		{"hillside", 1, Silence, Silence, true},
-		{"iftas-dni", 2, Suspend, Silence, true},
-		{"watcher", 0, Suspend, Suspend, false},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("provenance:\n got  %+v\n want %+v", got, want)
-	}
-	if prov.Sources[0].Said.PublicComment != "noisy" {
-		t.Errorf("comment not kept in provenance")
-	}
-	if !prov.Sources[1].Capped() || prov.Sources[0].Capped() {
-		t.Errorf("Capped() wrong: %v %v", prov.Sources[0].Capped(), prov.Sources[1].Capped())
-	}
-	wantSummary := "weight 3 ≥ threshold 2, merge max, capped by maxAction: hillside silence, iftas-dni silence"
-	if s := p.Entries[0].Summary(); s != wantSummary {
-		t.Errorf("Summary() = %q, want %q", s, wantSummary)
-	}
-}
-
-func TestSummaryIsBounded(t *testing.T) {
-	var sources []Source
-	for i := range 40 {
-		sources = append(sources, src(strings.Repeat("s", 20)+itoa(i), 1, e("x.example", Suspend)))
-	}
-	p := mustMerge(t, MergeInput{Sources: sources, Local: []Entry{{Domain: "y.example", Action: Suspend, PrivateComment: strings.Repeat("ü", 300)}}})
-	for i := range p.Entries {
-		s := p.Entries[i].Summary()
-		if len(s) > maxSummary || !strings.HasSuffix(s, "…") {
-			t.Errorf("%s: summary of %d bytes: %q", p.Entries[i].Domain, len(s), s)
-		}
-	}
-}
-
 func TestMergeValidation(t *testing.T) {
 	allow := Allow
 	tests := []struct {
@@ -389,7 +294,6 @@ func TestMergeValidation(t *testing.T) {
 		{"reserved name", MergeInput{Sources: []Source{src(LocalSource, 1)}}, "not allowed"},
 		{"allow cap", MergeInput{Sources: []Source{{Name: "a", Weight: 1, MaxAction: &allow}}}, "not a block action"},
 		{"invalid exception", MergeInput{Exceptions: []string{"a b"}}, "exception"},
-		{"invalid protected", MergeInput{Protected: []string{"x*y.example"}}, "our instance"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -444,70 +348,5 @@ func TestMergeHashIgnoresInputOrder(t *testing.T) {
 	changed.Threshold = Threshold{ThresholdWeight, 3}
 	if mustMerge(t, changed).Hash() == first.Hash() {
 		t.Error("hash did not change when the policy did")
-	}
-}
-
-func TestDesired(t *testing.T) {
-	p := mustMerge(t, MergeInput{
-		Local: []Entry{
-			{Domain: "quiet.example", Action: Noop},
-			{Domain: "reports.example", Action: Noop, RejectReports: true},
-			{Domain: "spam.example", Action: Suspend, PrivateComment: "ticket 41"},
-		},
-	})
-	got := p.Desired()
-	want := []Entry{
-		{Domain: "reports.example", Action: Noop, RejectReports: true, PrivateComment: "local decision"},
-		{Domain: "spam.example", Action: Suspend, PrivateComment: "local decision: ticket 41"},
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("Desired:\n got  %+v\n want %+v", got, want)
-	}
-}
-
-func TestExplain(t *testing.T) {
-	p := mustMerge(t, MergeInput{
-		Threshold:  Threshold{ThresholdWeight, 2},
-		Exceptions: []string{"friends.example"},
-		Local:      []Entry{{Domain: "ours.example", Action: Suspend, PrivateComment: "ticket 41"}},
-		Sources: []Source{
-			src("hillside", 1, e("half.example", Silence), e("both.example", Silence), e("friends.example", Suspend)),
-			capped(src("iftas-dni", 2, e("both.example", Suspend), e("big.example", Suspend)), Silence),
-			src("watcher", 0, e("half.example", Suspend)),
-		},
-	})
-	tests := []struct {
-		domain string
-		want   []string
-	}{
-		{"half.example", []string{
-			"half.example: not blocked: weight 1 of 2 needed",
-			"hillside (weight 1) says silence",
-			"iftas-dni (weight 2) says nothing",
-			"watcher (weight 0, watched only) says suspend",
-		}},
-		{"both.example", []string{
-			"both.example: silence (weight 3 ≥ threshold 2, merge max, capped by maxAction)",
-			"iftas-dni (weight 2) says suspend, counted as silence (maxAction)",
-		}},
-		{"ours.example", []string{"ours.example: suspend (local decision)", "local entry says suspend: ticket 41"}},
-		{"sub.big.example", []string{"sub.big.example: blocked through its parent big.example: silence"}},
-		{"friends.example", []string{"not blocked: exception friends.example", "refused from hillside: exception friends.example"}},
-		{"Nobody.Example", []string{"nobody.example: not blocked: no trusted source lists it"}},
-		{"a*b.example", []string{"a*b.example: not a domain: obfuscated domain"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.domain, func(t *testing.T) {
-			got := p.Explain(tt.domain).String()
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("Explain(%q) =\n%s\nwant it to contain %q", tt.domain, got, w)
-				}
-			}
-		})
-	}
-	x := p.Explain("half.example")
-	if x.Entry != nil || x.Weight != 1 || x.Count != 1 || x.TotalWeight != 3 {
-		t.Errorf("Explain(half.example) = entry %v weight %d count %d total %d", x.Entry, x.Weight, x.Count, x.TotalWeight)
 	}
 }

@@ -1,0 +1,79 @@
+package federation
+
+import (
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// ReasonDomainTaken is the Stalled reason of an Instance refused because
+// another Instance of the cluster holds its domain.
+const ReasonDomainTaken = "DomainTaken"
+
+// ClaimHolder is the Instance that keeps a domain several claim: the
+// oldest. Creation times have a resolution of one second, so on a tie the
+// one that already holds the domain (reconciled, and not refused) keeps
+// it: a newcomer created in the same second must not take the domain from
+// a server already running. Only then does namespace/name decide, so the
+// outcome never depends on reconcile order.
+func ClaimHolder(claims []*v1alpha1.Instance) *v1alpha1.Instance {
+	holds := func(i *v1alpha1.Instance) bool {
+		stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
+		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == ReasonDomainTaken
+		return i.Status.ObservedGeneration > 0 && !refused
+	}
+	return slices.MinFunc(claims, func(a, b *v1alpha1.Instance) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		if ha, hb := holds(a), holds(b); ha != hb {
+			if ha {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+}
+
+// ProtectedDomains lists what the cluster's Instances protect from blocks
+// (moderation.Protected): the domain and account domain of each Instance
+// that holds its domain claim, owned by the Instance's namespace, its
+// community's, as Input names a policy's.
+//
+// Only claim holders protect: an Instance refused because another holds
+// its domain (or not yet let in) serves nothing, and letting it protect
+// would hand any tenant a way to lift blocks by creating one (issue 12,
+// case 3). Instances being deleted do not claim (as for the Instance
+// reconciler's check). Names are passed as written: the engine skips and
+// reports those that are not domains rather than fail every merge.
+func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
+	claims := map[v1alpha1.Domain][]*v1alpha1.Instance{}
+	for i := range instances {
+		inst := &instances[i]
+		if inst.Spec.Domain != "" && inst.DeletionTimestamp.IsZero() {
+			claims[inst.Spec.Domain] = append(claims[inst.Spec.Domain], inst)
+		}
+	}
+	var out []moderation.Protected
+	for _, c := range claims {
+		holder := ClaimHolder(c)
+		for _, d := range []v1alpha1.Domain{holder.Spec.Domain, holder.Spec.AccountDomain} {
+			if d != "" {
+				out = append(out, moderation.Protected{Domain: string(d), Owner: holder.Namespace})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b moderation.Protected) int {
+		if c := strings.Compare(a.Domain, b.Domain); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Owner, b.Owner)
+	})
+	return slices.Compact(out)
+}
