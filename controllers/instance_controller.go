@@ -26,16 +26,18 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/apply"
 	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
 
 // FederationSyncer pushes the effective moderation policy into one
-// Instance's server and records the outcome in its status
-// (status.federation and the FederationSynced condition). It returns when
-// the server should be compared with the policy again.
+// Instance's server (internal/delivery). It only reads the Instance: the
+// Outcome says what to record (status.federation, the FederationSynced
+// condition, events) and when to compare the server with the policy again.
+// An error means it could not read what it needed and did nothing.
 type FederationSyncer interface {
-	Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (requeueAfter time.Duration, err error)
+	Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (delivery.Outcome, error)
 }
 
 // InstanceReconciler hosts a fediverse server (or connects an external
@@ -122,12 +124,13 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	requeue := time.Duration(0)
 	if r.Federation != nil && federationEnabled(inst) {
-		next, err := r.Federation.Sync(ctx, inst, profile)
+		out, err := r.Federation.Sync(ctx, inst, profile)
 		if err != nil {
 			conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "FederationSyncFailed", err.Error())
 			return ctrl.Result{RequeueAfter: jitter(time.Minute)}, nil
 		}
-		requeue = next
+		r.recordFederation(inst, out)
+		requeue = out.RequeueAfter
 	}
 	if c := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionFederationSynced); c != nil && c.Status != "True" {
 		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, c.Reason, "Moderation: "+c.Message)

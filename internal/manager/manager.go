@@ -38,6 +38,7 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/apply"
+	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/feeds"
 )
@@ -235,12 +236,16 @@ func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemorySto
 		Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
 		Options:   opts,
 		Random:    rand.Reader,
-		Federation: &controllers.FederationSync{
+		Federation: &delivery.Syncer{
 			Client:    mgr.GetClient(),
 			APIReader: mgr.GetAPIReader(),
-			Recorder:  mgr.GetEventRecorder("fedcommons-instance"),
-			Registry:  registry,
-			Options:   opts,
+			Results:   delivery.RegistryResults{Registry: registry},
+			Tokens:    &controllers.AdminTokenStore{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader()},
+			Options: delivery.Options{
+				DriftCheckInterval: opts.DriftCheckInterval,
+				SyncTimeout:        opts.SyncTimeout,
+				AdminRateLimit:     opts.AdminRateLimit,
+			},
 		},
 		FederationEvents: instanceEvents,
 	}).SetupWithManager(mgr); err != nil {

@@ -214,6 +214,58 @@ func New(name string, cfg Config) (Driver, error) {
 	return f(cfg)
 }
 
+// Authenticator is the optional capability of a driver family whose servers
+// hand out admin tokens only through their own sign-in (GoToSocial has no
+// command line for tokens): it signs in as an account and returns an access
+// token for it. Callers ask for it by the profile's driver name with
+// NewAuthenticator and never branch on a software name.
+//
+// It is registered apart from the Driver because a Driver is built for a
+// token and refuses to exist without one, while an Authenticator is what
+// yields the token in the first place.
+type Authenticator interface {
+	// ObtainToken signs in with email and password. Errors name the step
+	// that failed and never contain the password or any token.
+	ObtainToken(ctx context.Context, email, password string) (string, error)
+}
+
+// AuthenticatorFactory builds a family's Authenticator for one server;
+// cfg.Token is ignored.
+type AuthenticatorFactory func(Config) (Authenticator, error)
+
+// ErrNoAuthenticator is returned by NewAuthenticator for a family that
+// cannot obtain a token by signing in.
+var ErrNoAuthenticator = errors.New("moderation driver cannot obtain an admin token by signing in")
+
+var authenticators = map[string]AuthenticatorFactory{}
+
+// RegisterAuthenticator gives the family registered under name the
+// Authenticator capability, from init like Register.
+func RegisterAuthenticator(name string, f AuthenticatorFactory) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := authenticators[name]; dup {
+		panic("drivers: RegisterAuthenticator called twice for " + name)
+	}
+	authenticators[name] = f
+}
+
+// NewAuthenticator builds the named family's Authenticator, or returns an
+// error matching ErrNoAuthenticator when it has none.
+func NewAuthenticator(name string, cfg Config) (Authenticator, error) {
+	registryMu.RLock()
+	f, ok := authenticators[name]
+	registryMu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", name, ErrNoAuthenticator)
+	}
+	return f(cfg)
+}
+
+// Unauthorized reports whether err is a server refusing the token it was
+// sent (HTTP 401): revoked, or unknown to a server restored from a backup.
+func Unauthorized(err error) bool { return statusOf(err) == http.StatusUnauthorized }
+
 // Names lists the registered drivers, sorted.
 func Names() []string {
 	registryMu.RLock()

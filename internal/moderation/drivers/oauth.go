@@ -29,6 +29,20 @@ const GoToSocialScopes = "read write admin"
 // human there knows whose token it is.
 const oauthClientName = "fedcommons"
 
+func init() { RegisterAuthenticator("gotosocial", newGoToSocialAuthenticator) }
+
+// gotosocialAuthenticator is GoToSocial's Authenticator: the OAuth flow of
+// ObtainGoToSocialToken against one server.
+type gotosocialAuthenticator struct{ cfg Config }
+
+func newGoToSocialAuthenticator(cfg Config) (Authenticator, error) {
+	return gotosocialAuthenticator{cfg: cfg}, nil
+}
+
+func (a gotosocialAuthenticator) ObtainToken(ctx context.Context, email, password string) (string, error) {
+	return ObtainGoToSocialToken(ctx, a.cfg, email, password)
+}
+
 // ObtainGoToSocialToken signs in to a GoToSocial server as an account and
 // returns an access token for it, walking the authorization-code flow a
 // browser would: register an application, ask to authorize it, sign in

@@ -1,0 +1,108 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+)
+
+// server is a connected admin API: its driver, what the server can hold
+// and everything it holds now, all pages.
+type server struct {
+	drv     drivers.Driver
+	caps    drivers.Capabilities
+	current []moderation.ServerEntry
+}
+
+// connect builds the driver for the Instance's current token, probes the
+// server and lists its entries; any failure ends the pass before a plan
+// exists. A token the operator obtained by signing in that the server
+// refuses (revoked in the settings panel, or the server's database
+// restored without it) is replaced once and the calls retried; any other
+// token is the sysadmin's or generated, and its refusal is reported as it
+// is.
+func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*server, error) {
+	token, err := s.token(ctx, p, apiURL)
+	if err != nil {
+		return nil, err
+	}
+	name := p.profile.ModerationDriver
+	for attempt := 0; ; attempt++ {
+		drv, err := s.driver(name, apiURL, token)
+		if err != nil {
+			return nil, err
+		}
+		srv := &server{drv: drv}
+		srv.caps, err = drv.Probe(sctx)
+		if err == nil {
+			srv.current, err = drv.List(sctx)
+		}
+		if err == nil {
+			return srv, nil
+		}
+		if attempt > 0 || !signsIn(p) || !drivers.Unauthorized(err) {
+			return nil, err
+		}
+		renewed, rerr := s.renewToken(sctx, p, apiURL, token)
+		if rerr != nil {
+			return nil, fmt.Errorf("the server refused the stored admin token (%v); obtaining a new one failed: %w", err, rerr)
+		}
+		s.forgetDriver(name, apiURL, token)
+		// The new token is used as returned: the cache may not show the
+		// Secret's new value for a moment.
+		token = renewed
+	}
+}
+
+// applyChanges sends the planned calls. On a deadline or persistent rate
+// limiting the driver stops cleanly with an error matching
+// drivers.ErrStopped; a fresh List and Diff resumes the work next pass.
+func applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyResult, error) {
+	if ch.plan.Empty() {
+		return drivers.ApplyResult{}, nil
+	}
+	return srv.drv.Apply(sctx, ch.plan, nil)
+}
+
+// driver returns the cached driver of (name, URL, token), building it the
+// first time.
+func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
+	key := driverKey(name, apiURL, token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.drivers[key]; ok {
+		return d, nil
+	}
+	d, err := drivers.New(name, drivers.Config{
+		BaseURL:    apiURL,
+		Token:      token,
+		HTTPClient: s.Options.HTTPClient,
+		RateLimit:  s.Options.AdminRateLimit,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.drivers == nil {
+		s.drivers = map[string]drivers.Driver{}
+	}
+	s.drivers[key] = d
+	return d, nil
+}
+
+// forgetDriver drops the cached driver of a token no longer in use.
+func (s *Syncer) forgetDriver(name, apiURL, token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.drivers, driverKey(name, apiURL, token))
+}
+
+// driverKey identifies a driver by its server and a digest of its token,
+// so the token itself is not kept as a map key.
+func driverKey(name, apiURL, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+}
