@@ -3,29 +3,62 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/federation"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
-// checkDomain refuses an Instance whose domain another Instance in the
-// cluster already claims (see federation.ClaimHolder), and the refused Instance
-// touches nothing.
-func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) *stalledError {
-	list := &v1alpha1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: string(inst.Spec.Domain)}); err != nil {
-		return nil // the next pass checks again; listing the cache does not fail in practice
+// checkTenancy refuses an Instance that names what its community was not
+// given: a domain outside the Community's spec.domains, or an annotation,
+// issuer or gateway the operator's tenancy limits do not allow. An
+// Instance in a namespace no Community owns was written by the co-op's
+// sysadmins, so only the validity of its names is checked.
+func (r *InstanceReconciler) checkTenancy(ctx context.Context, inst *v1alpha1.Instance) (*tenancy.Refusal, error) {
+	var community *v1alpha1.Community
+	if name := inst.Status.Community; name != "" {
+		community = &v1alpha1.Community{}
+		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, community); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return nil, err
+			}
+			return &tenancy.Refusal{Reason: "CommunityNotFound", Message: fmt.Sprintf(
+				"namespace %s belongs to Community %s, which does not exist; its Instances wait until it does", inst.Namespace, name)}, nil
+		}
 	}
-	claims := make([]*v1alpha1.Instance, 0, len(list.Items))
-	for i := range list.Items {
-		if list.Items[i].DeletionTimestamp.IsZero() {
-			claims = append(claims, &list.Items[i])
+	if refused := tenancy.CheckDomains(community, inst); refused != nil || community == nil {
+		return refused, nil
+	}
+	return r.Options.Tenancy.CheckLimits(inst), nil
+}
+
+// checkDomain refuses an Instance whose domain or accountDomain another
+// Instance in the cluster already claims as its domain or accountDomain
+// (see federation.ClaimHolder), and the refused Instance touches nothing. Both names
+// are claimed: two servers answering for the same handles
+// (@alice@riverside.example) would split one community's accounts.
+func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) *stalledError {
+	claims := []*v1alpha1.Instance{}
+	seen := map[types.UID]bool{}
+	for _, name := range claimedNames(inst) {
+		list := &v1alpha1.InstanceList{}
+		if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: name}); err != nil {
+			return nil // the next pass checks again; listing the cache does not fail in practice
+		}
+		for i := range list.Items {
+			if it := &list.Items[i]; it.DeletionTimestamp.IsZero() && !seen[it.UID] {
+				seen[it.UID] = true
+				claims = append(claims, it)
+			}
 		}
 	}
 	if len(claims) < 2 {
@@ -36,7 +69,27 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 		return nil
 	}
 	return &stalledError{reason: reasonDomainTaken, message: fmt.Sprintf(
-		"domain %s is already served by Instance %s/%s; each domain can have one Instance in the cluster", inst.Spec.Domain, first.Namespace, first.Name)}
+		"domain %s is already served by Instance %s/%s; each domain (and account domain) can have one Instance in the cluster", strings.Join(sharedNames(inst, first), ", "), first.Namespace, first.Name)}
+}
+
+// claimedNames are the names an Instance claims: its domain and, if set,
+// its accountDomain.
+func claimedNames(inst *v1alpha1.Instance) []string {
+	names := []string{string(inst.Spec.Domain)}
+	if a := string(inst.Spec.AccountDomain); a != "" && a != names[0] {
+		names = append(names, a)
+	}
+	return names
+}
+
+func sharedNames(a, b *v1alpha1.Instance) []string {
+	var out []string
+	for _, n := range claimedNames(a) {
+		if slices.Contains(claimedNames(b), n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // reasonDomainTaken is the reason ClaimHolder reads: the rule of who

@@ -29,6 +29,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/software"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 // FederationSyncer pushes the effective moderation policy into one
@@ -98,6 +99,16 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	profile, err := software.Lookup(inst.Spec.Software)
 	if err != nil {
 		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, "UnknownSoftware", err.Error())
+		return ctrl.Result{}, nil
+	}
+	if refused, err := r.checkTenancy(ctx, inst); err != nil {
+		return ctrl.Result{}, err
+	} else if refused != nil {
+		// Nothing is created for a refused Instance: not a certificate
+		// for a name the community was not given, nor a route, nor a
+		// sync. The Community watch re-checks it when the co-op's
+		// sysadmin changes the community's domains.
+		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, refused.Reason, refused.Message)
 		return ctrl.Result{}, nil
 	}
 
@@ -180,7 +191,7 @@ func (r *InstanceReconciler) patchStatus(ctx context.Context, inst *v1alpha1.Ins
 // once the domain is free.
 func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.Instance{}, domainIndex,
-		func(o client.Object) []string { return []string{string(o.(*v1alpha1.Instance).Spec.Domain)} }); err != nil {
+		func(o client.Object) []string { return claimedNames(o.(*v1alpha1.Instance)) }); err != nil {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
@@ -191,6 +202,7 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Watches(&v1alpha1.Community{}, handler.EnqueueRequestsFromMapFunc(r.instancesOfCommunity), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.sameDomain), builder.WithPredicates(predicate.Funcs{
 			CreateFunc: func(event.CreateEvent) bool { return false },
 			UpdateFunc: func(event.UpdateEvent) bool { return false },
@@ -212,7 +224,28 @@ const domainIndex = "spec.domain"
 
 func (r *InstanceReconciler) sameDomain(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &v1alpha1.InstanceList{}
-	if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: string(o.(*v1alpha1.Instance).Spec.Domain)}); err != nil {
+	var out []reconcile.Request
+	for _, name := range claimedNames(o.(*v1alpha1.Instance)) {
+		if err := r.Client.List(ctx, list, client.MatchingFields{domainIndex: name}); err != nil {
+			return nil
+		}
+		for i := range list.Items {
+			out = append(out, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+	}
+	return out
+}
+
+// instancesOfCommunity re-checks a community's Instances when the co-op's
+// sysadmin changes the Community (its domains above all).
+func (r *InstanceReconciler) instancesOfCommunity(ctx context.Context, o client.Object) []reconcile.Request {
+	c := o.(*v1alpha1.Community)
+	ns := c.Status.Namespace
+	if ns == "" {
+		ns = tenancy.NamespaceOf(c)
+	}
+	list := &v1alpha1.InstanceList{}
+	if err := r.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
 		return nil
 	}
 	out := make([]reconcile.Request, 0, len(list.Items))

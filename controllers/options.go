@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 // Options are the operator-wide settings the reconcilers share.
@@ -35,6 +36,10 @@ type Options struct {
 	// source URLs may nevertheless reach (loopback in tests, a feed inside
 	// the cluster). Empty, the default, refuses every non-public address.
 	SourceAllowPrefixes []netip.Prefix
+
+	// Tenancy bounds what a community's Instances may ask for beyond their
+	// Community's domains: Ingress annotations, ClusterIssuers, Gateways.
+	Tenancy tenancy.Limits
 }
 
 // WithDefaults fills unset options.

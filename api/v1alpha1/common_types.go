@@ -5,6 +5,7 @@ package v1alpha1
 // in its ASCII (punycode) form: xn--bcher-kva.example, not bücher.example.
 // +kubebuilder:validation:MinLength=3
 // +kubebuilder:validation:MaxLength=253
+// +kubebuilder:validation:XValidation:rule="!self.matches('(^|\\\\.)([a-wyz0-9][a-z0-9]|x[a-mo-z0-9])--')",message="a label with '--' in its third and fourth characters is reserved for punycode: write internationalised names in their xn-- form, such as xn--bcher-kva.example"
 // +kubebuilder:validation:XValidation:rule="self.matches('^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\\\\.)+[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$')",message="must be a lower-case DNS name with at least one dot, such as social.example.org (letters a-z, digits and '-', no trailing dot, no wildcard)"
 type Domain string
 

@@ -47,6 +47,18 @@ type CommunitySpec struct {
 	// +kubebuilder:validation:XValidation:rule="!(self in ['default', 'kube-system', 'kube-public', 'kube-node-lease'])",message="a community cannot use a system namespace (default, kube-system, kube-public, kube-node-lease)"
 	Namespace string `json:"namespace,omitempty"`
 
+	// domains are the DNS suffixes the community's Instances may use: an
+	// Instance's domain and accountDomain must each equal one of them or
+	// be a subdomain of one (riverside.example admits
+	// social.riverside.example). A community with no domains may have no
+	// Instances. Only a co-op sysadmin, who writes the Community, decides
+	// them: a community cannot claim, get a certificate for or shield from
+	// shared blocklists a name the co-op did not give it.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Domains []Domain `json:"domains,omitempty"`
+
 	// members are bound to a role in the community's namespace. Each subject
 	// appears once; removing a member removes exactly their binding.
 	// +optional

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 func runManager(args []string) error {
@@ -27,6 +29,9 @@ func runManager(args []string) error {
 		feedPublicAddr   = fs.String("feed-public-bind-address", ":8090", "address serving policies published with visibility public, for the world (\"0\" disables it)")
 		feedClusterAddr  = fs.String("feed-cluster-bind-address", ":8091", "address serving policies published with visibility public or cluster, for the cluster only (\"0\" disables it)")
 		sourceAllow      = fs.String("source-allow-cidrs", "", "comma-separated private address ranges that subscribed source URLs may reach (default none: only public addresses)")
+		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
+		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
+		tenantGateways   = fs.String("tenant-gateways", "", "comma-separated namespace/name of Gateways in other namespaces a community's Instances may attach to (default none)")
 	)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
@@ -58,6 +63,11 @@ func runManager(args []string) error {
 			}},
 			DriftCheckInterval:  *driftInterval,
 			SourceAllowPrefixes: allow,
+			Tenancy: tenancy.Limits{
+				IngressAnnotations: splitList(*tenantAnnots),
+				ClusterIssuers:     splitList(*tenantIssuers),
+				Gateways:           splitList(*tenantGateways),
+			},
 		},
 	})
 	if err != nil {
@@ -65,6 +75,17 @@ func runManager(args []string) error {
 	}
 	ctrl.Log.WithName("setup").Info("Starting the operator", "version", version, "operatorNamespace", *operatorNS)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// splitList splits a comma-separated flag value, dropping blanks.
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func envOr(name, fallback string) string {

@@ -83,8 +83,10 @@ func TestInputConvertsSpec(t *testing.T) {
 
 func TestProtectedDomainsNeverBlocked(t *testing.T) {
 	insts := []v1alpha1.Instance{
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "a"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop", AccountDomain: "riverside.coop"}},
-		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "b"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "a"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop", AccountDomain: "riverside.coop"},
+			Status: v1alpha1.InstanceStatus{ObservedGeneration: 1}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "b"}, Spec: v1alpha1.InstanceSpec{Domain: "social.riverside.coop"},
+			Status: v1alpha1.InstanceStatus{ObservedGeneration: 1}},
 	}
 	prot := ProtectedDomains(insts)
 	if len(prot) != 2 {

@@ -9,6 +9,7 @@ import (
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 // ReasonDomainTaken is the Stalled reason of an Instance refused because
@@ -53,19 +54,32 @@ func ClaimHolder(claims []*v1alpha1.Instance) *v1alpha1.Instance {
 // reconciler's check). Names are passed as written: the engine skips and
 // reports those that are not domains rather than fail every merge.
 func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
+	// Both names are claims: an Instance protects its names only if it
+	// holds every one of them, so a copycat that loses its domain to an
+	// older Instance cannot shield its accountDomain either, even before
+	// the Instance reconciler has marked it DomainTaken.
 	claims := map[v1alpha1.Domain][]*v1alpha1.Instance{}
+	var candidates []*v1alpha1.Instance
 	for i := range instances {
 		inst := &instances[i]
-		if inst.Spec.Domain != "" && inst.DeletionTimestamp.IsZero() {
-			claims[inst.Spec.Domain] = append(claims[inst.Spec.Domain], inst)
+		if !inst.DeletionTimestamp.IsZero() || !admitted(inst) {
+			continue
+		}
+		candidates = append(candidates, inst)
+		for _, d := range claimedNames(inst) {
+			claims[d] = append(claims[d], inst)
 		}
 	}
+	holder := make(map[v1alpha1.Domain]*v1alpha1.Instance, len(claims))
+	for d, c := range claims {
+		holder[d] = ClaimHolder(c)
+	}
 	var out []moderation.Protected
-	for _, c := range claims {
-		holder := ClaimHolder(c)
-		for _, d := range []v1alpha1.Domain{holder.Spec.Domain, holder.Spec.AccountDomain} {
-			if d != "" {
-				out = append(out, moderation.Protected{Domain: string(d), Owner: holder.Namespace})
+	for _, inst := range candidates {
+		names := claimedNames(inst)
+		if !slices.ContainsFunc(names, func(d v1alpha1.Domain) bool { return holder[d] != inst }) {
+			for _, d := range names {
+				out = append(out, moderation.Protected{Domain: string(d), Owner: inst.Namespace})
 			}
 		}
 	}
@@ -76,4 +90,33 @@ func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
 		return strings.Compare(a.Owner, b.Owner)
 	})
 	return slices.Compact(out)
+}
+
+// claimedNames are an Instance's domain and, if set and different, its
+// accountDomain.
+func claimedNames(inst *v1alpha1.Instance) []v1alpha1.Domain {
+	names := []v1alpha1.Domain{inst.Spec.Domain}
+	if a := inst.Spec.AccountDomain; a != "" && a != inst.Spec.Domain {
+		names = append(names, a)
+	}
+	return names
+}
+
+// admitted reports whether the Instance reconciler has looked at the
+// Instance and let it in. Until then (a newcomer, not yet reconciled) and
+// when it refused it for naming what its community was not given (a
+// domain outside the Community's spec.domains, an invalid name, a missing
+// Community, a limit of the co-op's) or a name another Instance holds,
+// the Instance serves nothing, so it must not shield any name from
+// anyone's blocks (issue 12, cases 3 and 10). Domains cannot change after
+// creation, so a reconciled generation vouches for them.
+func admitted(inst *v1alpha1.Instance) bool {
+	if inst.Status.ObservedGeneration == 0 {
+		return false
+	}
+	stalled := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionStalled)
+	if stalled == nil || stalled.Status != metav1.ConditionTrue {
+		return true
+	}
+	return stalled.Reason != ReasonDomainTaken && !slices.Contains(tenancy.RefusalReasons, stalled.Reason)
 }

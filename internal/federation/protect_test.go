@@ -178,15 +178,33 @@ func TestProtectedDomains(t *testing.T) {
 			nil,
 		},
 		{
-			"the same account domain of two communities is listed for each",
+			// accountDomain is claimed like the domain: of two Instances
+			// with the same one, only the holder protects (the other is
+			// refused DomainTaken), and the loser protects nothing at all.
+			"one account domain, two communities: only the holder protects",
 			[]v1alpha1.Instance{
-				claimant("riverside", "a", "a.coop.example", "coop.example", 0),
+				claimant("riverside", "a", "a.coop.example", "coop.example", 1),
 				claimant("hillside", "b", "b.coop.example", "coop.example", 0),
 			},
-			[]moderation.Protected{
-				{Domain: "a.coop.example", Owner: "riverside"}, {Domain: "b.coop.example", Owner: "hillside"},
-				{Domain: "coop.example", Owner: "hillside"}, {Domain: "coop.example", Owner: "riverside"},
-			},
+			[]moderation.Protected{{Domain: "b.coop.example", Owner: "hillside"}, {Domain: "coop.example", Owner: "hillside"}},
+		},
+		{
+			"not yet reconciled: protects nothing",
+			[]v1alpha1.Instance{func() v1alpha1.Instance {
+				i := claimant("mallory", "new", "x.gab.example", "", 0)
+				i.Status.ObservedGeneration = 0
+				return i
+			}()},
+			nil,
+		},
+		{
+			"refused for a domain outside its community's: protects nothing",
+			[]v1alpha1.Instance{func() v1alpha1.Instance {
+				i := claimant("mallory", "gab", "x.gab.example", "", 0)
+				i.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: "DomainNotAllowed"}}
+				return i
+			}()},
+			nil,
 		},
 		{
 			"an account domain equal to the domain is listed once",

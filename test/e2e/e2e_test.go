@@ -199,7 +199,8 @@ func TestQuotaRefusesTheInstanceBeyondTheCount(t *testing.T) {
 	c := shared.client
 	community := &v1alpha1.Community{
 		ObjectMeta: metav1.ObjectMeta{Name: "quota-commons"},
-		Spec:       v1alpha1.CommunitySpec{Quota: &v1alpha1.CommunityQuota{Instances: ptr.To[int32](2)}},
+		Spec: v1alpha1.CommunitySpec{Domains: []v1alpha1.Domain{"quota-commons.example"},
+			Quota: &v1alpha1.CommunityQuota{Instances: ptr.To[int32](2)}},
 	}
 	if err := c.Create(ctx, community); err != nil {
 		t.Fatal(err)

@@ -23,7 +23,8 @@ func TestGeneratedSecretsSurviveAnOperatorRestart(t *testing.T) {
 	ctx := context.Background()
 	c := shared.client
 	ns := "restart-commons"
-	if err := c.Create(ctx, &v1alpha1.Community{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+	if err := c.Create(ctx, &v1alpha1.Community{ObjectMeta: metav1.ObjectMeta{Name: ns},
+		Spec: v1alpha1.CommunitySpec{Domains: []v1alpha1.Domain{"restart.example"}}}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "the namespace exists", func() (bool, string) {
