@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +43,12 @@ const DefaultMaxTrackedEntries = 20_000
 // maxMessage bounds an error kept in the state: the text comes from a
 // remote server and from there goes into status and a ConfigMap.
 const maxMessage = 512
+
+// maxValidator bounds an ETag or Last-Modified kept for the next request:
+// real ones are a few dozen bytes, and the value comes from the remote
+// server and is saved with the state. A longer one is not kept (clipped,
+// it would never match): the next fetch is simply unconditional.
+const maxValidator = 1 << 10
 
 // Observation is one attempt to fetch a source, as the Tracker sees it.
 type Observation struct {
@@ -110,6 +117,15 @@ type SourceStatus struct {
 	Error string
 	// Held says why the last 200 was not applied.
 	Held string
+	// Replacing: the source names another list than the copy in force (its
+	// URL or format changed) and the new one has not been fetched cleanly
+	// yet. The copy of the previous list stays in force until it is.
+	Replacing bool
+	// Unsaved: the source had a good copy that was not saved across a
+	// restart (the state was over its budget, see SaveWithin). Nothing of
+	// it is in force: its policy must not be computed until it is fetched
+	// again, or its entries would be retracted for nothing.
+	Unsaved bool
 }
 
 // Tracker keeps, per source, the last good copy and the retraction
@@ -124,6 +140,9 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	sources map[string]*sourceState
+	// version counts changes, so that whoever saves the state can tell it
+	// changed without serialising it.
+	version uint64
 }
 
 type sourceState struct {
@@ -135,6 +154,13 @@ type sourceState struct {
 	lastSuccess time.Time
 	err, held   string
 	needed      int
+	// replace: the next clean 200 replaces what is in force wholesale,
+	// neither judged against it (another list would look like a shrink)
+	// nor asked for with its validators (they belong to the other list).
+	// Set when the source's URL or format changes, and for unsaved copies.
+	replace bool
+	// unsaved: a good copy existed but was not saved across a restart.
+	unsaved bool
 }
 
 type pending struct {
@@ -192,6 +218,7 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	r = r.normalized()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.version++
 	s := t.state(name)
 	s.needed = r.MinCleanFetches
 	s.lastFetch = obs.Time
@@ -200,9 +227,10 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 		s.err = clip(obs.Err.Error())
 		return Outcome{Error: s.err}
 	}
+	obs.Validators = bounded(obs.Validators)
 	if obs.NotModified {
-		if !s.good {
-			s.err = "the source answered 304 Not Modified but no earlier copy is kept"
+		if !s.good || s.replace {
+			s.err = "the source answered 304 Not Modified but no earlier copy of this list is kept"
 			return Outcome{Error: s.err}
 		}
 		s.err, s.held = "", ""
@@ -220,6 +248,9 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	if len(entries) > t.maxEntries() {
 		s.err = fmt.Sprintf("the source lists %d entries, above the %d kept per source", len(entries), t.maxEntries())
 		return Outcome{Error: s.err}
+	}
+	if s.replace {
+		return s.replaceWith(entries, obs)
 	}
 	if prev := len(s.entries); s.good && shrinksTooMuch(prev, len(entries), r.MaxShrinkPercent) {
 		s.err = ""
@@ -247,6 +278,45 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	s.lastSuccess = obs.Time
 	s.err, s.held = "", ""
 	return Outcome{Applied: true, Retracted: retracted}
+}
+
+// replaceWith applies a clean copy of a list that replaces what is in
+// force: another list (a changed URL), or one whose copy was not saved. The
+// previous entries go at once, as the previous list's do when a source is
+// removed: the new list is the source now.
+func (s *sourceState) replaceWith(entries []moderation.Entry, obs Observation) Outcome {
+	listed := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		listed[e.Domain] = true
+	}
+	var retracted []string
+	for _, e := range s.entries {
+		if !listed[e.Domain] {
+			retracted = append(retracted, e.Domain)
+		}
+	}
+	for _, p := range s.pending {
+		if !listed[p.entry.Domain] {
+			retracted = append(retracted, p.entry.Domain)
+		}
+	}
+	slices.Sort(retracted)
+	s.entries, s.pending = entries, nil
+	s.good, s.replace, s.unsaved = true, false, false
+	s.validators = obs.Validators
+	s.lastSuccess = obs.Time
+	s.err, s.held = "", ""
+	return Outcome{Applied: true, Retracted: retracted}
+}
+
+func bounded(v Validators) Validators {
+	if len(v.ETag) > maxValidator {
+		v.ETag = ""
+	}
+	if len(v.LastModified) > maxValidator {
+		v.LastModified = ""
+	}
+	return v
 }
 
 // advance counts one clean fetch for every pending retraction: entries
@@ -340,7 +410,7 @@ func (t *Tracker) Effective(name string) []EffectiveEntry {
 func (t *Tracker) Validators(name string) Validators {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s := t.sources[name]; s != nil && s.good {
+	if s := t.sources[name]; s != nil && s.good && !s.replace {
 		return s.validators
 	}
 	return Validators{}
@@ -357,6 +427,8 @@ func (t *Tracker) Status(name string) SourceStatus {
 		st.Entries = len(s.entries)
 		st.PendingRetractions = len(s.pending)
 		st.Error, st.Held = s.err, s.held
+		st.Replacing = s.replace && s.good
+		st.Unsaved = s.unsaved
 	}
 	return st
 }
@@ -381,14 +453,87 @@ func (t *Tracker) Retain(names ...string) {
 	for n := range t.sources {
 		if !slices.Contains(names, n) {
 			delete(t.sources, n)
+			t.version++
 		}
 	}
+}
+
+// Rebase says the source now names another list (its URL or format
+// changed). What is in force stays in force, so that an outage at the new
+// address retracts nothing, until the new list is fetched cleanly once; that
+// copy then replaces it wholesale (see Observe). A source not tracked yet
+// needs nothing.
+func (t *Tracker) Rebase(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.sources[name]
+	if s == nil {
+		return
+	}
+	s.replace = true
+	s.validators = Validators{}
+	s.err, s.held = "", ""
+	t.version++
 }
 
 // Save returns the state as gzip-compressed JSON, for a ConfigMap's
 // binaryData: blocklists compress about fourfold.
 func (t *Tracker) Save() ([]byte, error) {
-	data, err := t.MarshalJSON()
+	data, _, err := t.SaveWithin(math.MaxInt)
+	return data, err
+}
+
+// SaveWithin is Save bounded to budget bytes. When the whole state does
+// not fit, the largest sources are saved without their copies, one after
+// the other until it fits, and named in unsaved: loaded again, such a
+// source has nothing in force and says so (SourceStatus.Unsaved), so that
+// its policy waits for a fresh fetch instead of merging without it. What
+// this Tracker holds in memory is not changed. The state is serialised
+// once, and compressed once more per source left out.
+func (t *Tracker) SaveWithin(budget int) (data []byte, unsaved []string, err error) {
+	t.mu.Lock()
+	parts := make(map[string]json.RawMessage, len(t.sources))
+	stubs := make(map[string]json.RawMessage, len(t.sources))
+	for name, s := range t.sources {
+		if parts[name], err = json.Marshal(s.toJSON()); err != nil {
+			break
+		}
+		if stubs[name], err = json.Marshal(s.stubJSON()); err != nil {
+			break
+		}
+	}
+	t.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
+	}
+	if data, err = compress(parts); err != nil || len(data) <= budget {
+		return data, nil, err
+	}
+	largest := make([]string, 0, len(parts))
+	for name := range parts {
+		largest = append(largest, name)
+	}
+	slices.SortFunc(largest, func(a, b string) int {
+		if d := len(parts[b]) - len(parts[a]); d != 0 {
+			return d
+		}
+		return strings.Compare(a, b)
+	})
+	for _, name := range largest {
+		parts[name] = stubs[name]
+		unsaved = append(unsaved, name)
+		if data, err = compress(parts); err != nil || len(data) <= budget {
+			return data, unsaved, err
+		}
+	}
+	return nil, unsaved, fmt.Errorf("the feed state takes %s even without any source's entries, above the %s budget", byteSize(int64(len(data))), byteSize(int64(budget)))
+}
+
+func compress(sources map[string]json.RawMessage) ([]byte, error) {
+	data, err := json.Marshal(struct {
+		V       int                        `json:"v"`
+		Sources map[string]json.RawMessage `json:"sources,omitempty"`
+	}{trackerVersion, sources})
 	if err != nil {
 		return nil, err
 	}
@@ -449,6 +594,8 @@ type sourceJSON struct {
 	Error       string      `json:"error,omitempty"`
 	Held        string      `json:"held,omitempty"`
 	Needed      int         `json:"needed,omitempty"`
+	Replace     bool        `json:"replace,omitempty"`
+	Unsaved     bool        `json:"unsaved,omitempty"`
 }
 
 // entryJSON: d domain, a action (omitted for suspend, by far the most
@@ -487,23 +634,37 @@ func fromJSON(j entryJSON) (moderation.Entry, error) {
 	return moderation.Entry{Domain: j.D, Action: a, RejectMedia: j.M, RejectReports: j.R, Obfuscate: j.O, PublicComment: j.C, PrivateComment: j.P}, nil
 }
 
+func (s *sourceState) toJSON() sourceJSON {
+	j := sourceJSON{
+		Good: s.good, ETag: s.validators.ETag, LastMod: s.validators.LastModified,
+		LastFetch: s.lastFetch, LastSuccess: s.lastSuccess, Error: s.err, Held: s.held, Needed: s.needed,
+		Replace: s.replace, Unsaved: s.unsaved,
+	}
+	for _, e := range s.entries {
+		j.Entries = append(j.Entries, toJSON(e, 0))
+	}
+	for _, p := range s.pending {
+		j.Pending = append(j.Pending, toJSON(p.entry, p.missing))
+	}
+	return j
+}
+
+// stubJSON is the source without its copy, for a state over its budget:
+// the times and the last error stay, and whether a copy was lost.
+func (s *sourceState) stubJSON() sourceJSON {
+	return sourceJSON{
+		LastFetch: s.lastFetch, LastSuccess: s.lastSuccess, Error: s.err, Held: s.held, Needed: s.needed,
+		Replace: true, Unsaved: s.good || s.unsaved,
+	}
+}
+
 // MarshalJSON saves the whole state.
 func (t *Tracker) MarshalJSON() ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := trackerJSON{V: trackerVersion, Sources: make(map[string]sourceJSON, len(t.sources))}
 	for name, s := range t.sources {
-		j := sourceJSON{
-			Good: s.good, ETag: s.validators.ETag, LastMod: s.validators.LastModified,
-			LastFetch: s.lastFetch, LastSuccess: s.lastSuccess, Error: s.err, Held: s.held, Needed: s.needed,
-		}
-		for _, e := range s.entries {
-			j.Entries = append(j.Entries, toJSON(e, 0))
-		}
-		for _, p := range s.pending {
-			j.Pending = append(j.Pending, toJSON(p.entry, p.missing))
-		}
-		out.Sources[name] = j
+		out.Sources[name] = s.toJSON()
 	}
 	return json.Marshal(out)
 }
@@ -524,6 +685,7 @@ func (t *Tracker) UnmarshalJSON(data []byte) error {
 		s := &sourceState{
 			good: j.Good, validators: Validators{ETag: j.ETag, LastModified: j.LastMod},
 			lastFetch: j.LastFetch, lastSuccess: j.LastSuccess, err: j.Error, held: j.Held, needed: max(j.Needed, 1),
+			replace: j.Replace, unsaved: j.Unsaved,
 		}
 		// The invariants Observe keeps: a domain appears once, either
 		// listed or pending, and a pending one has been missed at least once.
@@ -559,5 +721,6 @@ func (t *Tracker) UnmarshalJSON(data []byte) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sources = sources
+	t.version++
 	return nil
 }
