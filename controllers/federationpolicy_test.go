@@ -115,13 +115,14 @@ var _ = Describe("FederationPolicy", func() {
 		Eventually(func(g Gomega) {
 			p := fedPolicy(ns, "shared")
 			g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
+			g.Expect(p.Status.Entries).To(BeEquivalentTo(3), "an outage at the new URL retracts nothing")
 			g.Expect(sourceNamed(p, "list").Error).To(ContainSubstring("503"))
 			g.Expect(sourceNamed(p, "list").Error).To(ContainSubstring("the copy of the previous list stays in force"))
 			c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionSourcesHealthy)
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Message).To(ContainSubstring("the copy of the previous list stays in force"))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
-		Expect(fedPolicy(ns, "shared").Status.Entries).To(BeEquivalentTo(3), "an outage at the new URL retracts nothing")
+		Consistently(func() int32 { return fedPolicy(ns, "shared").Status.Entries }).WithTimeout(2 * time.Second).Should(BeEquivalentTo(3))
 
 		By("a URL that answers replaces the old copy whole")
 		patchPolicy(ns, "shared", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].URL = feed.URL + "/new.txt" })
@@ -203,6 +204,9 @@ var _ = Describe("FederationPolicy", func() {
 			g.Expect(c.Message).To(ContainSubstring("url source list to be fetched again"))
 			g.Expect(p.Status.PolicyHash).To(BeEmpty(), "nothing computed")
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+		// The Instance learns of the policy once it is computed; reconciled
+		// meanwhile for any other reason (here a spec change), it waits.
+		touchInstance(ns, "toot")
 		Eventually(func(g Gomega) {
 			c := meta.FindStatusCondition(fedInstance(ns, "toot").Status.Conditions, v1alpha1.ConditionFederationSynced)
 			g.Expect(c).NotTo(BeNil())
