@@ -112,18 +112,23 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, r
 	conditions.MarkReady(&policy.Status.Conditions, policy.Generation, "Computed", msg)
 }
 
-// published is what a policy's dependants act on, read from the object:
-// the hash of its effective entries, who may read them, and the
-// generation they were computed for (the Registry serves a result only for
-// the current generation, so a new generation with the same hash must
-// wake them too). A policy whose visibility turns to none changes it
-// without changing its hash: its subscribers then drop its entries.
-func published(p *v1alpha1.FederationPolicy) string {
-	var computed int64
+// computed is what the Instances a policy selects act on, read from the
+// object: the hash of its effective entries and the generation they were
+// computed for (the Registry serves a result only for the current
+// generation, so a new generation with the same hash must wake them too).
+func computed(p *v1alpha1.FederationPolicy) string {
+	var gen int64
 	if c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionApplied); c != nil && c.Status == metav1.ConditionTrue {
-		computed = c.ObservedGeneration
+		gen = c.ObservedGeneration
 	}
-	return fmt.Sprintf("%s|%s|%d", p.Status.PolicyHash, federation.Visibility(p), computed)
+	return fmt.Sprintf("%s|%d", p.Status.PolicyHash, gen)
+}
+
+// published is what its subscribers act on: what was computed and who may
+// read it. A policy whose visibility turns to none changes it without
+// changing its hash, and its subscribers drop its entries at once.
+func published(p *v1alpha1.FederationPolicy) string {
+	return computed(p) + "|" + string(federation.Visibility(p))
 }
 
 // publishedChanged lets through the events that change what a policy
@@ -140,15 +145,15 @@ var publishedChanged = predicate.Funcs{
 
 // selectedInstances is how the Instance controller watches
 // FederationPolicies: the Instances a policy selects are woken when what it
-// publishes changes or it is deleted, and those it stops selecting as soon
+// computed changes or it is deleted, and those it stops selecting as soon
 // as its selector changes (nothing they hold depends on the new
-// computation).
+// computation). Visibility is no business of theirs.
 func selectedInstances(c client.Reader) handler.EventHandler {
 	return handler.Funcs{
 		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 			old, cur := e.ObjectOld.(*v1alpha1.FederationPolicy), e.ObjectNew.(*v1alpha1.FederationPolicy)
 			switch {
-			case published(old) != published(cur):
+			case computed(old) != computed(cur):
 				enqueue(q, instancesSelectedBy(ctx, c, old), instancesSelectedBy(ctx, c, cur))
 			case !equality.Semantic.DeepEqual(old.Spec.InstanceSelector, cur.Spec.InstanceSelector):
 				still := map[types.NamespacedName]bool{}

@@ -105,6 +105,9 @@ func TestSelectedInstancesWakesWhoIsConcerned(t *testing.T) {
 	got = woken(func(q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		h.Update(ctx, event.UpdateEvent{ObjectOld: computedPolicy(1, 1, "h1", "", nil), ObjectNew: computedPolicy(1, 1, "h1", "", nil)}, q)
 		h.Create(ctx, event.CreateEvent{Object: computedPolicy(1, 1, "h1", "", nil)}, q)
+		// Who may read the policy changes nothing an Instance holds; waking
+		// it before the new generation is computed would only make it wait.
+		h.Update(ctx, event.UpdateEvent{ObjectOld: computedPolicy(1, 1, "h1", "", nil), ObjectNew: computedPolicy(2, 1, "h1", v1alpha1.VisibilityNone, nil)}, q)
 	})
 	if len(got) != 0 {
 		t.Errorf("nothing published changed, yet %v were woken", got)
