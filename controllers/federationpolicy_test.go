@@ -212,7 +212,7 @@ var _ = Describe("FederationPolicy", func() {
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Reason).To(Equal("WaitingForPolicy"))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
-		Consistently(managedDomains).WithArguments(mast).WithTimeout(3 * time.Second).Should(ConsistOf("listed.example=suspend"),
+		Consistently(managedDomains).WithArguments(mast).WithTimeout(3*time.Second).Should(ConsistOf("listed.example=suspend"),
 			"a policy that cannot be computed retracts nothing")
 		Expect(mast.Writes()).To(BeZero())
 
