@@ -20,7 +20,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
@@ -55,9 +54,6 @@ type InstanceReconciler struct {
 	Random io.Reader
 	// Federation delivers moderation; nil disables delivery.
 	Federation FederationSyncer
-	// FederationEvents, when set, names Instances to reconcile because
-	// their effective moderation policy changed.
-	FederationEvents <-chan event.GenericEvent
 }
 
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch;update;patch
@@ -195,7 +191,8 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Instance{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Labels decide which FederationPolicies select the Instance.
+		For(&v1alpha1.Instance{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Owns(&appsv1.Deployment{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&batchv1.Job{}).
@@ -208,8 +205,9 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(event.UpdateEvent) bool { return false },
 			DeleteFunc: func(event.DeleteEvent) bool { return true },
 		}))
-	if r.FederationEvents != nil {
-		b = b.WatchesRawSource(source.Channel(r.FederationEvents, &handler.EnqueueRequestForObject{}))
+	if r.Federation != nil {
+		// A policy that publishes something else wakes the Instances it selects.
+		b = b.Watches(&v1alpha1.FederationPolicy{}, selectedInstances(r.Client))
 	}
 	if hasKind(mgr, certmanagerv1.SchemeGroupVersion.WithKind("Certificate")) {
 		b = b.Owns(&certmanagerv1.Certificate{})

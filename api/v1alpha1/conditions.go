@@ -27,6 +27,11 @@ const (
 const (
 	ConditionSourcesHealthy = "SourcesHealthy"
 	ConditionApplied        = "Applied"
+	// ConditionSourceStateSaved is False when the fetched state of the url
+	// sources could not be kept across a restart (whole or in part): the
+	// policy is computed as usual, but after a restart it waits until the
+	// sources not saved are fetched again.
+	ConditionSourceStateSaved = "SourceStateSaved"
 )
 
 // Labels and annotations the operator sets and reads.

@@ -153,7 +153,10 @@ type PolicySource struct {
 	Name string `json:"name"`
 
 	// policyRef is another community's FederationPolicy. Only its published
-	// effective entries are read (publish.visibility cluster or public).
+	// effective entries are read (publish.visibility cluster or public). A
+	// policy that is deleted or turns to visibility none contributes nothing
+	// from then on: its owner withdrew it, so its entries stop applying here
+	// and stop being re-published by this policy.
 	// +optional
 	PolicyRef *PolicyReference `json:"policyRef,omitempty"`
 

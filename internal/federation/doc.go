@@ -1,8 +1,11 @@
 // Package federation turns FederationPolicy objects into what the engine
 // merges and what each Instance must hold, without any Kubernetes client:
 //
-//   - Input converts a policy's spec and its resolved sources into a
-//     moderation.MergeInput, and Status numbers back out of the result;
+//   - ResolveSources reads a policy's sources through a SourceResolver
+//     (the operator's reads its Subscriptions and the Registry, the CLI's
+//     fetches once and reads files), translating the spec the same way for
+//     both; Input converts the policy and its resolved sources into a
+//     moderation.MergeInput;
 //   - Registry keeps every policy's latest effective result (for the
 //     Instance syncer, for policyRef subscribers and for the feed servers),
 //     tagged with the generation it was computed for, so that nothing acts

@@ -29,6 +29,9 @@
 //     Who may read what is decided by which listener a request arrived on
 //     (see Audience), never by anything the request says about itself.
 //
-// FetchSource glues the first two to the engine's parsers. Nothing here
+// FetchSource glues the first two to the engine's parsers, and
+// Subscriptions holds one policy's url sources from pass to pass: the
+// Tracker, which list each source was fetched from, when each is due, and
+// a bounded saved form to outlive a restart. Nothing here
 // imports Kubernetes types: the controllers translate.
 package feeds

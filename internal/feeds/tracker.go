@@ -1,11 +1,7 @@
 package feeds
 
 import (
-	"bytes"
-	"compress/gzip"
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -42,6 +38,12 @@ const DefaultMaxTrackedEntries = 20_000
 // maxMessage bounds an error kept in the state: the text comes from a
 // remote server and from there goes into status and a ConfigMap.
 const maxMessage = 512
+
+// maxValidator bounds an ETag or Last-Modified kept for the next request:
+// real ones are a few dozen bytes, and the value comes from the remote
+// server and is saved with the state. A longer one is not kept (clipped,
+// it would never match): the next fetch is simply unconditional.
+const maxValidator = 1 << 10
 
 // Observation is one attempt to fetch a source, as the Tracker sees it.
 type Observation struct {
@@ -110,6 +112,15 @@ type SourceStatus struct {
 	Error string
 	// Held says why the last 200 was not applied.
 	Held string
+	// Replacing: the source names another list than the copy in force (its
+	// URL or format changed) and the new one has not been fetched cleanly
+	// yet. The copy of the previous list stays in force until it is.
+	Replacing bool
+	// Unsaved: the source had a good copy that was not saved across a
+	// restart (the state was over its budget, see SaveWithin). Nothing of
+	// it is in force: its policy must not be computed until it is fetched
+	// again, or its entries would be retracted for nothing.
+	Unsaved bool
 }
 
 // Tracker keeps, per source, the last good copy and the retraction
@@ -124,6 +135,9 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	sources map[string]*sourceState
+	// version counts changes, so that whoever saves the state can tell it
+	// changed without serialising it.
+	version uint64
 }
 
 type sourceState struct {
@@ -135,6 +149,13 @@ type sourceState struct {
 	lastSuccess time.Time
 	err, held   string
 	needed      int
+	// replace: the next clean 200 replaces what is in force wholesale,
+	// neither judged against it (another list would look like a shrink)
+	// nor asked for with its validators (they belong to the other list).
+	// Set when the source's URL or format changes, and for unsaved copies.
+	replace bool
+	// unsaved: a good copy existed but was not saved across a restart.
+	unsaved bool
 }
 
 type pending struct {
@@ -192,6 +213,7 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	r = r.normalized()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.version++
 	s := t.state(name)
 	s.needed = r.MinCleanFetches
 	s.lastFetch = obs.Time
@@ -200,9 +222,10 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 		s.err = clip(obs.Err.Error())
 		return Outcome{Error: s.err}
 	}
+	obs.Validators = bounded(obs.Validators)
 	if obs.NotModified {
-		if !s.good {
-			s.err = "the source answered 304 Not Modified but no earlier copy is kept"
+		if !s.good || s.replace {
+			s.err = "the source answered 304 Not Modified but no earlier copy of this list is kept"
 			return Outcome{Error: s.err}
 		}
 		s.err, s.held = "", ""
@@ -220,6 +243,9 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	if len(entries) > t.maxEntries() {
 		s.err = fmt.Sprintf("the source lists %d entries, above the %d kept per source", len(entries), t.maxEntries())
 		return Outcome{Error: s.err}
+	}
+	if s.replace {
+		return s.replaceWith(entries, obs)
 	}
 	if prev := len(s.entries); s.good && shrinksTooMuch(prev, len(entries), r.MaxShrinkPercent) {
 		s.err = ""
@@ -247,6 +273,45 @@ func (t *Tracker) Observe(name string, obs Observation, r Retraction) Outcome {
 	s.lastSuccess = obs.Time
 	s.err, s.held = "", ""
 	return Outcome{Applied: true, Retracted: retracted}
+}
+
+// replaceWith applies a clean copy of a list that replaces what is in
+// force: another list (a changed URL), or one whose copy was not saved. The
+// previous entries go at once, as the previous list's do when a source is
+// removed: the new list is the source now.
+func (s *sourceState) replaceWith(entries []moderation.Entry, obs Observation) Outcome {
+	listed := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		listed[e.Domain] = true
+	}
+	var retracted []string
+	for _, e := range s.entries {
+		if !listed[e.Domain] {
+			retracted = append(retracted, e.Domain)
+		}
+	}
+	for _, p := range s.pending {
+		if !listed[p.entry.Domain] {
+			retracted = append(retracted, p.entry.Domain)
+		}
+	}
+	slices.Sort(retracted)
+	s.entries, s.pending = entries, nil
+	s.good, s.replace, s.unsaved = true, false, false
+	s.validators = obs.Validators
+	s.lastSuccess = obs.Time
+	s.err, s.held = "", ""
+	return Outcome{Applied: true, Retracted: retracted}
+}
+
+func bounded(v Validators) Validators {
+	if len(v.ETag) > maxValidator {
+		v.ETag = ""
+	}
+	if len(v.LastModified) > maxValidator {
+		v.LastModified = ""
+	}
+	return v
 }
 
 // advance counts one clean fetch for every pending retraction: entries
@@ -340,7 +405,7 @@ func (t *Tracker) Effective(name string) []EffectiveEntry {
 func (t *Tracker) Validators(name string) Validators {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if s := t.sources[name]; s != nil && s.good {
+	if s := t.sources[name]; s != nil && s.good && !s.replace {
 		return s.validators
 	}
 	return Validators{}
@@ -357,6 +422,8 @@ func (t *Tracker) Status(name string) SourceStatus {
 		st.Entries = len(s.entries)
 		st.PendingRetractions = len(s.pending)
 		st.Error, st.Held = s.err, s.held
+		st.Replacing = s.replace && s.good
+		st.Unsaved = s.unsaved
 	}
 	return st
 }
@@ -381,183 +448,25 @@ func (t *Tracker) Retain(names ...string) {
 	for n := range t.sources {
 		if !slices.Contains(names, n) {
 			delete(t.sources, n)
+			t.version++
 		}
 	}
 }
 
-// Save returns the state as gzip-compressed JSON, for a ConfigMap's
-// binaryData: blocklists compress about fourfold.
-func (t *Tracker) Save() ([]byte, error) {
-	data, err := t.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-// maxSavedState bounds what Load decompresses: the state of 32 sources at
-// the default entry limit, with room to spare.
-const maxSavedState = 64 << 20
-
-// Load restores a state written by Save (or, for convenience, plain JSON
-// from MarshalJSON).
-func (t *Tracker) Load(data []byte) error {
-	if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
-		return t.UnmarshalJSON(data)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(data))
-	if err != nil {
-		return fmt.Errorf("reading saved feed state: %w", err)
-	}
-	plain, err := io.ReadAll(io.LimitReader(zr, maxSavedState+1))
-	if err != nil {
-		return fmt.Errorf("reading saved feed state: %w", err)
-	}
-	if len(plain) > maxSavedState {
-		return fmt.Errorf("reading saved feed state: more than %s uncompressed", byteSize(maxSavedState))
-	}
-	return t.UnmarshalJSON(plain)
-}
-
-// trackerVersion is the version of the serialised form.
-const trackerVersion = 1
-
-// The serialised form is compact because it lives in a ConfigMap: short
-// keys, actions by name (not by their Go value, which may be reordered),
-// empty fields omitted.
-type trackerJSON struct {
-	V       int                   `json:"v"`
-	Sources map[string]sourceJSON `json:"sources,omitempty"`
-}
-
-type sourceJSON struct {
-	Good        bool        `json:"good,omitempty"`
-	Entries     []entryJSON `json:"entries,omitempty"`
-	Pending     []entryJSON `json:"pending,omitempty"`
-	ETag        string      `json:"etag,omitempty"`
-	LastMod     string      `json:"lastModified,omitempty"`
-	LastFetch   time.Time   `json:"lastFetch,omitzero"`
-	LastSuccess time.Time   `json:"lastSuccess,omitzero"`
-	Error       string      `json:"error,omitempty"`
-	Held        string      `json:"held,omitempty"`
-	Needed      int         `json:"needed,omitempty"`
-}
-
-// entryJSON: d domain, a action (omitted for suspend, by far the most
-// common), m reject media, r reject reports, o obfuscate, c public comment,
-// p private comment, n missing count.
-type entryJSON struct {
-	D string `json:"d"`
-	A string `json:"a,omitempty"`
-	M bool   `json:"m,omitempty"`
-	R bool   `json:"r,omitempty"`
-	O bool   `json:"o,omitempty"`
-	C string `json:"c,omitempty"`
-	P string `json:"p,omitempty"`
-	N int    `json:"n,omitempty"`
-}
-
-func toJSON(e moderation.Entry, missing int) entryJSON {
-	a := e.Action.String()
-	if e.Action == moderation.Suspend {
-		a = ""
-	}
-	return entryJSON{D: e.Domain, A: a, M: e.RejectMedia, R: e.RejectReports, O: e.Obfuscate, C: e.PublicComment, P: e.PrivateComment, N: missing}
-}
-
-func fromJSON(j entryJSON) (moderation.Entry, error) {
-	a, err := moderation.Suspend, error(nil)
-	if j.A != "" {
-		a, err = moderation.ParseAction(j.A)
-	}
-	if err != nil {
-		return moderation.Entry{}, fmt.Errorf("entry %q: %w", j.D, err)
-	}
-	if j.D == "" {
-		return moderation.Entry{}, fmt.Errorf("entry without a domain")
-	}
-	return moderation.Entry{Domain: j.D, Action: a, RejectMedia: j.M, RejectReports: j.R, Obfuscate: j.O, PublicComment: j.C, PrivateComment: j.P}, nil
-}
-
-// MarshalJSON saves the whole state.
-func (t *Tracker) MarshalJSON() ([]byte, error) {
+// Rebase says the source now names another list (its URL or format
+// changed). What is in force stays in force, so that an outage at the new
+// address retracts nothing, until the new list is fetched cleanly once; that
+// copy then replaces it wholesale (see Observe). A source not tracked yet
+// needs nothing.
+func (t *Tracker) Rebase(name string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := trackerJSON{V: trackerVersion, Sources: make(map[string]sourceJSON, len(t.sources))}
-	for name, s := range t.sources {
-		j := sourceJSON{
-			Good: s.good, ETag: s.validators.ETag, LastMod: s.validators.LastModified,
-			LastFetch: s.lastFetch, LastSuccess: s.lastSuccess, Error: s.err, Held: s.held, Needed: s.needed,
-		}
-		for _, e := range s.entries {
-			j.Entries = append(j.Entries, toJSON(e, 0))
-		}
-		for _, p := range s.pending {
-			j.Pending = append(j.Pending, toJSON(p.entry, p.missing))
-		}
-		out.Sources[name] = j
+	s := t.sources[name]
+	if s == nil {
+		return
 	}
-	return json.Marshal(out)
-}
-
-// UnmarshalJSON restores a state saved by MarshalJSON, replacing the
-// current one. A state it cannot read completely is refused as a whole:
-// half a state would look like retractions.
-func (t *Tracker) UnmarshalJSON(data []byte) error {
-	var in trackerJSON
-	if err := json.Unmarshal(data, &in); err != nil {
-		return fmt.Errorf("reading saved feed state: %w", err)
-	}
-	if in.V != trackerVersion {
-		return fmt.Errorf("reading saved feed state: version %d, want %d", in.V, trackerVersion)
-	}
-	sources := make(map[string]*sourceState, len(in.Sources))
-	for name, j := range in.Sources {
-		s := &sourceState{
-			good: j.Good, validators: Validators{ETag: j.ETag, LastModified: j.LastMod},
-			lastFetch: j.LastFetch, lastSuccess: j.LastSuccess, err: j.Error, held: j.Held, needed: max(j.Needed, 1),
-		}
-		// The invariants Observe keeps: a domain appears once, either
-		// listed or pending, and a pending one has been missed at least once.
-		seen := map[string]bool{}
-		for _, je := range j.Entries {
-			e, err := fromJSON(je)
-			if err == nil && seen[e.Domain] {
-				err = fmt.Errorf("entry %q twice", e.Domain)
-			}
-			if err != nil {
-				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
-			}
-			seen[e.Domain] = true
-			s.entries = append(s.entries, e)
-		}
-		for _, je := range j.Pending {
-			e, err := fromJSON(je)
-			if err == nil && seen[e.Domain] {
-				err = fmt.Errorf("entry %q twice", e.Domain)
-			}
-			if err == nil && je.N < 1 {
-				err = fmt.Errorf("pending entry %q missed %d times", e.Domain, je.N)
-			}
-			if err != nil {
-				return fmt.Errorf("reading saved feed state of %s: %w", name, err)
-			}
-			seen[e.Domain] = true
-			s.pending = append(s.pending, pending{entry: e, missing: je.N})
-		}
-		slices.SortFunc(s.pending, func(a, b pending) int { return strings.Compare(a.entry.Domain, b.entry.Domain) })
-		sources[name] = s
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sources = sources
-	return nil
+	s.replace = true
+	s.validators = Validators{}
+	s.err, s.held = "", ""
+	t.version++
 }

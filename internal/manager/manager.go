@@ -29,7 +29,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -217,9 +216,6 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemoryStore) error {
 	applier := apply.New(mgr.GetClient(), mgr.GetScheme())
 	registry := federation.NewRegistry()
-	// The FederationPolicy reconciler names Instances to re-sync here; the
-	// Instance controller reads it as a watch source.
-	instanceEvents := make(chan event.GenericEvent, 1024)
 	if err := (&controllers.CommunityReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
@@ -247,18 +243,17 @@ func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemorySto
 				AdminRateLimit:     opts.AdminRateLimit,
 			},
 		},
-		FederationEvents: instanceEvents,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up instance controller: %w", err)
 	}
 	if err := (&controllers.FederationPolicyReconciler{
-		Client:         mgr.GetClient(),
-		Recorder:       mgr.GetEventRecorder("fedcommons-federationpolicy"),
-		Options:        opts,
-		Registry:       registry,
-		Store:          store,
-		Fetcher:        &feeds.Fetcher{Allow: opts.SourceAllowPrefixes},
-		InstanceEvents: instanceEvents,
+		Client:   mgr.GetClient(),
+		Applier:  applier,
+		Recorder: mgr.GetEventRecorder("fedcommons-federationpolicy"),
+		Options:  opts,
+		Registry: registry,
+		Store:    store,
+		Fetcher:  &feeds.Fetcher{Allow: opts.SourceAllowPrefixes},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up federationpolicy controller: %w", err)
 	}

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
@@ -120,8 +121,10 @@ func (m *Manifests) Policy(name string) (*v1alpha1.FederationPolicy, error) {
 	return nil, fmt.Errorf("no FederationPolicy %q in the manifests (there are: %s)", name, strings.Join(names, ", "))
 }
 
-// Resolver resolves a policy's sources. One Resolver fetches each url once,
-// so the two sides of a diff see the same copy of a list they share.
+// Resolver resolves a policy's sources: it is the CLI's
+// federation.SourceResolver, the operator's being its Subscriptions and
+// Registry. One Resolver fetches each url once, so the two sides of a diff
+// see the same copy of a list they share.
 type Resolver struct {
 	// Fetcher fetches url sources; nil leaves them unresolved.
 	Fetcher *feeds.Fetcher
@@ -131,14 +134,10 @@ type Resolver struct {
 	// name (.csv Mastodon CSV, .json GoToSocial JSON, else plain text).
 	Files map[string]string
 
-	fetched map[string]fetched
+	fetched map[string]federation.Resolution
 }
 
-type fetched struct {
-	entries []moderation.Entry
-	note    string
-	err     error
-}
+var _ federation.SourceResolver = (*Resolver)(nil)
 
 // Computed is a policy's effective policy and how each source was resolved.
 type Computed struct {
@@ -150,102 +149,93 @@ type Computed struct {
 // Compute merges the policy as the operator would, protecting the
 // domains of the given Instances.
 func (r *Resolver) Compute(ctx context.Context, p *v1alpha1.FederationPolicy, instances []v1alpha1.Instance) (*Computed, error) {
-	var resolved []federation.ResolvedSource
-	var notes []string
-	for _, s := range p.Spec.Sources {
-		entries, note, err := r.resolve(ctx, s)
-		if err != nil {
+	sources := federation.ResolveSources(ctx, p, r)
+	notes := make([]string, 0, len(sources))
+	for _, s := range sources {
+		if s.Waiting != "" {
 			// Unlike the operator, there is no last good copy to fall back
 			// on, and counting the list as empty would show every entry it
 			// holds as removed: stop instead.
-			return nil, fmt.Errorf("source %s: %w (give it as a file with --source %s=FILE)", s.Name, err, s.Name)
+			return nil, fmt.Errorf("source %s: %s (give it as a file with --source %s=FILE)", s.Name, s.Waiting, s.Name)
 		}
-		notes = append(notes, s.Name+": "+note)
-		if entries != nil {
-			resolved = append(resolved, federation.ResolvedSource{Name: s.Name, Entries: entries})
-		}
+		notes = append(notes, s.Name+": "+s.Note)
 	}
-	eff, err := moderation.Merge(federation.Input(p, resolved, federation.ProtectedDomains(instances)))
+	eff, err := moderation.Merge(federation.Input(p, federation.Resolved(sources), federation.ProtectedDomains(instances)))
 	if err != nil {
 		return nil, fmt.Errorf("FederationPolicy %s: %w", p.Name, err)
 	}
 	return &Computed{Policy: eff, Notes: notes}, nil
 }
 
-func (r *Resolver) resolve(ctx context.Context, s v1alpha1.PolicySource) ([]moderation.Entry, string, error) {
-	if path, ok := r.Files[s.Name]; ok {
-		format := moderation.Format(s.Format)
-		if s.URL == "" {
-			format = formatOfFile(path)
-		}
-		data, err := readBounded(path, feeds.DefaultMaxBytes)
-		if err != nil {
-			return nil, "", err
-		}
-		parsed, err := moderation.Parse(format, bytes.NewReader(data))
-		if err != nil {
-			return nil, "", fmt.Errorf("%s is not a readable %s list: %w", path, format, err)
-		}
-		return parsed.Entries, fmt.Sprintf("%d entries from %s (%s)%s", len(parsed.Entries), path, format, problems(parsed)), nil
-	}
-	if s.URL == "" {
-		return nil, fmt.Sprintf("policyRef %s/%s is computed in the cluster: not resolved (give its published feed with --source %s=FILE); it counts as listing nothing",
-			refNamespace(s), refName(s), s.Name), nil
+// URL implements federation.SourceResolver: the source's file if given,
+// else one fetch through the operator's own path (FetchSource, with the
+// Tracker's limits), as the operator's first fetch of the source would.
+func (r *Resolver) URL(ctx context.Context, sub feeds.Subscription) federation.Resolution {
+	if path, ok := r.Files[sub.Name]; ok {
+		return fromFile(path, sub.Format)
 	}
 	if r.Fetcher == nil {
-		return nil, "url " + s.URL + " not fetched; it counts as listing nothing", nil
+		return federation.Resolution{Note: "url " + sub.URL + " not fetched; it counts as listing nothing"}
 	}
-	key := string(s.Format) + " " + s.URL
+	key := string(sub.Format) + " " + sub.URL
 	if f, ok := r.fetched[key]; ok {
-		return f.entries, f.note, f.err
+		return f
 	}
-	f := r.fetch(ctx, s)
+	res := feeds.FetchSource(ctx, r.Fetcher, feeds.NewTracker(), sub.Source)
+	var f federation.Resolution
+	if res.Outcome.Error != "" {
+		f.Waiting = res.Outcome.Error
+	} else {
+		f.Entries = make([]moderation.Entry, len(res.Effective))
+		for i := range res.Effective {
+			f.Entries[i] = res.Effective[i].Entry
+		}
+		f.Note = fmt.Sprintf("%d entries fetched from %s%s", len(f.Entries), sub.URL, problems(res.Problems, res.Obfuscated))
+	}
 	if r.fetched == nil {
-		r.fetched = map[string]fetched{}
+		r.fetched = map[string]federation.Resolution{}
 	}
 	r.fetched[key] = f
-	return f.entries, f.note, f.err
+	return f
 }
 
-func (r *Resolver) fetch(ctx context.Context, s v1alpha1.PolicySource) fetched {
-	resp, err := r.Fetcher.Fetch(ctx, s.URL, feeds.Validators{})
-	if err != nil {
-		return fetched{err: err}
+// PolicyRef implements federation.SourceResolver: a policy computed in a
+// cluster is read from its published feed given as a file, or not at all.
+func (r *Resolver) PolicyRef(_ context.Context, name string, ref types.NamespacedName) federation.Resolution {
+	if path, ok := r.Files[name]; ok {
+		return fromFile(path, formatOfFile(path))
 	}
-	format := moderation.Format(s.Format)
-	parsed, err := moderation.Parse(format, bytes.NewReader(resp.Body))
-	if err != nil {
-		return fetched{err: fmt.Errorf("%s is not a readable %s list: %w", resp.URL, format, err)}
-	}
-	return fetched{entries: parsed.Entries, note: fmt.Sprintf("%d entries fetched from %s%s", len(parsed.Entries), resp.URL, problems(parsed))}
+	return federation.Resolution{Note: fmt.Sprintf("policyRef %s/%s is computed in the cluster: not resolved (give its published feed with --source %s=FILE); it counts as listing nothing",
+		ref.Namespace, ref.Name, name)}
 }
 
-func problems(p *moderation.ParseResult) string {
+func fromFile(path string, format moderation.Format) federation.Resolution {
+	data, err := readBounded(path, feeds.DefaultMaxBytes)
+	if err != nil {
+		return federation.Resolution{Waiting: err.Error()}
+	}
+	parsed, err := moderation.Parse(format, bytes.NewReader(data))
+	if err != nil {
+		return federation.Resolution{Waiting: fmt.Sprintf("%s is not a readable %s list: %v", path, format, err)}
+	}
+	return federation.Resolution{
+		ResolvedSource: federation.ResolvedSource{Entries: parsed.Entries},
+		Note:           fmt.Sprintf("%d entries from %s (%s)%s", len(parsed.Entries), path, format, problems(parsed.Problems, parsed.Obfuscated)),
+	}
+}
+
+func problems(skipped []moderation.Problem, obfuscated int) string {
 	var parts []string
-	if n := len(p.Problems); n > 0 {
+	if n := len(skipped); n > 0 {
 		parts = append(parts, fmt.Sprintf("%d rows skipped", n))
 	}
-	if p.Obfuscated > 0 {
-		parts = append(parts, fmt.Sprintf("%d obfuscated", p.Obfuscated))
+	if obfuscated > 0 {
+		parts = append(parts, fmt.Sprintf("%d obfuscated", obfuscated))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
 	return "; " + strings.Join(parts, ", ")
-}
-
-func refNamespace(s v1alpha1.PolicySource) string {
-	if s.PolicyRef == nil {
-		return ""
-	}
-	return s.PolicyRef.Namespace
-}
-
-func refName(s v1alpha1.PolicySource) string {
-	if s.PolicyRef == nil {
-		return ""
-	}
-	return s.PolicyRef.Name
 }
 
 func formatOfFile(path string) moderation.Format {

@@ -1,0 +1,201 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/federation"
+	"github.com/fedcommons/fedcommons/internal/feeds"
+	"github.com/fedcommons/fedcommons/internal/metrics"
+	"github.com/fedcommons/fedcommons/internal/moderation"
+)
+
+// publish hands the result to the Registry (for the Instance syncer and
+// subscribers) and to the feed store, or withdraws it from the store.
+func (r *FederationPolicyReconciler) publish(ctx context.Context, policy *v1alpha1.FederationPolicy, res *federation.Result) {
+	r.Registry.Put(res)
+	if res.Visibility == v1alpha1.VisibilityNone {
+		r.Store.Delete(policy.Namespace, policy.Name)
+		return
+	}
+	community := policy.Labels[v1alpha1.LabelCommunity]
+	if community == "" {
+		community = policy.Namespace
+	}
+	if p, ok := r.Store.Get(policy.Namespace, policy.Name); ok &&
+		p.Hash == res.Hash && p.Visibility == feeds.Visibility(res.Visibility) && p.Community == community {
+		return
+	}
+	entries := make([]feeds.PublishedEntry, 0, len(res.Effective.Entries))
+	for i := range res.Effective.Entries {
+		e := &res.Effective.Entries[i]
+		entries = append(entries, feeds.PublishedEntry{Entry: e.Entry, Summary: publicSummary(e)})
+	}
+	if err := r.Store.Put(feeds.Published{
+		Namespace: policy.Namespace, Name: policy.Name, Community: community,
+		Visibility: feeds.Visibility(res.Visibility), Hash: res.Hash, UpdatedAt: res.ChangedAt, Entries: entries,
+	}); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot publish the FederationPolicy's feed", "policy", client.ObjectKeyFromObject(policy))
+	}
+}
+
+// publicSummary is the provenance others may read: who decided and with
+// what weight, never the private comment (EffectiveEntry.Summary quotes
+// it for local entries).
+func publicSummary(e *moderation.EffectiveEntry) string {
+	if e.Provenance.Decision.Kind == moderation.DecidedLocally {
+		return "our own decision"
+	}
+	var parts []string
+	for _, c := range e.Provenance.Sources {
+		if c.Counted && c.Source != nil {
+			parts = append(parts, fmt.Sprintf("%s (%d)", c.Source.Name, c.Source.Weight))
+		}
+	}
+	return strings.Join(parts, " + ") + " ≥ " + e.Provenance.Decision.Threshold().String()
+}
+
+// report writes what was computed and published to the status and metrics.
+// The status is what dependants watch (see published).
+func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, res *federation.Result, selected int, sources resolvedSources) {
+	eff := res.Effective
+	metrics.RecordPolicy(policy.Namespace, policy.Name, len(eff.Entries), len(eff.Rejected))
+	policy.Status.Entries = int32(len(eff.Entries))
+	policy.Status.Instances = int32(selected)
+	policy.Status.PolicyHash = res.Hash
+	policy.Status.Rejected = int32(len(eff.Rejected))
+
+	var failing []string
+	urlFailing := false
+	for i, s := range sources.all {
+		if s.Status.Error != "" {
+			failing = append(failing, s.Status.Name+": "+s.Status.Error)
+			urlFailing = urlFailing || sources.url[i]
+		}
+	}
+	if len(failing) > 0 {
+		msg := strings.Join(failing, "; ")
+		if urlFailing {
+			msg += " (a url source's last good copy stays in force)"
+		}
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionFalse, "SourceErrors", msg)
+	} else {
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionTrue, "Fetched",
+			fmt.Sprintf("%d sources in force", len(sources.all)))
+	}
+	// Applied says the effective policy was handed to the selected
+	// Instances; whether each server holds it is each Instance's
+	// FederationSynced condition (several policies may combine there).
+	// Its observedGeneration is also what tells dependants that this
+	// generation is computed (see published).
+	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionApplied, metav1.ConditionTrue, "Computed",
+		fmt.Sprintf("effective policy handed to %d selected Instances", selected))
+	msg := fmt.Sprintf("%d effective entries, %d rejected, %d Instances", len(eff.Entries), len(eff.Rejected), selected)
+	if len(failing) > 0 {
+		msg += fmt.Sprintf("; %d sources failing", len(failing))
+	}
+	conditions.MarkReady(&policy.Status.Conditions, policy.Generation, "Computed", msg)
+}
+
+// computed is what the Instances a policy selects act on, read from the
+// object: the hash of its effective entries and the generation they were
+// computed for (the Registry serves a result only for the current
+// generation, so a new generation with the same hash must wake them too).
+func computed(p *v1alpha1.FederationPolicy) string {
+	var gen int64
+	if c := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionApplied); c != nil && c.Status == metav1.ConditionTrue {
+		gen = c.ObservedGeneration
+	}
+	return fmt.Sprintf("%s|%d", p.Status.PolicyHash, gen)
+}
+
+// published is what its subscribers act on: what was computed and who may
+// read it. A policy whose visibility turns to none changes it without
+// changing its hash, and its subscribers drop its entries at once.
+func published(p *v1alpha1.FederationPolicy) string {
+	return computed(p) + "|" + string(federation.Visibility(p))
+}
+
+// publishedChanged lets through the events that change what a policy
+// publishes, and its deletion. A creation publishes nothing yet (and at
+// start every dependant is reconciled anyway).
+var publishedChanged = predicate.Funcs{
+	CreateFunc: func(event.CreateEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return published(e.ObjectOld.(*v1alpha1.FederationPolicy)) != published(e.ObjectNew.(*v1alpha1.FederationPolicy))
+	},
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// selectedInstances is how the Instance controller watches
+// FederationPolicies: the Instances a policy selects are woken when what it
+// computed changes or it is deleted, and those it stops selecting as soon
+// as its selector changes (nothing they hold depends on the new
+// computation). Visibility is no business of theirs.
+func selectedInstances(c client.Reader) handler.EventHandler {
+	return handler.Funcs{
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			old, cur := e.ObjectOld.(*v1alpha1.FederationPolicy), e.ObjectNew.(*v1alpha1.FederationPolicy)
+			switch {
+			case computed(old) != computed(cur):
+				enqueue(q, instancesSelectedBy(ctx, c, old), instancesSelectedBy(ctx, c, cur))
+			case !equality.Semantic.DeepEqual(old.Spec.InstanceSelector, cur.Spec.InstanceSelector):
+				still := map[types.NamespacedName]bool{}
+				for _, k := range instancesSelectedBy(ctx, c, cur) {
+					still[k] = true
+				}
+				var left []types.NamespacedName
+				for _, k := range instancesSelectedBy(ctx, c, old) {
+					if !still[k] {
+						left = append(left, k)
+					}
+				}
+				enqueue(q, left)
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if p, ok := e.Object.(*v1alpha1.FederationPolicy); ok {
+				enqueue(q, instancesSelectedBy(ctx, c, p))
+			}
+		},
+	}
+}
+
+func instancesSelectedBy(ctx context.Context, c client.Reader, p *v1alpha1.FederationPolicy) []types.NamespacedName {
+	list := &v1alpha1.InstanceList{}
+	if err := c.List(ctx, list, client.InNamespace(p.Namespace)); err != nil {
+		ctrl.LoggerFrom(ctx).Error(err, "Cannot list the Instances a FederationPolicy selects", "policy", client.ObjectKeyFromObject(p))
+		return nil
+	}
+	var out []types.NamespacedName
+	for i := range list.Items {
+		if federation.Selects(p, &list.Items[i]) {
+			out = append(out, client.ObjectKeyFromObject(&list.Items[i]))
+		}
+	}
+	return out
+}
+
+func enqueue(q workqueue.TypedRateLimitingInterface[reconcile.Request], lists ...[]types.NamespacedName) {
+	for _, l := range lists {
+		for _, k := range l {
+			q.Add(reconcile.Request{NamespacedName: k})
+		}
+	}
+}
