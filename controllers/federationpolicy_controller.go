@@ -204,8 +204,10 @@ func (r *FederationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(predicate.Funcs{
 			CreateFunc: func(event.CreateEvent) bool { return true },
 			DeleteFunc: func(event.DeleteEvent) bool { return true },
+			// Labels select; admission decides what an Instance protects.
 			UpdateFunc: func(e event.UpdateEvent) bool {
-				return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels())
+				return !equality.Semantic.DeepEqual(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
+					federation.Admitted(e.ObjectOld.(*v1alpha1.Instance)) != federation.Admitted(e.ObjectNew.(*v1alpha1.Instance))
 			},
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).

@@ -62,7 +62,7 @@ func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
 	var candidates []*v1alpha1.Instance
 	for i := range instances {
 		inst := &instances[i]
-		if !inst.DeletionTimestamp.IsZero() || !admitted(inst) {
+		if !inst.DeletionTimestamp.IsZero() || !Admitted(inst) {
 			continue
 		}
 		candidates = append(candidates, inst)
@@ -102,7 +102,7 @@ func claimedNames(inst *v1alpha1.Instance) []v1alpha1.Domain {
 	return names
 }
 
-// admitted reports whether the Instance reconciler has looked at the
+// Admitted reports whether the Instance reconciler has looked at the
 // Instance and let it in. Until then (a newcomer, not yet reconciled) and
 // when it refused it for naming what its community was not given (a
 // domain outside the Community's spec.domains, an invalid name, a missing
@@ -110,7 +110,7 @@ func claimedNames(inst *v1alpha1.Instance) []v1alpha1.Domain {
 // the Instance serves nothing, so it must not shield any name from
 // anyone's blocks (issue 12, cases 3 and 10). Domains cannot change after
 // creation, so a reconciled generation vouches for them.
-func admitted(inst *v1alpha1.Instance) bool {
+func Admitted(inst *v1alpha1.Instance) bool {
 	if inst.Status.ObservedGeneration == 0 {
 		return false
 	}
