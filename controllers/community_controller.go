@@ -171,11 +171,7 @@ func (r *CommunityReconciler) reconcileMembers(ctx context.Context, c *v1alpha1.
 
 func (r *CommunityReconciler) reconcileQuota(ctx context.Context, c *v1alpha1.Community) error {
 	ns := tenancy.NamespaceOf(c)
-	if q := tenancy.ResourceQuota(c); q != nil {
-		if _, err := r.Applier.Apply(ctx, q); err != nil {
-			return err
-		}
-	} else if err := r.deleteOwned(ctx, &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: tenancy.QuotaName, Namespace: ns}}, c); err != nil {
+	if _, err := r.Applier.Apply(ctx, tenancy.ResourceQuota(c)); err != nil {
 		return err
 	}
 	if lr := tenancy.LimitRange(c); lr != nil {
@@ -304,6 +300,7 @@ func (r *CommunityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			UpdateFunc: func(e event.UpdateEvent) bool { return false }, // only the count matters
 		})).
 		Named("community").
+		WithOptions(r.Options.controllerOptions()).
 		Complete(r)
 }
 

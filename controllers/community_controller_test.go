@@ -207,7 +207,7 @@ var _ = Describe("Community", func() {
 		}).WithTimeout(30 * time.Second).Should(Satisfy(apierrors.IsForbidden))
 	})
 
-	It("follows quota changes and removes the quota it no longer needs", func() {
+	It("follows quota changes and keeps only the policy count when the quota goes", func() {
 		c := create(nil)
 		base := c.DeepCopy()
 		c.Spec.Quota.Instances = ptr.To[int32](2)
@@ -223,7 +223,10 @@ var _ = Describe("Community", func() {
 		c.Spec.Isolation = &v1alpha1.CommunityIsolation{NetworkPolicy: ptr.To(false)}
 		Expect(k8sClient.Patch(ctx, c, client.MergeFrom(base))).To(Succeed())
 		Eventually(func(g Gomega) {
-			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.QuotaName}, &corev1.ResourceQuota{}))).To(BeTrue())
+			// FederationPolicies are always counted (issue 12 case 9).
+			q := &corev1.ResourceQuota{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.QuotaName}, q)).To(Succeed())
+			g.Expect(q.Spec.Hard).To(Equal(corev1.ResourceList{tenancy.PolicyCountResource: resource.MustParse("10")}))
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.LimitRangeName}, &corev1.LimitRange{}))).To(BeTrue())
 			g.Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: tenancy.IsolationPolicyName}, &networkingv1.NetworkPolicy{}))).To(BeTrue())
 		}).WithTimeout(30 * time.Second).Should(Succeed())

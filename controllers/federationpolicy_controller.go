@@ -212,6 +212,7 @@ func (r *FederationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
 		Named("federationpolicy").
+		WithOptions(r.Options.controllerOptions()).
 		Complete(r)
 }
 

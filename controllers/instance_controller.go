@@ -215,7 +215,8 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if hasKind(mgr, gatewayv1.SchemeGroupVersion.WithKind("HTTPRoute")) {
 		b = b.Owns(&gatewayv1.HTTPRoute{})
 	}
-	return b.Named("instance").Complete(r)
+	return b.Named("instance").
+		WithOptions(r.Options.controllerOptions()).Complete(r)
 }
 
 const domainIndex = "spec.domain"

@@ -5,6 +5,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
+	"github.com/fedcommons/fedcommons/internal/fairqueue"
 
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/tenancy"
@@ -37,6 +40,10 @@ type Options struct {
 	// the cluster). Empty, the default, refuses every non-public address.
 	SourceAllowPrefixes []netip.Prefix
 
+	// Workers is how many objects of one kind are reconciled at once
+	// (controller-runtime's MaxConcurrentReconciles, for each controller).
+	Workers int
+
 	// Tenancy bounds what a community's Instances may ask for beyond their
 	// Community's domains: Ingress annotations, ClusterIssuers, Gateways.
 	Tenancy tenancy.Limits
@@ -55,8 +62,28 @@ func (o Options) WithDefaults() Options {
 	if o.DriftCheckInterval == 0 {
 		o.DriftCheckInterval = 30 * time.Minute
 	}
+	if o.Workers <= 0 {
+		o.Workers = DefaultWorkers
+	}
 	if o.SyncTimeout == 0 {
 		o.SyncTimeout = 2 * time.Minute
 	}
 	return o
+}
+
+// DefaultWorkers is how many objects of one kind are reconciled at once.
+// Reconciles of Instances and FederationPolicies wait on the network (an
+// admin API, a published list), so one worker lets one community's slow
+// server hold up every other community; four keep the others moving while
+// costing little on a two-core operator.
+const DefaultWorkers = 4
+
+// controllerOptions are the options every controller is built with: its
+// workers, and a queue that takes turns between namespaces, so that one
+// community's backlog (many policies, servers that never answer) delays
+// another community's change by at most one item per worker, not by the
+// whole backlog. controller-runtime's default queue hands out work by
+// priority and arrival; its initial-list low priority is given up for this.
+func (o Options) controllerOptions() controller.Options {
+	return controller.Options{MaxConcurrentReconciles: max(o.Workers, 1), NewQueue: fairqueue.New}
 }

@@ -78,10 +78,14 @@ var _ = Describe("Domains belong to communities", Ordered, func() {
 	})
 
 	It("admits it once a co-op sysadmin gives the community that domain", func() {
-		c := &v1alpha1.Community{}
-		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: river}, c)).To(Succeed())
-		c.Spec.Domains = append(c.Spec.Domains, "gab.example")
-		Expect(k8sClient.Update(ctx, c)).To(Succeed())
+		Eventually(func() error { // the operator writes the status meanwhile
+			c := &v1alpha1.Community{}
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: river}, c); err != nil {
+				return err
+			}
+			c.Spec.Domains = append(c.Spec.Domains, "gab.example")
+			return k8sClient.Update(ctx, c)
+		}).WithTimeout(10 * 1e9).Should(Succeed())
 		// The tenant cannot do it: the Community is the co-op's.
 		c2 := &v1alpha1.Community{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Name: river}, c2)).To(Succeed())

@@ -111,6 +111,15 @@ type CommunityQuota struct {
 	// +kubebuilder:validation:Maximum=1000
 	Instances *int32 `json:"instances,omitempty"`
 
+	// policies is the most FederationPolicies the community may have
+	// (default 10). Each policy may subscribe to up to 32 lists that the
+	// operator fetches for it, so the count is always capped: one
+	// community must not be able to fill the operator's time for all.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Policies *int32 `json:"policies,omitempty"`
+
 	// storage is the total of persistent volume claims' requests.
 	// +optional
 	Storage *resource.Quantity `json:"storage,omitempty"`

@@ -148,6 +148,11 @@ func (in *CommunityQuota) DeepCopyInto(out *CommunityQuota) {
 		*out = new(int32)
 		**out = **in
 	}
+	if in.Policies != nil {
+		in, out := &in.Policies, &out.Policies
+		*out = new(int32)
+		**out = **in
+	}
 	if in.Storage != nil {
 		in, out := &in.Storage, &out.Storage
 		x := (*in).DeepCopy()

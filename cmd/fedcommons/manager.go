@@ -29,6 +29,7 @@ func runManager(args []string) error {
 		feedPublicAddr   = fs.String("feed-public-bind-address", ":8090", "address serving policies published with visibility public, for the world (\"0\" disables it)")
 		feedClusterAddr  = fs.String("feed-cluster-bind-address", ":8091", "address serving policies published with visibility public or cluster, for the cluster only (\"0\" disables it)")
 		sourceAllow      = fs.String("source-allow-cidrs", "", "comma-separated private address ranges that subscribed source URLs may reach (default none: only public addresses)")
+		workers          = fs.Int("workers", controllers.DefaultWorkers, "objects of each kind reconciled at once; work is shared out between namespaces in turn")
 		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
 		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
 		tenantGateways   = fs.String("tenant-gateways", "", "comma-separated namespace/name of Gateways in other namespaces a community's Instances may attach to (default none)")
@@ -63,6 +64,7 @@ func runManager(args []string) error {
 			}},
 			DriftCheckInterval:  *driftInterval,
 			SourceAllowPrefixes: allow,
+			Workers:             *workers,
 			Tenancy: tenancy.Limits{
 				IngressAnnotations: splitList(*tenantAnnots),
 				ClusterIssuers:     splitList(*tenantIssuers),

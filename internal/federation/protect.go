@@ -62,7 +62,7 @@ func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
 	var candidates []*v1alpha1.Instance
 	for i := range instances {
 		inst := &instances[i]
-		if !inst.DeletionTimestamp.IsZero() || !Admitted(inst) {
+		if !inst.DeletionTimestamp.IsZero() || refused(inst) {
 			continue
 		}
 		candidates = append(candidates, inst)
@@ -77,10 +77,13 @@ func ProtectedDomains(instances []v1alpha1.Instance) []moderation.Protected {
 	var out []moderation.Protected
 	for _, inst := range candidates {
 		names := claimedNames(inst)
-		if !slices.ContainsFunc(names, func(d v1alpha1.Domain) bool { return holder[d] != inst }) {
-			for _, d := range names {
-				out = append(out, moderation.Protected{Domain: string(d), Owner: inst.Namespace})
-			}
+		if slices.ContainsFunc(names, func(d v1alpha1.Domain) bool { return holder[d] != inst }) {
+			continue
+		}
+		for _, d := range names {
+			// Until its reconciler has let it in, an Instance shields
+			// its names from its own community's policies only.
+			out = append(out, moderation.Protected{Domain: string(d), Owner: inst.Namespace, OwnerOnly: !Admitted(inst)})
 		}
 	}
 	slices.SortFunc(out, func(a, b moderation.Protected) int {
@@ -103,20 +106,26 @@ func claimedNames(inst *v1alpha1.Instance) []v1alpha1.Domain {
 }
 
 // Admitted reports whether the Instance reconciler has looked at the
-// Instance and let it in. Until then (a newcomer, not yet reconciled) and
-// when it refused it for naming what its community was not given (a
-// domain outside the Community's spec.domains, an invalid name, a missing
-// Community, a limit of the co-op's) or a name another Instance holds,
-// the Instance serves nothing, so it must not shield any name from
-// anyone's blocks (issue 12, cases 3 and 10). Domains cannot change after
-// creation, so a reconciled generation vouches for them.
+// Instance and let it in. Until then (a newcomer), an Instance protects its
+// names from its own community's policies only (moderation.Protected's
+// OwnerOnly): the community must not block its own new server, but no
+// other community's lists may bend to a name that may yet be refused.
+// Domains cannot change after creation, so a reconciled generation
+// vouches for them.
 func Admitted(inst *v1alpha1.Instance) bool {
-	if inst.Status.ObservedGeneration == 0 {
-		return false
-	}
+	return inst.Status.ObservedGeneration > 0 && !refused(inst)
+}
+
+// refused reports whether the Instance reconciler refused the Instance for
+// naming what its community was not given (a domain outside the
+// Community's spec.domains, an invalid name, a missing Community, a limit
+// of the co-op's) or a name another Instance holds. Such an Instance
+// serves nothing, so it shields no name from anyone's blocks (issue 12,
+// cases 3 and 10).
+func refused(inst *v1alpha1.Instance) bool {
 	stalled := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionStalled)
 	if stalled == nil || stalled.Status != metav1.ConditionTrue {
-		return true
+		return false
 	}
-	return stalled.Reason != ReasonDomainTaken && !slices.Contains(tenancy.RefusalReasons, stalled.Reason)
+	return stalled.Reason == ReasonDomainTaken || slices.Contains(tenancy.RefusalReasons, stalled.Reason)
 }

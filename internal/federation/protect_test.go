@@ -73,6 +73,28 @@ func TestProtectionInMerge(t *testing.T) {
 			blocked: []string{"gab.example", "spam.example"},
 		},
 		{
+			// A newcomer its reconciler has not let in yet: it shields
+			// nothing in another community's policy...
+			name: "another community's unreconciled instance shields nothing",
+			instances: []v1alpha1.Instance{func() v1alpha1.Instance {
+				i := claimant("mallory", "gab", "x.gab.example", "", 0)
+				i.Status.ObservedGeneration = 0
+				return i
+			}()},
+			blocked: []string{"gab.example", "spam.example"},
+		},
+		{
+			// ...but its own community's policies never block it.
+			name: "our unreconciled instance is protected at once",
+			instances: []v1alpha1.Instance{func() v1alpha1.Instance {
+				i := claimant("riverside", "new", "social.riverside.coop", "", 0)
+				i.Status.ObservedGeneration = 0
+				return i
+			}()},
+			blocked:   []string{"gab.example", "spam.example"},
+			unblocked: []string{"riverside.coop"},
+		},
+		{
 			// Case 2: one bad name in the cluster fails no merge.
 			name: "an invalid instance domain is skipped",
 			instances: []v1alpha1.Instance{
@@ -189,13 +211,15 @@ func TestProtectedDomains(t *testing.T) {
 			[]moderation.Protected{{Domain: "b.coop.example", Owner: "hillside"}, {Domain: "coop.example", Owner: "hillside"}},
 		},
 		{
-			"not yet reconciled: protects nothing",
+			// Before its reconciler has let it in, an Instance shields
+			// its name from its own community's policies only.
+			"not yet reconciled: protects for its own community only",
 			[]v1alpha1.Instance{func() v1alpha1.Instance {
 				i := claimant("mallory", "new", "x.gab.example", "", 0)
 				i.Status.ObservedGeneration = 0
 				return i
 			}()},
-			nil,
+			[]moderation.Protected{{Domain: "x.gab.example", Owner: "mallory", OwnerOnly: true}},
 		},
 		{
 			"refused for a domain outside its community's: protects nothing",

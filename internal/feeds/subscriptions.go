@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -54,6 +55,8 @@ func (s Subscription) fingerprint() string { return s.URL + "|" + string(s.Forma
 type Subscriptions struct {
 	// MaxSavedBytes bounds what Save returns; 0 means DefaultMaxSavedBytes.
 	MaxSavedBytes int
+	// fetchDeadline replaces PolicyFetchDeadline in tests.
+	fetchDeadline time.Duration
 
 	tracker      *Tracker
 	fingerprints map[string]string
@@ -127,7 +130,12 @@ func (s *Subscriptions) Update(ctx context.Context, f *Fetcher, subs []Subscript
 	}
 	s.tracker.Retain(names...)
 
-	for _, sub := range subs {
+	// Bookkeeping first, in order; then the fetches that are due run
+	// concurrently under one deadline for the whole policy, so a policy
+	// with many slow sources costs one deadline, not one per source.
+	u.Sources = make([]SourceUpdate, len(subs))
+	var due []int
+	for i, sub := range subs {
 		fp := sub.fingerprint()
 		moved := s.fingerprints[sub.Name] != fp
 		if moved {
@@ -137,20 +145,88 @@ func (s *Subscriptions) Update(ctx context.Context, f *Fetcher, subs []Subscript
 			s.fingerprints[sub.Name] = fp
 			s.changes++
 		}
-		su := SourceUpdate{Name: sub.Name, Status: s.tracker.Status(sub.Name)}
-		if moved || s.due(sub, su.Status, now) {
-			res := FetchSource(ctx, f, s.tracker, sub.Source)
-			su.Fetch = &res
-			su.Status, su.Effective = res.Status, res.Effective
+		u.Sources[i] = SourceUpdate{Name: sub.Name, Status: s.tracker.Status(sub.Name)}
+		if moved || s.due(sub, u.Sources[i].Status, now) {
+			due = append(due, i)
 		} else {
-			su.Effective = s.tracker.Effective(sub.Name)
+			u.Sources[i].Effective = s.tracker.Effective(sub.Name)
 		}
-		if next := max(s.wait(sub, su.Status, now), minWait); u.Next == 0 || next < u.Next {
+	}
+	// Sources whose last fetch failed go last: a community's unreachable
+	// sources must not take the slots of its working ones pass after pass.
+	slices.SortStableFunc(due, func(a, b int) int {
+		return cmpBool(u.Sources[a].Status.Error != "", u.Sources[b].Status.Error != "")
+	})
+	s.fetchAll(ctx, f, subs, due, u.Sources)
+	for i, sub := range subs {
+		if next := max(s.wait(sub, u.Sources[i].Status, now), minWait); u.Next == 0 || next < u.Next {
 			u.Next = next
 		}
-		u.Sources = append(u.Sources, su)
 	}
 	return u
+}
+
+func cmpBool(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}
+
+// PolicyFetchDeadline bounds all the fetches of one policy's pass together.
+// Fetches still running then are cancelled and recorded as failed (their
+// last good copies stay in force) and retried on the next pass: a
+// community's slow or unreachable sources hold a reconcile worker for at
+// most this long, whatever their number.
+const PolicyFetchDeadline = 45 * time.Second
+
+// fetchConcurrency is how many of one policy's sources are fetched at
+// once: enough that a policy at the 32-source cap finishes within the
+// deadline when each source takes a few seconds, few enough that one
+// policy holds at most four bodies (each capped by the Fetcher) in memory
+// and four connections at a time.
+const fetchConcurrency = 4
+
+// fetchAll fetches subs[i] for every i in due, fetchConcurrency at a time,
+// and records each result in out[i]. The Tracker is safe for concurrent
+// use and each fetch touches only its own source.
+func (s *Subscriptions) fetchAll(ctx context.Context, f *Fetcher, subs []Subscription, due []int, out []SourceUpdate) {
+	if len(due) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.deadline())
+	defer cancel()
+	sem := make(chan struct{}, fetchConcurrency)
+	var wg sync.WaitGroup
+	for _, i := range due {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if ctx.Err() != nil {
+				// The deadline passed before this source's turn: it was
+				// not tried, which is no failure. It stays due, keeps
+				// its copy in force, and is fetched early next pass.
+				out[i].Effective = s.tracker.Effective(subs[i].Name)
+				return
+			}
+			res := FetchSource(ctx, f, s.tracker, subs[i].Source)
+			out[i].Fetch = &res
+			out[i].Status, out[i].Effective = res.Status, res.Effective
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *Subscriptions) deadline() time.Duration {
+	if s.fetchDeadline > 0 {
+		return s.fetchDeadline
+	}
+	return PolicyFetchDeadline
 }
 
 func (s *Subscriptions) due(sub Subscription, st SourceStatus, now time.Time) bool {

@@ -248,3 +248,80 @@ func TestSubscriptionsLoadRefusesBrokenFingerprints(t *testing.T) {
 		t.Fatal("accepted broken fingerprints")
 	}
 }
+
+// Issue 12 case 9: a policy with 32 slow sources held the only policy
+// worker for one fetch timeout per source, one after another. Now its
+// sources are fetched concurrently under one deadline for the pass: the
+// pass ends at the deadline, every source that did not answer keeps its
+// last good copy, and the ones that answered are in force.
+func TestSubscriptionsFetchConcurrentlyUnderOneDeadline(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	var inflight, most int
+	var mu sync.Mutex
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		mu.Unlock()
+		defer func() { mu.Lock(); inflight--; mu.Unlock() }()
+		if strings.HasPrefix(r.URL.Path, "/fast") {
+			fmt.Fprintf(w, "%s.example\n", strings.Trim(r.URL.Path, "/.txt"))
+			return
+		}
+		select { // a black hole: answers only when the test ends
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	f := &Fetcher{Allow: loopback}
+	s := NewSubscriptions()
+	s.fetchDeadline = 300 * time.Millisecond
+	var subs []Subscription
+	for i := range 30 {
+		subs = append(subs, sub(fmt.Sprintf("slow%02d", i), fmt.Sprintf("%s/slow%02d.txt", srv.URL, i)))
+	}
+	subs = append(subs, sub("fast1", srv.URL+"/fast1.txt"), sub("fast2", srv.URL+"/fast2.txt"))
+
+	start := time.Now()
+	u := s.Update(context.Background(), f, subs, start)
+	took := time.Since(start)
+	if took > 2*time.Second {
+		t.Fatalf("32 sources, 30 of them black holes, took %s: want about one deadline (300ms)", took)
+	}
+	mu.Lock()
+	peak := most
+	mu.Unlock()
+	if peak > fetchConcurrency {
+		t.Fatalf("%d fetches of one policy at once, want at most %d", peak, fetchConcurrency)
+	}
+	tried := 0
+	for i, su := range u.Sources {
+		if su.Name != subs[i].Name {
+			t.Fatalf("source %d is %s, want %s: results out of order", i, su.Name, subs[i].Name)
+		}
+		if su.Fetch == nil {
+			continue // not reached before the deadline: not a failure
+		}
+		tried++
+		if su.Status.Error == "" {
+			t.Fatalf("%s, cut off by the deadline, reports no error", su.Name)
+		}
+	}
+	if tried != fetchConcurrency {
+		t.Fatalf("%d sources tried in the first pass, want the first %d (one round of black holes)", tried, fetchConcurrency)
+	}
+	// Sources that failed go last, untried ones first: every pass tries
+	// new sources, so the working ones are in force within
+	// 32/fetchConcurrency passes, each bounded by the deadline.
+	passes := 1
+	start2 := time.Now()
+	for ; passes <= 32/fetchConcurrency && len(inForce(u.Sources[30])) == 0; passes++ {
+		u = s.Update(context.Background(), f, subs, start.Add(time.Duration(passes)*time.Minute))
+	}
+	if got := inForce(u.Sources[30]); !slices.Equal(got, []string{"fast1.example"}) {
+		t.Fatalf("after %d passes fast1 in force: %v (error %q)", passes, got, u.Sources[30].Status.Error)
+	}
+	t.Logf("32 sources (30 black holes), deadline 300ms: first pass %s; the working ones in force after %d passes (%s); at most %d fetches at once",
+		took.Round(time.Millisecond), passes, time.Since(start2).Round(time.Millisecond), peak)
+}

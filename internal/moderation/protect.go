@@ -30,6 +30,12 @@ type Protected struct {
 	// equals empty: an input that names no owners protects as one
 	// community.
 	Owner string
+	// OwnerOnly limits the protection to the owner's own policies. The
+	// caller uses it for a name it cannot vouch for yet (an Instance its
+	// reconciler has not let in): the owner's policies must not block its
+	// own new server in the meantime, but another community's lists must
+	// not bend to a name that may yet be refused.
+	OwnerOnly bool
 }
 
 // SkippedProtected is a protected name that is not a domain. It protects
@@ -115,6 +121,8 @@ func newProtection(owner string, protected []Protected, exceptions []string) (pr
 			skipped = append(skipped, SkippedProtected{Protected: p, Reason: err.Error()})
 		case p.Owner == owner:
 			add(d, "our instance", false, true)
+		case p.OwnerOnly:
+			// not ours to heed
 		default:
 			theirs = append(theirs, d)
 		}

@@ -160,7 +160,7 @@ func (r *Resolver) Compute(ctx context.Context, p *v1alpha1.FederationPolicy, in
 		}
 		notes = append(notes, s.Name+": "+s.Note)
 	}
-	eff, err := moderation.Merge(federation.Input(p, federation.Resolved(sources), federation.ProtectedDomains(instances)))
+	eff, err := moderation.Merge(federation.Input(p, federation.Resolved(sources), federation.ProtectedDomains(asAdmitted(instances))))
 	if err != nil {
 		return nil, fmt.Errorf("FederationPolicy %s: %w", p.Name, err)
 	}
@@ -382,4 +382,18 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d MiB", path, limit>>20)
 	}
 	return data, nil
+}
+
+// asAdmitted marks Instances read from manifests as the operator's
+// reconciler would once it let them in: only admitted Instances protect
+// their names (federation.Admitted), and manifests carry no status. Names
+// outside a Community's domains are the reviewer's to spot; the operator
+// would refuse them.
+func asAdmitted(instances []v1alpha1.Instance) []v1alpha1.Instance {
+	out := make([]v1alpha1.Instance, len(instances))
+	for i, inst := range instances {
+		inst.Status = v1alpha1.InstanceStatus{ObservedGeneration: max(inst.Generation, 1)}
+		out[i] = inst
+	}
+	return out
 }

@@ -33,6 +33,13 @@ const (
 
 	// InstanceCountResource is the object-count quota resource for Instances.
 	InstanceCountResource corev1.ResourceName = "count/instances.fedcommons.io"
+	// PolicyCountResource is the object-count quota resource for
+	// FederationPolicies.
+	PolicyCountResource corev1.ResourceName = "count/federationpolicies.fedcommons.io"
+
+	// DefaultPolicyQuota caps a community's FederationPolicies when its
+	// Community does not say (spec.quota.policies).
+	DefaultPolicyQuota = 10
 )
 
 // ClusterRoleFor names the ClusterRole that grants a community role. The
@@ -127,13 +134,20 @@ func RoleBinding(c *v1alpha1.Community, m v1alpha1.CommunityMember) *rbacv1.Role
 	}
 }
 
-// ResourceQuota turns spec.quota into hard limits; nil when nothing is capped.
+// ResourceQuota turns spec.quota into hard limits. FederationPolicies are
+// always capped (DefaultPolicyQuota unless spec.quota.policies says): each
+// one makes the operator fetch up to 32 lists, so their number is the one
+// thing a community must not decide alone.
 func ResourceQuota(c *v1alpha1.Community) *corev1.ResourceQuota {
 	q := c.Spec.Quota
 	if q == nil {
-		return nil
+		q = &v1alpha1.CommunityQuota{}
 	}
-	hard := corev1.ResourceList{}
+	policies := int64(DefaultPolicyQuota)
+	if q.Policies != nil {
+		policies = int64(*q.Policies)
+	}
+	hard := corev1.ResourceList{PolicyCountResource: *resource.NewQuantity(policies, resource.DecimalSI)}
 	if q.Instances != nil {
 		hard[InstanceCountResource] = *resource.NewQuantity(int64(*q.Instances), resource.DecimalSI)
 	}
@@ -147,9 +161,6 @@ func ResourceQuota(c *v1alpha1.Community) *corev1.ResourceQuota {
 	if q.Memory != nil {
 		hard[corev1.ResourceRequestsMemory] = *q.Memory
 		hard[corev1.ResourceLimitsMemory] = *q.Memory
-	}
-	if len(hard) == 0 {
-		return nil
 	}
 	return &corev1.ResourceQuota{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},

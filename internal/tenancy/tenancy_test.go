@@ -108,13 +108,18 @@ func TestRoleBindingNameStableAndDistinct(t *testing.T) {
 }
 
 func TestResourceQuotaAndLimits(t *testing.T) {
-	if ResourceQuota(community(nil)) != nil || LimitRange(community(nil)) != nil {
-		t.Fatal("no quota asked for, but one was built")
+	// FederationPolicies are always counted (issue 12 case 9): each makes
+	// the operator fetch up to 32 lists.
+	q := ResourceQuota(community(nil))
+	if got := q.Spec.Hard[PolicyCountResource]; got.Cmp(resource.MustParse("10")) != 0 || len(q.Spec.Hard) != 1 || LimitRange(community(nil)) != nil {
+		t.Fatalf("no quota asked for: hard = %v, want only count/federationpolicies.fedcommons.io=10 and no limit range", q.Spec.Hard)
 	}
-	onlyCount := community(func(c *v1alpha1.Community) { c.Spec.Quota = &v1alpha1.CommunityQuota{Instances: ptr.To[int32](5)} })
-	q := ResourceQuota(onlyCount)
-	if got := q.Spec.Hard[InstanceCountResource]; got.Cmp(resource.MustParse("5")) != 0 || len(q.Spec.Hard) != 1 {
-		t.Errorf("hard = %v, want only count/instances.fedcommons.io=5", q.Spec.Hard)
+	onlyCount := community(func(c *v1alpha1.Community) {
+		c.Spec.Quota = &v1alpha1.CommunityQuota{Instances: ptr.To[int32](5), Policies: ptr.To[int32](2)}
+	})
+	q = ResourceQuota(onlyCount)
+	if got, p := q.Spec.Hard[InstanceCountResource], q.Spec.Hard[PolicyCountResource]; got.Cmp(resource.MustParse("5")) != 0 || p.Cmp(resource.MustParse("2")) != 0 || len(q.Spec.Hard) != 2 {
+		t.Errorf("hard = %v, want count/instances.fedcommons.io=5 and count/federationpolicies.fedcommons.io=2", q.Spec.Hard)
 	}
 	if LimitRange(onlyCount) != nil {
 		t.Error("a count-only quota needs no default requests")
