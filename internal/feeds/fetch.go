@@ -13,15 +13,36 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
 )
 
-// Defaults for a Fetcher's bounds. They are generous for real blocklists
-// (the largest public lists are a few MiB) and small enough that a hostile
-// source cannot exhaust the operator's memory or tie it up.
+// A Fetcher's bounds. They are generous for real blocklists (the largest
+// public lists are a few MiB) and small enough that a hostile source cannot
+// exhaust the operator's memory or tie it up. The parser's caps are in
+// internal/moderation/parse_limits.go.
 const (
-	DefaultMaxBytes     int64 = 16 << 20
-	DefaultTimeout            = 30 * time.Second
-	DefaultMaxRedirects       = 5
+	// DefaultMaxBytes bounds a body's decoded size: the parser's limit, so
+	// that whatever the fetch accepts the parser reads. It is counted on
+	// the decompressor's output as it streams, so a gzip bomb costs no
+	// more than this (see readBody).
+	DefaultMaxBytes int64 = moderation.DefaultMaxBytes
+	// DefaultTimeout bounds one whole fetch, body included.
+	DefaultTimeout = 30 * time.Second
+	// DefaultMaxRedirects bounds the hops of one fetch.
+	DefaultMaxRedirects = 5
+	// MaxHeaderBytes bounds a response's status line and headers (net/http
+	// allows 10 MiB by default). Real feeds send well under 4 KiB.
+	MaxHeaderBytes = 64 << 10
+	// MaxValidatorBytes bounds an ETag or Last-Modified worth keeping: they
+	// are saved with the fetch state (a ConfigMap) and sent back on every
+	// fetch. Real ETags are a quoted hash (under 100 bytes), Last-Modified
+	// an HTTP date (29). A longer or malformed one is dropped, not cut: the
+	// next fetch is simply unconditional.
+	MaxValidatorBytes = 256
+	// maxShownURL bounds a URL quoted in an error. Errors end up in a
+	// status condition, clipped; a long URL must not push the reason out.
+	maxShownURL = 200
 )
 
 // ProjectURL is named in the User-Agent so that a publisher who sees our
@@ -132,9 +153,9 @@ type TooLargeError struct {
 
 func (e *TooLargeError) Error() string {
 	if e.Declared >= 0 {
-		return fmt.Sprintf("refused: %s announces %s, above the %s limit", e.URL, byteSize(e.Declared), byteSize(e.Limit))
+		return fmt.Sprintf("refused: %s announces %s, above the %s limit on a feed (MaxBytes)", e.URL, byteSize(e.Declared), byteSize(e.Limit))
 	}
-	return fmt.Sprintf("refused: %s sent more than the %s limit", e.URL, byteSize(e.Limit))
+	return fmt.Sprintf("refused: %s sent more than the %s limit on a feed, counted after decompression (MaxBytes)", e.URL, byteSize(e.Limit))
 }
 
 // StatusError is a source that answered with a status other than 200 or 304.
@@ -213,9 +234,10 @@ func (f *Fetcher) httpClient() *http.Client {
 			ForceAttemptHTTP2: true,
 			// The per-fetch context bounds the whole exchange; a separate
 			// header timeout would only race it with a vaguer message.
-			TLSHandshakeTimeout: 10 * time.Second,
-			MaxIdleConns:        8,
-			IdleConnTimeout:     30 * time.Second,
+			TLSHandshakeTimeout:    10 * time.Second,
+			MaxResponseHeaderBytes: MaxHeaderBytes,
+			MaxIdleConns:           8,
+			IdleConnTimeout:        30 * time.Second,
 		}
 		f.client = &http.Client{
 			Transport: t,
@@ -247,8 +269,50 @@ func checkURL(u *url.URL) error {
 // request, and a 304 comes back as a Response with NotModified set. Every
 // other outcome than 200 and 304 is an error: *RefusedError,
 // *TooLargeError, *StatusError, *TimeoutError or a network error, each
-// worded for a status condition.
+// worded for a status condition. The body is read whole into
+// Response.Body; FetchInto hands it to a reader instead.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*Response, error) {
+	var body []byte
+	resp, err := f.fetch(ctx, rawURL, prev, func(r io.Reader, size int64) error {
+		var err error
+		body, err = readBody(r, size)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = body
+	return resp, nil
+}
+
+// FetchInto is Fetch handing a 200's body to read as a stream instead of
+// holding it: the decoded body, failing with *TooLargeError past MaxBytes
+// (counted as it comes out of the decompressor, before read can allocate
+// anything for it). read runs within the fetch's deadline. Response.Body
+// is nil.
+//
+// When the body itself fails (too large, cut off, too slow), that error is
+// returned, as from Fetch, whatever read made of it. When read fails on a
+// body that arrived whole, its error comes back as a *ReadError.
+func (f *Fetcher) FetchInto(ctx context.Context, rawURL string, prev Validators, read func(body io.Reader) error) (*Response, error) {
+	return f.fetch(ctx, rawURL, prev, func(r io.Reader, _ int64) error { return read(r) })
+}
+
+// ReadError is FetchInto's read failing on a body that arrived whole: the
+// source answered, with something read refused (a parse error).
+type ReadError struct {
+	// URL is the URL finally fetched, after redirects.
+	URL string
+	Err error
+}
+
+func (e *ReadError) Error() string { return e.URL + ": " + e.Err.Error() }
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
+// fetch is Fetch and FetchInto; read gets the body and its declared size
+// (-1 when unknown or decoded by the transport).
+func (f *Fetcher) fetch(ctx context.Context, rawURL string, prev Validators, read func(body io.Reader, size int64) error) (*Response, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the source URL: %w", err)
@@ -256,7 +320,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*R
 	if err := checkURL(u); err != nil {
 		return nil, err
 	}
-	shown := u.Redacted()
+	shown := shortURL(u.Redacted())
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout())
 	defer cancel()
@@ -281,8 +345,8 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*R
 	}
 	defer func() { _ = resp.Body.Close() }()
 
-	final := resp.Request.URL.Redacted()
-	got := Validators{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
+	final := shortURL(resp.Request.URL.Redacted())
+	got := Validators{ETag: validator(resp.Header.Get("ETag")), LastModified: validator(resp.Header.Get("Last-Modified"))}
 
 	switch {
 	case resp.StatusCode == http.StatusNotModified && conditional:
@@ -303,16 +367,21 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, prev Validators) (*R
 	if resp.ContentLength > limit {
 		return nil, &TooLargeError{URL: final, Limit: limit, Declared: resp.ContentLength}
 	}
-	// The real bound: read at most one byte more than allowed. It applies
-	// after transparent gzip decoding, so a compression bomb is bounded too.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, f.explain(ctx, final, err)
+	size := resp.ContentLength
+	if resp.Uncompressed {
+		size = -1
 	}
-	if int64(len(body)) > limit {
-		return nil, &TooLargeError{URL: final, Limit: limit, Declared: -1}
+	body := &bodyReader{r: resp.Body, limit: limit,
+		fail:     func(err error) error { return f.explain(ctx, final, err) },
+		tooLarge: &TooLargeError{URL: final, Limit: limit, Declared: -1}}
+	err = read(body, size)
+	switch {
+	case body.err != nil:
+		return nil, body.err
+	case err != nil:
+		return nil, &ReadError{URL: final, Err: err}
 	}
-	return &Response{URL: final, Body: body, ContentType: resp.Header.Get("Content-Type"), Validators: got}, nil
+	return &Response{URL: final, ContentType: resp.Header.Get("Content-Type"), Validators: got}, nil
 }
 
 // explain turns the layers of url.Error and net.OpError into one sentence.

@@ -1,11 +1,11 @@
 package moderation
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -42,21 +42,20 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("unknown format %q (want mastodon-csv, fediblockhole-csv, gotosocial-json, mastodon-api-json or plain)", s)
 }
 
-// Defaults for ParseOptions. A feed is fetched from someone else's server:
-// without bounds a hostile or broken one could make the operator hold an
-// arbitrary amount of memory. The largest real lists are a few thousand
-// rows (Mastodon's own import stops at 20,000).
-const (
-	DefaultMaxBytes   = 16 << 20
-	DefaultMaxEntries = 200_000
-)
-
-// ParseOptions bounds what Parse accepts. Zero values mean the defaults.
+// ParseOptions bounds what Parse accepts. Zero values mean the defaults
+// (DefaultMaxBytes, DefaultMaxEntries); the other caps in parse_limits.go
+// are fixed.
 type ParseOptions struct {
 	// MaxBytes refuses inputs larger than this many bytes.
 	MaxBytes int64
-	// MaxEntries refuses inputs with more entries than this.
+	// MaxEntries refuses inputs with more rows than this, unreadable rows
+	// included.
 	MaxEntries int
+	// MaxKept, when positive, refuses inputs listing more distinct entries
+	// than this: a caller that can keep only so many (the feeds Tracker)
+	// says so, and parsing stops there instead of building what would be
+	// thrown away.
+	MaxKept int
 }
 
 func (o ParseOptions) withDefaults() ParseOptions {
@@ -89,12 +88,17 @@ type ParseResult struct {
 	Entries []Entry
 	// Obfuscated counts rows whose domain was masked with '*'.
 	Obfuscated int
-	// Problems are the rows that were skipped.
+	// Problems describe the first MaxProblems rows that were skipped.
 	Problems []Problem
+	// Skipped counts every skipped row, described in Problems or not.
+	Skipped int
+	// TruncatedComments counts comments cut to MaxCommentBytes.
+	TruncatedComments int
 }
 
-// ErrTooLarge is returned when an input exceeds ParseOptions.MaxBytes or
-// MaxEntries.
+// ErrTooLarge is returned when an input exceeds one of the caps: its
+// MaxBytes or MaxEntries option, or a cap of parse_limits.go. The error is
+// then a *LimitError, which says which cap and where.
 var ErrTooLarge = errors.New("input too large")
 
 // Parse reads a blocklist in the given format with the default limits.
@@ -104,29 +108,25 @@ func Parse(format Format, r io.Reader) (*ParseResult, error) {
 	return ParseWithOptions(format, r, ParseOptions{})
 }
 
-// ParseWithOptions is Parse with explicit limits.
+// ParseWithOptions is Parse with explicit limits. It reads r as a stream,
+// never holding it whole: what parsing costs is bounded by what it keeps,
+// which the caps of parse_limits.go bound, whatever r's size.
 func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResult, error) {
 	opts = opts.withDefaults()
-	data, err := io.ReadAll(io.LimitReader(r, opts.MaxBytes+1))
+	in, err := newInput(r, opts.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", format, err)
-	}
-	if int64(len(data)) > opts.MaxBytes {
-		return nil, fmt.Errorf("%w: %s input is over %d bytes", ErrTooLarge, format, opts.MaxBytes)
-	}
-	if err := checkText(data); err != nil {
 		return nil, fmt.Errorf("%s: %w", format, err)
 	}
-	b := newBuilder(opts.MaxEntries)
+	b := newBuilder(opts)
 	switch format {
 	case FormatMastodonCSV, FormatFediBlockHoleCSV:
-		err = parseCSV(data, b)
+		err = parseCSV(in, b)
 	case FormatGoToSocialJSON:
-		err = parseGoToSocialJSON(data, b)
+		err = parseGoToSocialJSON(in, b)
 	case FormatMastodonAPIJSON:
-		err = parseMastodonAPIJSON(data, b)
+		err = parseMastodonAPIJSON(in, b)
 	case FormatPlain:
-		err = parsePlain(data, b)
+		err = parsePlain(in, b)
 	default:
 		_, err = ParseFormat(string(format))
 	}
@@ -136,53 +136,48 @@ func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResu
 	return &b.result, nil
 }
 
-// checkText refuses inputs that are plainly not a text feed, so that a
-// captive portal or an error page is one clear error instead of hundreds
-// of row problems.
-func checkText(data []byte) error {
-	if bytes.IndexByte(data, 0) >= 0 {
-		return errors.New("input contains NUL bytes: binary data, not a blocklist")
-	}
-	head := bytes.TrimLeft(data, " \t\r\n\ufeff")
-	if len(head) > 512 {
-		head = head[:512]
-	}
-	lower := bytes.ToLower(head)
-	if bytes.HasPrefix(lower, []byte("<!doctype")) || bytes.HasPrefix(lower, []byte("<html")) ||
-		bytes.HasPrefix(lower, []byte("<?xml")) || bytes.HasPrefix(lower, []byte("<head")) || bytes.HasPrefix(lower, []byte("<body")) {
-		return errors.New("input is HTML or XML, not a blocklist (a login page or an error page?)")
-	}
-	return nil
-}
-
 // builder collects entries with the rules every format shares:
 // normalisation, obfuscation counting, duplicates, canaries, the limit.
 type builder struct {
 	result     ParseResult
 	seen       map[string]int // domain → line of first occurrence
 	maxEntries int
+	maxKept    int
 	rows       int
 }
 
-func newBuilder(maxEntries int) *builder {
-	return &builder{seen: make(map[string]int), maxEntries: maxEntries}
+func newBuilder(opts ParseOptions) *builder {
+	return &builder{seen: make(map[string]int), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept}
 }
 
+// maxRecordLen bounds the record quoted in a Problem.
 const maxRecordLen = 200
+
+// count counts a row against the row cap.
+func (b *builder) count(line int) error {
+	if b.rows++; b.rows > b.maxEntries {
+		return &LimitError{Cap: "MaxEntries", Limit: b.maxEntries, Line: line, What: "rows"}
+	}
+	return nil
+}
 
 // skip records a row that cannot be read at all; it counts like add.
 func (b *builder) skip(line int, record, reason string) error {
-	if b.rows++; b.rows > b.maxEntries {
-		return fmt.Errorf("%w: more than %d rows", ErrTooLarge, b.maxEntries)
+	if err := b.count(line); err != nil {
+		return err
 	}
 	b.problem(line, record, reason)
 	return nil
 }
 
+// problem counts a skipped row and describes the first MaxProblems. The
+// record quoted is cut and cleaned: it ends up in events and logs.
 func (b *builder) problem(line int, record, reason string) {
-	if len(record) > maxRecordLen {
-		record = truncate(record, maxRecordLen)
+	b.result.Skipped++
+	if len(b.result.Problems) >= MaxProblems {
+		return
 	}
+	record = cleanText(truncate(record, maxRecordLen))
 	b.result.Problems = append(b.result.Problems, Problem{Line: line, Record: record, Reason: reason})
 }
 
@@ -191,8 +186,8 @@ func (b *builder) problem(line int, record, reason string) {
 func (b *builder) add(line int, record string, e Entry) error {
 	// Every row counts against the limit, skipped ones too: a file of
 	// junk must not cost more memory than a file of entries.
-	if b.rows++; b.rows > b.maxEntries {
-		return fmt.Errorf("%w: more than %d rows", ErrTooLarge, b.maxEntries)
+	if err := b.count(line); err != nil {
+		return err
 	}
 	domain, _, err := NormalizeDomain(e.Domain)
 	switch {
@@ -211,9 +206,21 @@ func (b *builder) add(line int, record string, e Entry) error {
 		b.problem(line, record, fmt.Sprintf("duplicate of line %d (%s), first one kept", first, domain))
 		return nil
 	}
+	if b.maxKept > 0 && len(b.result.Entries) >= b.maxKept {
+		return &LimitError{Cap: "MaxKept", Limit: b.maxKept, Line: line, What: "entries, the most kept per source"}
+	}
+	// Clones: the parsed strings are cut from the row as read, and an
+	// entry holding a slice of it would keep the whole row (comment,
+	// unknown columns) alive for as long as the entry.
+	domain = strings.Clone(domain)
 	b.seen[domain] = line
 	e.Domain = domain
-	e.PublicComment = cleanComment(e.PublicComment)
+	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
+		e.PublicComment = strings.TrimSpace(truncate(e.PublicComment, MaxCommentBytes))
+		b.result.TruncatedComments++
+	} else {
+		e.PublicComment = strings.Clone(e.PublicComment)
+	}
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
 	return nil
@@ -227,20 +234,44 @@ func isCanary(domain string) bool {
 	return strings.Contains(domain, "delete.this.line") || strings.Contains(domain, "deletethisline")
 }
 
-// cleanComment makes comments survive every writer and reader unchanged:
-// valid UTF-8, one newline convention, no surrounding space.
+// cleanComment makes comments survive every writer and reader unchanged,
+// and harmless wherever they are shown: valid UTF-8 (invalid bytes become
+// U+FFFD), one newline convention, no other control characters (a terminal
+// escape or a C1 control becomes U+FFFD), no surrounding space. Parsers
+// also cut what a feed says to MaxCommentBytes; a local comment is bounded
+// by the API instead.
 func cleanComment(s string) string {
 	if s == "" {
 		return s
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	if strings.IndexByte(s, '\r') >= 0 {
 		s = strings.ReplaceAll(s, "\r\n", "\n")
 		s = strings.ReplaceAll(s, "\r", "\n")
 	}
-	return strings.TrimSpace(s)
+	return strings.TrimSpace(cleanText(s))
+}
+
+// cleanText replaces invalid UTF-8 and control characters other than
+// newline and tab with U+FFFD. It returns s itself when there is nothing
+// to replace, which is nearly always.
+func cleanText(s string) string {
+	dirty := !utf8.ValidString(s)
+	for i := 0; i < len(s) && !dirty; i++ {
+		c := s[i]
+		dirty = c < 0x20 && c != '\n' && c != '\t' || c == 0x7f || c == 0xc2 && i+1 < len(s) && s[i+1] < 0xa0
+	}
+	if !dirty {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+			r = utf8.RuneError
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // truncate shortens s to at most n bytes on a rune boundary, marking the cut.
@@ -254,30 +285,4 @@ func truncate(s string, n int) string {
 		cut--
 	}
 	return s[:cut] + ellipsis
-}
-
-// lineIndex maps byte offsets to 1-based line numbers.
-type lineIndex []int
-
-func newLineIndex(data []byte) lineIndex {
-	idx := lineIndex{0}
-	for i, c := range data {
-		if c == '\n' {
-			idx = append(idx, i+1)
-		}
-	}
-	return idx
-}
-
-func (l lineIndex) line(offset int64) int {
-	lo, hi := 0, len(l)
-	for lo+1 < hi {
-		mid := (lo + hi) / 2
-		if int64(l[mid]) <= offset {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo + 1
 }

@@ -1,7 +1,6 @@
 package moderation
 
 import (
-	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -54,8 +53,8 @@ func readCSVHeader(header []string) (csvColumns, error) {
 // differ only in the header ('#domain' vs 'domain'), the spelling of
 // booleans and the column order, all of which the header tells, so one
 // reader takes either and a mislabelled source still works.
-func parseCSV(data []byte, b *builder) error {
-	r := csv.NewReader(bytes.NewReader(data))
+func parseCSV(in io.Reader, b *builder) error {
+	r := csv.NewReader(&csvShape{r: in, line: 1, recordLine: 1, fields: 1})
 	r.FieldsPerRecord = -1
 	r.LazyQuotes = true
 	r.ReuseRecord = true
@@ -90,6 +89,108 @@ func parseCSV(data []byte, b *builder) error {
 			return err
 		}
 	}
+}
+
+// csvShape passes a CSV stream to encoding/csv, failing it at the first
+// line longer than MaxLineBytes, record longer than MaxRecordBytes or
+// record with more than MaxFieldsPerRecord fields. encoding/csv has no such
+// bounds: it buffers a whole record, and keeps bookkeeping for every field,
+// before returning it; checked here, the bytes beyond a cap never reach it.
+//
+// The scan follows encoding/csv's reading with LazyQuotes, which is how
+// parseCSV reads: a field is quoted only when it starts with '"'; inside
+// one, '""' is a quote, '"' followed by ',' or the end of the line (after
+// "\r\n" is read as "\n") ends the field, and any other '"' is a literal
+// quote; a newline inside quotes continues the record. FuzzCSVShape checks
+// that every record encoding/csv returns from an accepted input is within
+// the caps.
+type csvShape struct {
+	r   io.Reader
+	err error
+
+	state                         csvState
+	line, lineLen                 int
+	recordLine, recordLen, fields int
+}
+
+type csvState uint8
+
+const (
+	fieldStart   csvState = iota // at the start of a field
+	unquoted                     // inside a field that does not start with '"'
+	quoted                       // inside a quoted field
+	quoteInQuote                 // just after a '"' inside a quoted field
+	crAfterQuote                 // just after '"' and '\r' inside a quoted field
+)
+
+func (c *csvShape) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	for i, b := range p[:n] {
+		if c.err = c.step(b); c.err != nil {
+			return i, c.err
+		}
+	}
+	return n, err
+}
+
+func (c *csvShape) step(b byte) error {
+	if b != '\n' {
+		if c.lineLen++; c.lineLen > MaxLineBytes {
+			return &LimitError{Cap: "MaxLineBytes", Limit: MaxLineBytes, Line: c.line, What: "bytes in one line"}
+		}
+		if c.recordLen++; c.recordLen > MaxRecordBytes {
+			return &LimitError{Cap: "MaxRecordBytes", Limit: MaxRecordBytes, Line: c.recordLine, What: "bytes in one CSV record"}
+		}
+	}
+	if c.state == crAfterQuote {
+		// '"' then "\r\n" ends the field like '"' then "\n"; '"' then '\r'
+		// and anything else was a bare quote and a '\r', both text.
+		c.state = quoted
+		if b == '\n' {
+			c.state = quoteInQuote
+		}
+	}
+	switch b {
+	case '\n':
+		c.line, c.lineLen = c.line+1, 0
+		if c.state != quoted { // a newline inside quotes: the record goes on
+			c.state, c.recordLine, c.recordLen, c.fields = fieldStart, c.line, 0, 1
+		}
+	case '"':
+		switch c.state {
+		case fieldStart:
+			c.state = quoted
+		case quoted:
+			c.state = quoteInQuote
+		case quoteInQuote:
+			c.state = quoted // '""': an escaped quote
+		}
+	case ',':
+		if c.state == quoted {
+			return nil
+		}
+		if c.fields++; c.fields > MaxFieldsPerRecord {
+			return &LimitError{Cap: "MaxFieldsPerRecord", Limit: MaxFieldsPerRecord, Line: c.recordLine, What: "fields in one CSV record"}
+		}
+		c.state = fieldStart
+	case '\r':
+		if c.state == quoteInQuote {
+			c.state = crAfterQuote
+			return nil
+		}
+		fallthrough
+	default:
+		switch c.state {
+		case fieldStart:
+			c.state = unquoted
+		case quoteInQuote:
+			c.state = quoted // a bare quote, kept as text
+		}
+	}
+	return nil
 }
 
 func addCSVRecord(b *builder, cols csvColumns, line int, record []string) error {

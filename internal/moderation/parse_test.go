@@ -220,7 +220,7 @@ func TestParseWholeFileErrors(t *testing.T) {
 		{"json object", FormatMastodonAPIJSON, `{"domain": "a.example"}`, ParseOptions{}, "JSON array"},
 		{"json trailing", FormatGoToSocialJSON, `[] []`, ParseOptions{}, "after the array"},
 		{"empty json", FormatGoToSocialJSON, ``, ParseOptions{}, "empty input"},
-		{"too many bytes", FormatPlain, "a.example\nb.example\n", ParseOptions{MaxBytes: 10}, "over 10 bytes"},
+		{"too many bytes", FormatPlain, "a.example\nb.example\n", ParseOptions{MaxBytes: 10}, "more than 10 bytes (cap MaxBytes)"},
 		{"too many entries", FormatPlain, "a.example\nb.example\nc.example\n", ParseOptions{MaxEntries: 2}, "more than 2"},
 		{"too many bad rows", FormatPlain, "a b\nc d\ne f\n", ParseOptions{MaxEntries: 2}, "more than 2"},
 		{"unknown format", Format("xml"), "a.example", ParseOptions{}, "unknown format"},
