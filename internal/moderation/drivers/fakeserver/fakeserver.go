@@ -41,15 +41,23 @@ type Options struct {
 	// RateWindow (default 5 minutes); 0 disables it.
 	RateLimit  int
 	RateWindow time.Duration
-	// OmitRetryAfter leaves Retry-After out of 429s, as real Mastodon does
-	// (it only sends X-RateLimit-Reset).
-	OmitRetryAfter bool
-	// AdvertiseRateLimit adds X-RateLimit-Limit/Remaining/Reset to every
-	// answer, not only to 429s.
-	AdvertiseRateLimit bool
+	// SendRetryAfter adds Retry-After to 429s, as a proxy in front of a
+	// server may; neither Mastodon (rack-attack's throttled_responder) nor
+	// GoToSocial sends one, only X-RateLimit-Reset.
+	SendRetryAfter bool
+	// HideRateLimitHeaders leaves X-RateLimit-Limit/Remaining/Reset out of
+	// answers other than 429s. Both real servers send them on every answer
+	// of an existing API route while rate limiting is on.
+	HideRateLimitHeaders bool
 	// NoDomainLimits makes a GoToSocial server answer 404 on
 	// /api/v1/admin/domain_limits, as versions before domain limits do.
 	NoDomainLimits bool
+	// ActionDuration is how long a fake GoToSocial keeps a domain busy
+	// after a create or delete of a block or allow of it (the "side
+	// effects" a real one runs in the background); another create or
+	// delete for that domain meanwhile is made and then answered 409, as
+	// GoToSocial 0.20 does. Zero: never busy.
+	ActionDuration time.Duration
 	// Latency delays every write, to exercise deadlines.
 	Latency time.Duration
 	// Now is the clock of the rate-limit window (default time.Now), shared
@@ -93,27 +101,54 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu         sync.Mutex
-	seq        int64
-	blocks     map[string]*Record
-	allows     map[string]*Record
-	limits     map[string]*Record
-	calls      map[string]int
-	writes     int
-	requests   int
-	throttled  int
-	winStart   time.Time
-	winCount   int
-	newID      func(seq int64) string
-	software   string
-	unauthText string
+	mu        sync.Mutex
+	seq       int64
+	blocks    map[string]*Record
+	allows    map[string]*Record
+	limits    map[string]*Record
+	calls     map[string]int
+	writes    int
+	requests  int
+	throttled int
+	winStart  time.Time
+	winCount  int
+	newID     func(seq int64) string
+	software  string
+	family    family
 	// extraTokens are accepted besides opts.Token (AcceptToken).
 	extraTokens map[string]bool
+	// userTokens belong to accounts without the admin role
+	// (AcceptUserToken): the admin API refuses them with 403.
+	userTokens map[string]bool
+	// busy holds, per domain, when a fake GoToSocial's running action on
+	// it ends and when it started (ActionDuration).
+	busy map[string]action
 	// oauth is a fake GoToSocial's sign-in and OAuth state (oauth.go).
 	oauth *oauthState
 }
 
-func newServer(software string, opts Options, newID func(int64) string, unauth string) *Server {
+// family is what the two server families answer differently in the parts
+// every route shares.
+type family struct {
+	// noToken is the status and error text of an admin API call with no
+	// token or one the server does not know: GoToSocial 401; Mastodon 403,
+	// as its admin controllers only authorize a token Doorkeeper found
+	// (authorize_if_got_token!) and Pundit refuses the anonymous caller.
+	noTokenStatus int
+	noToken       string
+	// forbidden is the error text of 403 for a token of an account
+	// without the admin role.
+	forbidden string
+	// throttled is the error text of 429, resetFormat the layout of
+	// X-RateLimit-Reset.
+	throttled, resetFormat string
+	// alignedWindows: rate-limit windows are fixed periods of the clock
+	// (rack-attack counts per now / period), not periods from the first
+	// request (GoToSocial's limiter).
+	alignedWindows bool
+}
+
+func newServer(software string, opts Options, newID func(int64) string, fam family) *Server {
 	if opts.Token == "" {
 		opts.Token = DefaultToken
 	}
@@ -124,15 +159,16 @@ func newServer(software string, opts Options, newID func(int64) string, unauth s
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts:       opts,
-		mux:        http.NewServeMux(),
-		blocks:     map[string]*Record{},
-		allows:     map[string]*Record{},
-		limits:     map[string]*Record{},
-		calls:      map[string]int{},
-		newID:      newID,
-		software:   software,
-		unauthText: unauth,
+		opts:     opts,
+		mux:      http.NewServeMux(),
+		blocks:   map[string]*Record{},
+		allows:   map[string]*Record{},
+		limits:   map[string]*Record{},
+		calls:    map[string]int{},
+		newID:    newID,
+		software: software,
+		family:   fam,
+		busy:     map[string]action{},
 	}
 	return s
 }
@@ -157,33 +193,49 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		now := s.opts.Now()
 		if s.winStart.IsZero() || !now.Before(s.winStart.Add(s.opts.RateWindow)) {
 			s.winStart, s.winCount = now, 0
+			if s.family.alignedWindows {
+				s.winStart = now.Truncate(s.opts.RateWindow)
+			}
 		}
 		reset := s.winStart.Add(s.opts.RateWindow)
 		if s.winCount >= s.opts.RateLimit {
 			s.throttled++
 			s.mu.Unlock()
 			s.rateHeaders(w, 0, reset)
-			if !s.opts.OmitRetryAfter {
+			if s.opts.SendRetryAfter {
 				secs := max(1, int(math.Ceil(reset.Sub(now).Seconds())))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 			}
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "Too many requests"})
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": s.family.throttled})
 			return
 		}
 		s.winCount++
-		if s.opts.AdvertiseRateLimit {
+		// Headers come from the route's handler (Mastodon's
+		// RateLimitHeaders, GoToSocial's middleware on its routes): an
+		// unknown route has none.
+		if !s.opts.HideRateLimitHeaders && pattern != "" {
 			s.rateHeaders(w, s.opts.RateLimit-s.winCount, reset)
 		}
 	}
 	s.mu.Unlock()
 
-	if !strings.HasSuffix(pattern, "/instance") && !(s.oauth != nil && isOAuthRoute(pattern)) && !s.authorized(r.Header.Get("Authorization")) {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": s.unauthText})
-		return
-	}
+	// Routing comes before authentication on both servers: an unknown
+	// route is 404 whatever the token.
 	if pattern == "" {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found"})
 		return
+	}
+	if !strings.HasSuffix(pattern, "/instance") && !(s.oauth != nil && isOAuthRoute(pattern)) {
+		switch s.role(r.Header.Get("Authorization")) {
+		case roleNone:
+			writeJSON(w, s.family.noTokenStatus, map[string]string{"error": s.family.noToken})
+			return
+		case roleUser:
+			if strings.Contains(pattern, "/api/v1/admin/") {
+				writeJSON(w, http.StatusForbidden, map[string]string{"error": s.family.forbidden})
+				return
+			}
+		}
 	}
 	if r.Method != http.MethodGet && s.opts.Latency > 0 {
 		time.Sleep(s.opts.Latency)
@@ -214,23 +266,46 @@ func (s *Server) AcceptToken(token string) {
 	s.extraTokens[token] = true
 }
 
-func (s *Server) authorized(header string) bool {
+// AcceptUserToken makes the server know token as the token of an account
+// without the admin role: accepted, but refused (403) by the admin API.
+func (s *Server) AcceptUserToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userTokens == nil {
+		s.userTokens = map[string]bool{}
+	}
+	s.userTokens[token] = true
+}
+
+const (
+	roleNone = iota
+	roleUser
+	roleAdmin
+)
+
+func (s *Server) role(header string) int {
 	token, ok := strings.CutPrefix(header, "Bearer ")
 	if !ok {
-		return false
+		return roleNone
 	}
 	if token == s.opts.Token {
-		return true
+		return roleAdmin
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.extraTokens[token]
+	switch {
+	case s.extraTokens[token]:
+		return roleAdmin
+	case s.userTokens[token]:
+		return roleUser
+	}
+	return roleNone
 }
 
 func (s *Server) rateHeaders(w http.ResponseWriter, remaining int, reset time.Time) {
 	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
 	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(0, remaining)))
-	w.Header().Set("X-RateLimit-Reset", reset.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
+	w.Header().Set("X-RateLimit-Reset", reset.UTC().Format(s.family.resetFormat))
 }
 
 // callName is "METHOD /path" with ids as ":id", plus "?import=true" for
@@ -310,7 +385,7 @@ func (s *Server) snapshot(m map[string]*Record) []Record {
 }
 
 // AddBlock stores a block as a human admin would (no checks), returning it
-// with its id.
+// with its id (the given one, if set: fixtures replay a server's state).
 func (s *Server) AddBlock(r Record) Record { return s.add(s.blocks, r) }
 
 // AddAllow stores an allow as a human admin would.
@@ -328,7 +403,9 @@ func (s *Server) add(m map[string]*Record, r Record) Record {
 func (s *Server) insertLocked(m map[string]*Record, r Record) *Record {
 	s.seq++
 	r.seq = s.seq
-	r.ID = s.newID(s.seq)
+	if r.ID == "" {
+		r.ID = s.newID(s.seq)
+	}
 	r.Domain = strings.ToLower(strings.TrimSpace(r.Domain))
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = time.Now().UTC()
