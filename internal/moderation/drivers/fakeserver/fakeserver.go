@@ -146,6 +146,10 @@ type family struct {
 	// (rack-attack counts per now / period), not periods from the first
 	// request (GoToSocial's limiter).
 	alignedWindows bool
+	// throttlesUnknownRoutes: a request to a route the server does not
+	// have counts against the budget (rack-attack runs before Rails'
+	// router; GoToSocial's limiter is a middleware of its routes).
+	throttlesUnknownRoutes bool
 }
 
 func newServer(software string, opts Options, newID func(int64) string, fam family) *Server {
@@ -189,6 +193,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	s.requests++
+	if pattern == "" && !s.family.throttlesUnknownRoutes {
+		s.mu.Unlock()
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found"})
+		return
+	}
 	if s.opts.RateLimit > 0 {
 		now := s.opts.Now()
 		if s.winStart.IsZero() || !now.Before(s.winStart.Add(s.opts.RateWindow)) {

@@ -66,7 +66,7 @@ func (s *Server) gtsCreateLocked(m map[string]*Record, kind string, e gtsImportE
 func (s *Server) gtsCreateStoredLocked(m map[string]*Record, kind, domain string, rec *Record, e gtsImportEntry) (*Record, int, string) {
 	if rec == nil {
 		rec = s.insertLocked(m, Record{Domain: domain, Obfuscate: deref(e.Obfuscate),
-			PublicComment: deref(e.PublicComment), PrivateComment: deref(e.PrivateComment)})
+			PublicComment: gtsPlaintext(deref(e.PublicComment)), PrivateComment: gtsPlaintext(deref(e.PrivateComment))})
 	}
 	if conflict := s.gtsActionLocked(domain, gtsFunc("create", kind)); conflict != "" {
 		return rec, http.StatusConflict, conflict

@@ -28,7 +28,7 @@ func NewMastodon(opts Options) *Server {
 		forbidden: "This action is not allowed",
 		// config/initializers/rack_attack.rb throttled_responder,
 		// I18n errors.429, iso8601(6).
-		throttled: "Too many requests", resetFormat: "2006-01-02T15:04:05.000000Z07:00", alignedWindows: true,
+		throttled: "Too many requests", resetFormat: "2006-01-02T15:04:05.000000Z07:00", alignedWindows: true, throttlesUnknownRoutes: true,
 	})
 	instance := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
