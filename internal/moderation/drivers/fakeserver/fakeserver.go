@@ -60,8 +60,8 @@ type Options struct {
 	ActionDuration time.Duration
 	// Latency delays every write, to exercise deadlines.
 	Latency time.Duration
-	// Now is the clock of the rate-limit window (default time.Now), shared
-	// with a test's fake client clock.
+	// Now is the clock of the rate-limit window and of created_at
+	// (default time.Now), shared with a test's fake client clock.
 	Now func() time.Time
 	// AdminEmail and AdminPassword are the account a fake GoToSocial's
 	// sign-in accepts (SetAdminCredentials changes them later).
@@ -215,7 +215,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				secs := max(1, int(math.Ceil(reset.Sub(now).Seconds())))
 				w.Header().Set("Retry-After", strconv.Itoa(secs))
 			}
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": s.family.throttled})
+			// Both servers answer a bare application/json here
+			// (rack-attack's throttled_responder; GoToSocial's limiter).
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": s.family.throttled})
 			return
 		}
 		s.winCount++
@@ -411,13 +415,17 @@ func (s *Server) add(m map[string]*Record, r Record) Record {
 
 func (s *Server) insertLocked(m map[string]*Record, r Record) *Record {
 	s.seq++
+	if n, err := strconv.ParseInt(r.ID, 10, 64); err == nil && n > s.seq {
+		// A given numeric id (a replayed fixture): later ids follow it.
+		s.seq = n
+	}
 	r.seq = s.seq
 	if r.ID == "" {
 		r.ID = s.newID(s.seq)
 	}
 	r.Domain = strings.ToLower(strings.TrimSpace(r.Domain))
 	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now().UTC()
+		r.CreatedAt = s.opts.Now().UTC()
 	}
 	rec := r
 	m[rec.ID] = &rec

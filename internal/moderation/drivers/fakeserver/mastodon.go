@@ -20,8 +20,9 @@ func NewMastodon(opts Options) *Server {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 200
 	}
-	// Mastodon ids are bigints rendered as strings.
-	s := newServer("mastodon", opts, func(n int64) string { return strconv.FormatInt(110000000000000000+n, 10) }, family{
+	// Domain block and allow ids are bigserial ids rendered as strings:
+	// 1, 2, 3... (only statuses and accounts have snowflake ids).
+	s := newServer("mastodon", opts, func(n int64) string { return strconv.FormatInt(n, 10) }, family{
 		// Api::BaseController#authorize_if_got_token!, then Pundit's
 		// NotAuthorizedError rendered by Api::ErrorHandling.
 		noTokenStatus: http.StatusForbidden, noToken: "This action is not allowed",
