@@ -207,5 +207,3 @@ func (h *hosted) get(t *testing.T, token, path string) raw {
 	ep := &endpoint{url: h.serverURL(), wire: newWire("")}
 	return ep.call(t, token, http.MethodGet, path, nil)
 }
-
-
