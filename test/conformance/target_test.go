@@ -123,12 +123,25 @@ func (w *wire) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err == nil {
 		w.mu.Lock()
 		w.statuses[resp.StatusCode]++
-		if resp.ContentLength > 0 {
-			w.bytes += resp.ContentLength
-		}
 		w.mu.Unlock()
+		resp.Body = &countedBody{ReadCloser: resp.Body, w: w}
 	}
 	return resp, err
+}
+
+// countedBody adds what is read of an answer to its wire's bytes (answers
+// are often chunked: their length is known only once read).
+type countedBody struct {
+	io.ReadCloser
+	w *wire
+}
+
+func (b *countedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.w.mu.Lock()
+	b.w.bytes += int64(n)
+	b.w.mu.Unlock()
+	return n, err
 }
 
 // snapshot returns the counters and zeroes them.
