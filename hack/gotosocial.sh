@@ -3,8 +3,9 @@
 # (test/conformance), with its web/ templates in the same directory.
 #
 # GOTOSOCIAL_BIN is either the binary itself (a release's `gotosocial`, with
-# the release's web/ next to it, or GOTOSOCIAL_WEB pointing at web/) or a
-# release archive (gotosocial-<version>-linux-amd64.tgz). An archive is
+# the release's web/ next to it), a release archive
+# (gotosocial_<version>_linux_amd64.tar.gz, or CI's
+# gotosocial-<version>-linux-amd64.tgz), or a directory holding one. An archive is
 # extracted once into ~/.cache/fedcommons/gotosocial/<version>/ (outside the
 # checkout, reused by every later run) and the binary there is printed.
 #
@@ -24,9 +25,9 @@ fi
 # A directory holding one release archive (such as ../shared/tools/gotosocial/).
 if [ -d "$src" ]; then
   shopt -s nullglob
-  archives=("$src"/gotosocial-*.tgz "$src"/gotosocial-*.tar.gz)
+  archives=("$src"/gotosocial[-_]*.tgz "$src"/gotosocial[-_]*.tar.gz)
   if [ ${#archives[@]} -ne 1 ]; then
-    echo "gotosocial.sh: GOTOSOCIAL_BIN=$src is a directory with ${#archives[@]} gotosocial-*.tgz archives; name one" >&2
+    echo "gotosocial.sh: GOTOSOCIAL_BIN=$src is a directory with ${#archives[@]} gotosocial release archives; name one" >&2
     exit 2
   fi
   src="${archives[0]}"
@@ -34,11 +35,13 @@ fi
 
 case "$src" in
   *.tgz | *.tar.gz)
+    # gotosocial-0.20.0-rc1-linux-amd64.tgz (CI's copy) or
+    # gotosocial_0.20.0_linux_amd64.tar.gz (a release download).
     name="$(basename "$src")"
-    version="${name#gotosocial-}"
+    version="${name#gotosocial[-_]}"
     version="${version%.tgz}"
     version="${version%.tar.gz}"
-    version="${version%-linux-amd64}"
+    version="${version%[-_]linux[-_]amd64}"
     cache="${XDG_CACHE_HOME:-$HOME/.cache}/fedcommons/gotosocial/$version"
     if [ ! -x "$cache/gotosocial" ] || [ ! -d "$cache/web/template" ]; then
       mkdir -p "$(dirname "$cache")"
