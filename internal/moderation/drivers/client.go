@@ -44,6 +44,11 @@ type request struct {
 	// maxBody, when set, replaces the client's bound on the answer: the
 	// list pages, whose bound is what is left of a List's budget.
 	maxBody int64
+	// stream, when set, reads a 2xx answer as it arrives instead of the
+	// answer being kept whole (list pages: only what is decoded stays in
+	// memory); read is how many bytes it read.
+	stream func(body io.Reader) error
+	read   *int64
 }
 
 // filePart is a multipart upload (bulk imports).
@@ -231,6 +236,9 @@ func (c *client) once(ctx context.Context, req request) (*response, error) {
 	if req.maxBody > 0 {
 		limit = req.maxBody
 	}
+	if req.stream != nil && hresp.StatusCode >= 200 && hresp.StatusCode <= 299 {
+		return c.streamed(req, hresp, limit)
+	}
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: reading response: %w", c.server, req.call, err)
@@ -242,6 +250,35 @@ func (c *client) once(ctx context.Context, req request) (*response, error) {
 		return nil, fmt.Errorf("%s: %s: response larger than %d bytes", c.server, req.call, limit)
 	}
 	return &response{status: hresp.StatusCode, header: hresp.Header, body: data}, nil
+}
+
+// streamed hands a 2xx answer to req.stream, at most limit bytes of it.
+func (c *client) streamed(req request, hresp *http.Response, limit int64) (*response, error) {
+	body := &countingReader{r: io.LimitReader(hresp.Body, limit+1)}
+	err := req.stream(body)
+	if req.read != nil {
+		*req.read = body.n
+	}
+	switch {
+	case body.n > limit:
+		return nil, fmt.Errorf("%s: %s: %w (more than %d bytes left of it)", c.server, req.call, ErrListTooLarge, limit)
+	case errors.Is(err, ErrListTooLarge):
+		return nil, fmt.Errorf("%s: %s: %w", c.server, req.call, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: decoding: %w", c.server, req.call, err)
+	}
+	return &response{status: hresp.StatusCode, header: hresp.Header}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // snippet quotes the start of a body for an error, with the token redacted

@@ -153,10 +153,12 @@ type Config struct {
 	// (default 16 MiB).
 	MaxResponseBytes int64
 	// MaxListBytes and MaxListEntries bound one List across all its pages
-	// and collections (defaults 64 MiB and 500,000 entries); a server over
-	// them fails the List with ErrListTooLarge. A list page may be as large
-	// as what is left of the budget: GoToSocial answers its whole list in
-	// one page.
+	// and collections: the entries it keeps (their strings and their place
+	// in the list; default 32 MiB), twice that read from the server, and
+	// the number of entries (default 500,000). A server over them fails
+	// the List with ErrListTooLarge. Pages are decoded as they arrive, so
+	// one may be as large as what is left of the budget: GoToSocial answers
+	// its whole list in one page.
 	MaxListBytes   int64
 	MaxListEntries int
 	// RequestTimeout bounds each request (default 30s).

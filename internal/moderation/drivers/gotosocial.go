@@ -204,14 +204,11 @@ func (g *gotosocial) list(ctx context.Context) ([]moderation.ServerEntry, error)
 		}
 	}
 	if caps.Limits {
-		err := g.c.getAll(ctx, b, gtsLimits, gtsLimits, func(dec *json.Decoder) error {
+		err := g.c.getAll(ctx, b, gtsLimits, gtsLimits, func(dec *json.Decoder) (moderation.ServerEntry, error) {
 			var l gtsLimit
-			if err := dec.Decode(&l); err != nil {
-				return err
-			}
-			out = append(out, l.serverEntry())
-			return nil
-		})
+			err := dec.Decode(&l)
+			return l.serverEntry(), err
+		}, func(se moderation.ServerEntry) { out = append(out, se) })
 		if err != nil {
 			return nil, err
 		}
@@ -227,17 +224,16 @@ func (g *gotosocial) listPerms(ctx context.Context, b *listBudget, kind string, 
 		action = moderation.Allow
 	}
 	p := g.pathOf(kind)
-	return g.c.getAll(ctx, b, p, p, func(dec *json.Decoder) error {
+	return g.c.getAll(ctx, b, p, p, func(dec *json.Decoder) (moderation.ServerEntry, error) {
 		var perm gtsPerm
 		if err := dec.Decode(&perm); err != nil {
-			return err
+			return moderation.ServerEntry{}, err
 		}
 		se := moderation.ServerEntry{ID: perm.ID, Entry: moderation.Entry{
 			Domain: listedDomain(perm.Domain), Action: action, Obfuscate: perm.Obfuscate, PublicComment: perm.PublicComment}}
 		se.PrivateComment, se.Managed = ParseComment(perm.PrivateComment)
-		each(se)
-		return nil
-	})
+		return se, nil
+	}, each)
 }
 
 // serverEntry reads a limit back as the action it expresses: muted

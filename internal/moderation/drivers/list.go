@@ -1,14 +1,15 @@
 package drivers
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
 )
@@ -17,37 +18,55 @@ import (
 // server's answers went over the budget of one List (Config.MaxListBytes,
 // Config.MaxListEntries): a remote admin API is input like any other, and
 // an endless or enormous one must not exhaust the operator's memory.
+// Nothing is planned from a List that failed, so nothing is deleted.
 var ErrListTooLarge = errors.New("the server's lists exceed what one sync reads")
 
 // Defaults of the List budget: far above any real server (the largest
-// public blocklists hold tens of thousands of domains, a few MiB), far
-// below the operator's memory limit.
+// public blocklists hold tens of thousands of domains; 32 MiB keeps about
+// 100,000 entries), far below the operator's memory limit (an endless
+// hostile server peaks at 38 MiB of heap: BenchmarkHostileList).
 const (
-	defaultMaxListBytes   = 64 << 20
+	defaultMaxListBytes   = 32 << 20
 	defaultMaxListEntries = 500_000
 	// maxPages stops a server whose Link headers never end even when its
 	// pages are empty (the byte budget alone would allow millions).
 	maxPages = 10_000
 )
 
-// listBudget is what one List may still read, across every page of every
-// collection: bytes of answers and entries decoded.
+// listBudget is what one List may still read and keep, across every page
+// of every collection: bytes of answers read (twice what may be kept:
+// fields nobody keeps, such as created_at, are read too), bytes of entries
+// kept, and entries.
 type listBudget struct {
 	bytes   int64
+	kept    int64
 	entries int
+	// maxKept and maxEntries are where they started, for errors.
+	maxKept    int64
+	maxEntries int
 }
 
 func (c *client) newListBudget() *listBudget {
-	return &listBudget{bytes: c.maxListBytes, entries: c.maxListEntries}
+	return &listBudget{bytes: 2 * c.maxListBytes, kept: c.maxListBytes, entries: c.maxListEntries,
+		maxKept: c.maxListBytes, maxEntries: c.maxListEntries}
+}
+
+// entryOverhead is what keeping one entry costs besides its strings: the
+// ServerEntry in the List's slice, twice, for the slice's growth.
+const entryOverhead = 2 * int64(unsafe.Sizeof(moderation.ServerEntry{}))
+
+// keptSize is what keeping se costs the budget.
+func keptSize(se moderation.ServerEntry) int64 {
+	return int64(len(se.ID)+len(se.Domain)+len(se.PublicComment)+len(se.PrivateComment)+len(Marker)) + entryOverhead
 }
 
 // getAll fetches path and every page its Link rel="next" headers lead to.
-// Each page must be a JSON array; elem decodes one element from dec. Every
-// page read and every element decoded is taken from b, and going over it
-// stops the listing with ErrListTooLarge before more is allocated: a page
-// is read only up to what is left of the byte budget, and its elements are
-// decoded one at a time.
-func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, elem func(dec *json.Decoder) error) error {
+// Each page must be a JSON array; decode reads one element from dec, and
+// keep takes it. Every byte read and every entry kept is taken from b, and
+// going over it stops the listing with ErrListTooLarge before more is
+// allocated: a page is decoded as it arrives, one element at a time, and
+// read only up to what is left of the budget; no page is ever held whole.
+func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, decode func(dec *json.Decoder) (moderation.ServerEntry, error), keep func(moderation.ServerEntry)) error {
 	seen := map[string]bool{}
 	for n := 0; path != ""; n++ {
 		if n >= maxPages {
@@ -57,16 +76,12 @@ func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, e
 			return fmt.Errorf("%s: GET %s: %w (%d bytes read)", c.server, call, ErrListTooLarge, c.maxListBytes)
 		}
 		seen[path] = true
-		resp, err := c.do(ctx, request{method: http.MethodGet, path: path, call: "GET " + call, maxBody: b.bytes})
+		var read int64
+		resp, err := c.do(ctx, request{method: http.MethodGet, path: path, call: "GET " + call, maxBody: b.bytes,
+			stream: func(body io.Reader) error { return decodeArray(body, b, decode, keep) }, read: &read})
+		b.bytes -= read
 		if err != nil {
 			return err
-		}
-		b.bytes -= int64(len(resp.body))
-		if err := decodeArray(resp.body, b, elem); err != nil {
-			if errors.Is(err, ErrListTooLarge) {
-				return fmt.Errorf("%s: GET %s: %w (more than %d entries)", c.server, call, err, c.maxListEntries)
-			}
-			return fmt.Errorf("%s: GET %s: decoding: %w", c.server, call, err)
 		}
 		path = nextLink(resp.header)
 		if seen[path] {
@@ -76,10 +91,10 @@ func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, e
 	return nil
 }
 
-// decodeArray decodes a JSON array element by element, taking each from
-// the entries budget.
-func decodeArray(body []byte, b *listBudget, elem func(dec *json.Decoder) error) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
+// decodeArray decodes a JSON array element by element as it is read,
+// taking each from the budget before keeping it.
+func decodeArray(body io.Reader, b *listBudget, decode func(dec *json.Decoder) (moderation.ServerEntry, error), keep func(moderation.ServerEntry)) error {
+	dec := json.NewDecoder(body)
 	tok, err := dec.Token()
 	if err != nil {
 		return err
@@ -89,12 +104,19 @@ func decodeArray(body []byte, b *listBudget, elem func(dec *json.Decoder) error)
 	}
 	for dec.More() {
 		if b.entries <= 0 {
-			return ErrListTooLarge
+			return fmt.Errorf("%w (more than %d entries)", ErrListTooLarge, b.maxEntries)
 		}
 		b.entries--
-		if err := elem(dec); err != nil {
+		se, err := decode(dec)
+		if err != nil {
 			return err
 		}
+		size := keptSize(se)
+		if size > b.kept {
+			return fmt.Errorf("%w (more than %d bytes of entries)", ErrListTooLarge, b.maxKept)
+		}
+		b.kept -= size
+		keep(se)
 	}
 	if _, err := dec.Token(); err != nil {
 		return err

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
 )
 
 // endless serves pages of n entries of pad bytes each, every page linking
@@ -30,11 +32,14 @@ func endless(t *testing.T, n, pad int) *httptest.Server {
 func listAll(t *testing.T, c *client) (int, error) {
 	t.Helper()
 	n := 0
-	err := c.getAll(context.Background(), c.newListBudget(), "/api/v1/x", "/api/v1/x", func(dec *json.Decoder) error {
-		var v struct{ Domain string }
-		n++
-		return dec.Decode(&v)
-	})
+	err := c.getAll(context.Background(), c.newListBudget(), "/api/v1/x", "/api/v1/x", func(dec *json.Decoder) (moderation.ServerEntry, error) {
+		var v struct {
+			ID, Domain     string
+			PrivateComment string `json:"private_comment"`
+		}
+		err := dec.Decode(&v)
+		return moderation.ServerEntry{ID: v.ID, Entry: moderation.Entry{Domain: v.Domain, PrivateComment: v.PrivateComment}}, err
+	}, func(moderation.ServerEntry) { n++ })
 	return n, err
 }
 
@@ -47,12 +52,13 @@ func TestListBudget(t *testing.T) {
 		wantUnder int // entries decoded stay under this
 		wantIn    string
 	}{
-		// Endless 1 MiB pages stop once 4 MiB were read: never 10,000 of them.
-		{"bytes across pages", 1, 1 << 20, 4 << 20, 1000, 5, "bytes left of it"},
+		// Endless pages of one 1 MiB entry stop once 4 MiB are kept:
+		// never 10,000 of them.
+		{"kept across pages", 1, 1 << 20, 4 << 20, 1000, 5, "more than 4194304 bytes of entries"},
 		// Small entries stop at the entry cap, inside a page.
 		{"entries", 1000, 0, 64 << 20, 2500, 2501, "more than 2500 entries"},
-		// One page bigger than the whole budget is not even read whole.
-		{"one huge page", 10, 1 << 20, 4 << 20, 1000, 1, "bytes left of it"},
+		// One page bigger than the whole budget is read only that far.
+		{"one huge page", 10, 1 << 20, 4 << 20, 1000, 5, "bytes of entries"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -72,6 +78,29 @@ func TestListBudget(t *testing.T) {
 				t.Fatalf("err = %v, want it to name the call and say %q", err, c.wantIn)
 			}
 		})
+	}
+}
+
+// TestListReadBudget: endless pages that hold nothing to keep (1 MiB of
+// white space in an empty array) stop once twice the kept budget was read.
+func TestListReadBudget(t *testing.T) {
+	page := "[" + strings.Repeat(" ", 1<<20) + "]"
+	pages := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pages++
+		w.Header().Set("Link", fmt.Sprintf(`</api/v1/x?page=%d>; rel="next"`, pages))
+		fmt.Fprint(w, page)
+	}))
+	defer hs.Close()
+	cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", RateLimit: RateLimit{Requests: -1}, MaxListBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := listAll(t, cl); !errors.Is(err, ErrListTooLarge) || !strings.Contains(err.Error(), "bytes left of it") {
+		t.Fatalf("err = %v, want ErrListTooLarge on what was read", err)
+	}
+	if pages != 8 {
+		t.Fatalf("read %d pages of 1 MiB, want 8 (twice the 4 MiB kept budget)", pages)
 	}
 }
 

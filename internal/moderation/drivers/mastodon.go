@@ -201,28 +201,23 @@ func (m *mastodon) list(ctx context.Context) ([]moderation.ServerEntry, error) {
 	}
 	b := m.c.newListBudget()
 	var out []moderation.ServerEntry
-	err = m.c.getAll(ctx, b, mastoBlocks+"?limit=200", mastoBlocks, func(dec *json.Decoder) error {
+	keep := func(se moderation.ServerEntry) { out = append(out, se) }
+	err = m.c.getAll(ctx, b, mastoBlocks+"?limit=200", mastoBlocks, func(dec *json.Decoder) (moderation.ServerEntry, error) {
 		var blk mastoBlock
-		if err := dec.Decode(&blk); err != nil {
-			return err
-		}
-		out = append(out, blk.serverEntry())
-		return nil
-	})
+		err := dec.Decode(&blk)
+		return blk.serverEntry(), err
+	}, keep)
 	if err != nil {
 		return nil, err
 	}
 	if !caps.Allows {
 		return out, nil
 	}
-	err = m.c.getAll(ctx, b, mastoAllows+"?limit=200", mastoAllows, func(dec *json.Decoder) error {
+	err = m.c.getAll(ctx, b, mastoAllows+"?limit=200", mastoAllows, func(dec *json.Decoder) (moderation.ServerEntry, error) {
 		var a mastoAllow
-		if err := dec.Decode(&a); err != nil {
-			return err
-		}
-		out = append(out, moderation.ServerEntry{ID: a.ID, Entry: moderation.Entry{Domain: listedDomain(a.Domain), Action: moderation.Allow}})
-		return nil
-	})
+		err := dec.Decode(&a)
+		return moderation.ServerEntry{ID: a.ID, Entry: moderation.Entry{Domain: listedDomain(a.Domain), Action: moderation.Allow}}, err
+	}, keep)
 	if err != nil {
 		return nil, err
 	}
