@@ -33,7 +33,7 @@ func TestErrorMessage(t *testing.T) {
 	if n := utf8.RuneCountInString(got); n > MaxMessageRunes+1 || n < MaxMessageRunes-5 || !strings.HasSuffix(got, "…") {
 		t.Errorf("a long message: %d runes %q", n, got)
 	}
-	if ErrorMessage([]byte(`{"error":"x` + strings.Repeat(" ", maxJSONError) + `"}`)) != "" {
+	if ErrorMessage([]byte(`{"error":"x`+strings.Repeat(" ", maxJSONError)+`"}`)) != "" {
 		t.Error("a document above the parse bound was parsed")
 	}
 }

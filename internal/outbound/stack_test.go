@@ -62,7 +62,9 @@ func (r *recorder) count() int {
 	return len(r.reqs)
 }
 
-func (r *recorder) hostPort() string { return strings.TrimPrefix(strings.TrimPrefix(r.URL, "http://"), "https://") }
+func (r *recorder) hostPort() string {
+	return strings.TrimPrefix(strings.TrimPrefix(r.URL, "http://"), "https://")
+}
 
 // names resolves host names from a table, and records what it was asked.
 type names struct {
