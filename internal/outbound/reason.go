@@ -44,14 +44,14 @@ func ErrorMessage(body []byte, secrets ...string) string {
 			msg = strings.ReplaceAll(msg, s, "[redacted]")
 		}
 	}
-	return clean(msg, MaxMessageRunes)
+	return Clean(msg, MaxMessageRunes)
 }
 
-// clean keeps what is safe to show of a remote string: printable
+// Clean keeps what is safe to show of a remote string: printable
 // characters but markup and escapes (< > ` \), whitespace folded into
 // single spaces, at most n runes ("…" marks a cut). Terminal escapes,
 // bidirectional overrides and other control or format characters go.
-func clean(s string, n int) string {
+func Clean(s string, n int) string {
 	out := make([]rune, 0, min(len(s), n+1))
 	space := false
 	for i, r := range s {

@@ -46,7 +46,7 @@ func CheckRedirect(policy Redirects, max int) func(req *http.Request, via []*htt
 			return &RefusedError{Why: fmt.Sprintf("more than %d redirects (the last one to %s)", max, ShownURL(req.URL))}
 		}
 		if req.URL.Scheme != "http" && req.URL.Scheme != "https" {
-			return &RefusedError{Why: fmt.Sprintf("a redirect to scheme %q (%s): only http and https are followed", clean(req.URL.Scheme, 16), ShownURL(req.URL))}
+			return &RefusedError{Why: fmt.Sprintf("a redirect to scheme %q (%s): only http and https are followed", Clean(req.URL.Scheme, 16), ShownURL(req.URL))}
 		}
 		if req.URL.Scheme == "http" {
 			for _, v := range via {
@@ -72,7 +72,7 @@ func CheckRedirect(policy Redirects, max int) func(req *http.Request, via []*htt
 // Origin is u's scheme://host:port, the port always written, cleaned for
 // an error message.
 func Origin(u *url.URL) string {
-	return clean(strings.ToLower(u.Scheme)+"://"+HostPort(u), maxShownURL)
+	return Clean(strings.ToLower(u.Scheme)+"://"+HostPort(u), maxShownURL)
 }
 
 // maxShownURL bounds a URL quoted in an error. Errors end up in a status
@@ -81,7 +81,7 @@ const maxShownURL = 200
 
 // ShownURL is u without credentials, cleaned and clipped for an error
 // message: a redirect's target comes from the remote server.
-func ShownURL(u *url.URL) string { return clean(u.Redacted(), maxShownURL) }
+func ShownURL(u *url.URL) string { return Clean(u.Redacted(), maxShownURL) }
 
 // Unwrap strips the *url.Error net/http wraps every failure in: its text
 // quotes the URL, which after a refused redirect is the remote server's
