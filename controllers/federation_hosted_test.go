@@ -18,12 +18,18 @@ import (
 )
 
 // hostedFederation points a hosted Instance's moderation at a fake admin
-// server on loopback, with sync on (loadSample turns it off).
+// server on loopback, with sync on (loadSample turns it off). The fake
+// server stands for the Instance's own web Service (listenAsService).
 func hostedFederation(inst *v1alpha1.Instance, srv *fakeserver.Server) {
+	hostedFederationAt(inst, srv.URL)
+}
+
+func hostedFederationAt(inst *v1alpha1.Instance, apiURL string) {
+	listenAsService(inst, apiURL)
 	inst.Spec.Federation = &v1alpha1.InstanceFederation{
 		Mode:               v1alpha1.FederationBlocklist,
 		Sync:               ptr.To(true),
-		APIURL:             srv.URL,
+		APIURL:             apiURL,
 		DriftCheckInterval: &metav1.Duration{Duration: time.Hour},
 	}
 }

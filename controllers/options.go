@@ -7,9 +7,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/fairqueue"
-
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
@@ -37,8 +38,25 @@ type Options struct {
 
 	// SourceAllowPrefixes are private address ranges that subscribed
 	// source URLs may nevertheless reach (loopback in tests, a feed inside
-	// the cluster). Empty, the default, refuses every non-public address.
+	// the cluster), on top of Outbound.Allow. Empty, the default, refuses
+	// every non-public address.
 	SourceAllowPrefixes []netip.Prefix
+
+	// Outbound is the policy of every outbound HTTP call: feeds, admin
+	// APIs, OAuth sign-ins (internal/outbound). The zero value refuses
+	// every non-public address and uses no proxy; a hosted Instance's own
+	// Service is reached by construction all the same.
+	Outbound outbound.Config
+
+	// ClusterDomain is the cluster's DNS domain (default cluster.local):
+	// a hosted Instance's own Services are trusted under
+	// <name>.<namespace>.svc.<ClusterDomain>.
+	ClusterDomain string
+
+	// ServiceOrigins replaces cluster DNS as the way to a hosted
+	// Instance's Services, for test harnesses whose servers run
+	// in-process; nil in the operator.
+	ServiceOrigins delivery.ServiceOrigins
 
 	// Workers is how many objects of one kind are reconciled at once
 	// (controller-runtime's MaxConcurrentReconciles, for each controller).

@@ -29,6 +29,7 @@ import (
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/testenv"
 	"github.com/fedcommons/fedcommons/internal/thirdparty"
 )
@@ -116,7 +117,11 @@ var _ = BeforeSuite(func() {
 		Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
 			// The fake admin servers do not limit; the sources are on loopback.
 			AdminRateLimit:      drivers.RateLimit{Requests: -1},
-			SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			// See outbound_harness_test.go: 127.0.0.1 opened as a co-op
+			// opens its network; hosted servers reached as their Service.
+			Outbound:       outbound.Config{Allow: harnessAllow, Resolver: testNames},
+			ServiceOrigins: serviceOrigins},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

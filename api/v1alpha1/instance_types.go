@@ -482,9 +482,13 @@ type InstanceFederation struct {
 	// +kubebuilder:default=true
 	Sync *bool `json:"sync,omitempty"`
 
-	// apiURL overrides where the operator reaches the server's admin API,
-	// e.g. a Service address inside the cluster. Defaults to https://<domain>
-	// (or external.url).
+	// apiURL overrides where the operator reaches the server's admin API.
+	// A hosted server's own web Service (http://<name>-web.<namespace>.svc:<port>,
+	// e.g. http://social-web.riverside.svc:8080) is reached wherever the
+	// cluster puts it; any other URL, like external.url, must be at a
+	// public address, or in a range the platform admin opened
+	// (--outbound-allow-cidrs). Defaults to https://<domain> (or
+	// external.url).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+(/[^?#]*)?$')",message="must be an http(s) URL such as http://social-web.riverside.svc:8080"
@@ -499,7 +503,9 @@ type InstanceFederation struct {
 
 // ExternalServer is a server the co-op does not host.
 type ExternalServer struct {
-	// url of the server, such as https://old.riverside.coop.
+	// url of the server, such as https://old.riverside.coop. It must be at a
+	// public address, or in a range the platform admin opened
+	// (--outbound-allow-cidrs).
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+/?$')",message="must be the server's base URL such as https://old.riverside.coop"

@@ -65,6 +65,8 @@ var nonDefault = []string{
 	"--set", "nodeSelector.kubernetes\\.io/os=linux",
 	"--set", "tolerations[0].key=dedicated",
 	"--set", "tolerations[0].operator=Exists",
+	"--set", "outbound.allowCIDRs={10.20.0.0/16,192.168.7.0/24}",
+	"--set", "outbound.proxy=http://proxy.coop.internal:3128",
 }
 
 var helmPath = sync.OnceValues(func() (string, error) {
@@ -317,6 +319,15 @@ func TestTemplateDefaults(t *testing.T) {
 		if c.Args[0] != "manager" {
 			t.Errorf("args %v: the subcommand must come first", c.Args)
 		}
+		// Nothing opened and no proxy unless the values say so.
+		for _, arg := range c.Args {
+			if strings.HasPrefix(arg, "--outbound-") {
+				t.Errorf("args %v: %s by default", c.Args, arg)
+			}
+		}
+		if !slices.Contains(c.Args, "--cluster-domain=cluster.local") {
+			t.Errorf("args %v lack --cluster-domain=cluster.local", c.Args)
+		}
 		if pod.AutomountServiceAccountToken == nil || !*pod.AutomountServiceAccountToken {
 			t.Errorf("automountServiceAccountToken must be true: the manager needs its token")
 		}
@@ -396,6 +407,11 @@ func TestTemplateNonDefault(t *testing.T) {
 	if n := len(c.Args); n < 2 || c.Args[n-2] != "--zap-log-level=debug" || c.Args[n-1] != "--drift-check-interval=1h" {
 		t.Errorf("args %v: want the extra args at the end", c.Args)
 	}
+	for _, arg := range []string{"--outbound-allow-cidrs=10.20.0.0/16,192.168.7.0/24", "--outbound-proxy=http://proxy.coop.internal:3128"} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("args %v lack %s", c.Args, arg)
+		}
+	}
 	if pod.NodeSelector["kubernetes.io/os"] != "linux" || len(pod.Tolerations) != 1 || pod.Tolerations[0].Key != "dedicated" {
 		t.Errorf("nodeSelector %v tolerations %v", pod.NodeSelector, pod.Tolerations)
 	}
@@ -465,6 +481,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 		{"ingress without host", []string{"--set", "feeds.ingress.enabled=true"}, "at '/feeds/ingress/host'"},
 		{"port out of range", []string{"--set", "feeds.public.port=70000"}, "at '/feeds/public/port'"},
 		{"drift interval not a duration", []string{"--set", "manager.driftCheckInterval=daily"}, "at '/manager/driftCheckInterval'"},
+		{"allowed range without a mask", []string{"--set", "outbound.allowCIDRs={10.0.0.0}"}, "at '/outbound/allowCIDRs/0'"},
+		{"proxy without a scheme", []string{"--set", "outbound.proxy=proxy:3128"}, "at '/outbound/proxy'"},
+		{"unknown outbound key", []string{"--set", "outbound.allowCidrs={10.0.0.0/8}"}, "additional properties 'allowCidrs' not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, stderr, err := helm(t, append([]string{"template", release, ".", "--namespace", namespace}, tc.args...)...)

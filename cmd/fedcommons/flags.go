@@ -4,7 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strings"
+
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // parsePrefixes reads a comma-separated list of CIDR ranges (a flag value).
@@ -21,6 +24,31 @@ func parsePrefixes(flagName, s string) ([]netip.Prefix, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// outboundConfig reads the --outbound-* flags.
+func outboundConfig(allowCIDRs, denyCIDRs, proxy string) (outbound.Config, error) {
+	var cfg outbound.Config
+	var err error
+	if cfg.Allow, err = parsePrefixes("outbound-allow-cidrs", allowCIDRs); err != nil {
+		return cfg, err
+	}
+	if cfg.Deny, err = parsePrefixes("outbound-deny-cidrs", denyCIDRs); err != nil {
+		return cfg, err
+	}
+	if proxy = strings.TrimSpace(proxy); proxy != "" {
+		// The value may hold the proxy's credentials: never echoed.
+		u, err := url.Parse(proxy)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return cfg, fmt.Errorf("--outbound-proxy: want http(s)://[user:password@]host:port")
+		}
+		cfg.Proxy = u
+	}
+	// Refuse now what the stack would refuse at the first call.
+	if _, err := outbound.New(cfg); err != nil {
+		return cfg, fmt.Errorf("--outbound-proxy: %w", err)
+	}
+	return cfg, nil
 }
 
 // repeated is a flag that may be given several times.

@@ -28,7 +28,11 @@ func runManager(args []string) error {
 		driftInterval    = fs.Duration("drift-check-interval", 30*time.Minute, "default interval between comparisons of a server's moderation entries with its policy")
 		feedPublicAddr   = fs.String("feed-public-bind-address", ":8090", "address serving policies published with visibility public, for the world (\"0\" disables it)")
 		feedClusterAddr  = fs.String("feed-cluster-bind-address", ":8091", "address serving policies published with visibility public or cluster, for the cluster only (\"0\" disables it)")
-		sourceAllow      = fs.String("source-allow-cidrs", "", "comma-separated private address ranges that subscribed source URLs may reach (default none: only public addresses)")
+		sourceAllow      = fs.String("source-allow-cidrs", "", "comma-separated private address ranges that subscribed source URLs may reach, on top of --outbound-allow-cidrs (default none: only public addresses)")
+		outboundAllow    = fs.String("outbound-allow-cidrs", "", "comma-separated private address ranges that feeds and admin APIs named by communities may reach: the co-op's own network (default none: only public addresses; a hosted server's own Service is always reached)")
+		outboundDeny     = fs.String("outbound-deny-cidrs", "", "comma-separated address ranges never reached at a URL a community names, even inside --outbound-allow-cidrs: e.g. the cluster's pod and Service ranges when they are public addresses")
+		outboundProxy    = fs.String("outbound-proxy", "", "http(s)://host:port of a proxy for feeds and external admin APIs (default none; HTTP_PROXY and the like are never read)")
+		clusterDomain    = fs.String("cluster-domain", "cluster.local", "the cluster's DNS domain, under which a hosted server's own Service is reached")
 		workers          = fs.Int("workers", controllers.DefaultWorkers, "objects of each kind reconciled at once; work is shared out between namespaces in turn")
 		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
 		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
@@ -41,6 +45,10 @@ func runManager(args []string) error {
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	allow, err := parsePrefixes("source-allow-cidrs", *sourceAllow)
+	if err != nil {
+		return err
+	}
+	out, err := outboundConfig(*outboundAllow, *outboundDeny, *outboundProxy)
 	if err != nil {
 		return err
 	}
@@ -64,6 +72,8 @@ func runManager(args []string) error {
 			}},
 			DriftCheckInterval:  *driftInterval,
 			SourceAllowPrefixes: allow,
+			Outbound:            out,
+			ClusterDomain:       *clusterDomain,
 			Workers:             *workers,
 			Tenancy: tenancy.Limits{
 				IngressAnnotations: splitList(*tenantAnnots),

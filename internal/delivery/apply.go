@@ -8,6 +8,7 @@ import (
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // server is a connected admin API: its driver, what the server can hold
@@ -31,8 +32,9 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 		return nil, err
 	}
 	name := p.profile.ModerationDriver
+	trusted := s.trustedFor(p, apiURL)
 	for attempt := 0; ; attempt++ {
-		drv, err := s.driver(name, apiURL, token)
+		drv, err := s.driver(name, apiURL, token, trusted)
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +53,7 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 		if rerr != nil {
 			return nil, fmt.Errorf("the server refused the stored admin token (%v); obtaining a new one failed: %w", err, rerr)
 		}
-		s.forgetDriver(name, apiURL, token)
+		s.forgetDriver(name, apiURL, token, trusted)
 		// The new token is used as returned: the cache may not show the
 		// Secret's new value for a moment.
 		token = renewed
@@ -68,19 +70,23 @@ func applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyR
 	return srv.drv.Apply(sctx, ch.plan, nil)
 }
 
-// driver returns the cached driver of (name, URL, token), building it the
-// first time.
-func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
-	key := driverKey(name, apiURL, token)
+// driver returns the cached driver of (name, URL, token, trust), building
+// it the first time.
+func (s *Syncer) driver(name, apiURL, token string, trusted []outbound.Trusted) (drivers.Driver, error) {
+	key := driverKey(name, apiURL, token, trusted)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.drivers[key]; ok {
 		return d, nil
 	}
+	hc, err := s.httpClient(trusted)
+	if err != nil {
+		return nil, err
+	}
 	d, err := drivers.New(name, drivers.Config{
 		BaseURL:    apiURL,
 		Token:      token,
-		HTTPClient: s.Options.HTTPClient,
+		HTTPClient: hc,
 		RateLimit:  s.Options.AdminRateLimit,
 	})
 	if err != nil {
@@ -94,15 +100,21 @@ func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
 }
 
 // forgetDriver drops the cached driver of a token no longer in use.
-func (s *Syncer) forgetDriver(name, apiURL, token string) {
+func (s *Syncer) forgetDriver(name, apiURL, token string, trusted []outbound.Trusted) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.drivers, driverKey(name, apiURL, token))
+	delete(s.drivers, driverKey(name, apiURL, token, trusted))
 }
 
-// driverKey identifies a driver by its server and a digest of its token,
-// so the token itself is not kept as a map key.
-func driverKey(name, apiURL, token string) string {
+// driverKey identifies a driver by its server, a digest of its token (so
+// the token itself is not kept as a map key) and whether its client trusts
+// the server's address: a driver built for a hosted Instance's own Service
+// is never handed to a caller for whom that address is not trusted.
+func driverKey(name, apiURL, token string, trusted []outbound.Trusted) string {
 	sum := sha256.Sum256([]byte(token))
-	return name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+	key := name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+	for _, t := range trusted {
+		key += "\x00" + t.Host + "=" + t.Resolve
+	}
+	return key
 }

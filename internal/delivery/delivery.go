@@ -21,13 +21,14 @@
 //     is due, and the changes against what it lists;
 //   - apply.go: the driver (kept per server and token), probe, list, apply;
 //   - report.go: the Outcome, with metrics and events;
-//   - token.go: where each server's admin token comes from.
+//   - token.go: where each server's admin token comes from;
+//   - outbound.go: the guarded HTTP client for each server, trusting a
+//     hosted Instance's own Service and nothing else a tenant names.
 package delivery
 
 import (
 	"context"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
 
@@ -47,7 +49,10 @@ const (
 	ReasonWaitingForPolicy = "WaitingForPolicy"
 	ReasonWaitingForAdmin  = "WaitingForAdmin"
 	ReasonSyncFailed       = "SyncFailed"
-	ReasonApplying         = "Applying"
+	// ReasonAddressRefused: the operator would not call the admin API's
+	// address (private, loopback, metadata...), see internal/outbound.
+	ReasonAddressRefused = "AddressRefused"
+	ReasonApplying       = "Applying"
 )
 
 // Options are the operator-wide delivery settings.
@@ -60,8 +65,15 @@ type Options struct {
 	SyncTimeout time.Duration
 	// AdminRateLimit is the client-side budget of each server's admin API.
 	AdminRateLimit drivers.RateLimit
-	// HTTPClient reaches admin APIs; nil means the drivers' default.
-	HTTPClient *http.Client
+	// Outbound is the operator's guarded HTTP stack (internal/outbound);
+	// nil means outbound.Default(): public addresses only, no proxy.
+	Outbound *outbound.Stack
+	// ClusterDomain is the cluster's DNS domain (default cluster.local),
+	// used to name a hosted Instance's own Services.
+	ClusterDomain string
+	// ServiceOrigins replaces ClusterDNS(ClusterDomain) where Services are
+	// not reached through cluster DNS (in-process test servers).
+	ServiceOrigins ServiceOrigins
 }
 
 // Results reads the computed results of FederationPolicies.

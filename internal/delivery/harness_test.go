@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers/fakeserver"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/resources"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
@@ -136,6 +138,10 @@ var scheme = func() *runtime.Scheme {
 func externalWorld(t *testing.T) *world {
 	w := newWorld(t, fakeserver.NewMastodon(fakeserver.Options{PageSize: 1}), v1alpha1.SoftwareMastodon)
 	w.inst.Spec.External = &v1alpha1.ExternalServer{URL: w.proxy.URL, TokenSecretRef: v1alpha1.SecretKeyReference{Name: "social-token"}}
+	// An external server is never trusted: the proxy is reached because
+	// the operator opened 127.0.0.1 (--outbound-allow-cidrs), as a co-op
+	// opens its own private range.
+	w.syncer.Options.Outbound = allowing(t, "127.0.0.1/32")
 	w.put(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "social-token"},
 		Data:       map[string][]byte{"token": []byte(fakeserver.DefaultToken)},
@@ -148,6 +154,9 @@ func externalWorld(t *testing.T) *world {
 func hostedWorld(t *testing.T) *world {
 	w := newWorld(t, fakeserver.NewGoToSocial(fakeserver.Options{AdminEmail: adminEmail, AdminPassword: adminPasswd}), v1alpha1.SoftwareGoToSocial)
 	w.inst.Spec.Admin = &v1alpha1.AdminSpec{Username: "admin", Email: adminEmail}
+	w.inst.Spec.Version = "0.20.1"
+	// A hosted server is reached at its own Service, trusted by
+	// construction: here the Service "social-web" is the proxy.
 	w.inst.Spec.Federation.APIURL = w.proxy.URL
 	w.inst.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionAdminReady, Status: metav1.ConditionTrue, Reason: "Bootstrapped"}}
 	w.put(&corev1.Secret{
@@ -181,8 +190,29 @@ func newWorld(t *testing.T, srv *fakeserver.Server, sw v1alpha1.Software) *world
 	w.syncer = &delivery.Syncer{Options: delivery.Options{
 		DriftCheckInterval: time.Hour, SyncTimeout: 20 * time.Second,
 		AdminRateLimit: drivers.RateLimit{Requests: -1},
+		Outbound:       allowing(t),
+		ServiceOrigins: func(namespace, name string, port int32) []outbound.Trusted {
+			if namespace == ns && name == instanceName+"-web" {
+				return []outbound.Trusted{{Host: strings.TrimPrefix(w.proxy.URL, "http://")}}
+			}
+			return nil
+		},
 	}}
 	return w
+}
+
+// allowing is the operator's outbound stack with --outbound-allow-cidrs.
+func allowing(t *testing.T, cidrs ...string) *outbound.Stack {
+	t.Helper()
+	var cfg outbound.Config
+	for _, c := range cidrs {
+		cfg.Allow = append(cfg.Allow, netip.MustParsePrefix(c))
+	}
+	s, err := outbound.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func (w *world) put(obj client.Object) { w.objs[obj.GetName()+"/"+typeName(obj)] = obj }

@@ -18,6 +18,7 @@ import (
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
 
@@ -91,15 +92,22 @@ func (p *pass) failed(err error, res drivers.ApplyResult) Outcome {
 	if st == nil {
 		st = &v1alpha1.FederationSyncStatus{}
 	}
-	st.LastError = err.Error()
+	reason, msg, event, retry := ReasonSyncFailed, err.Error(), "FederationSyncFailed", time.Minute
+	var refused *outbound.RefusedError
+	if errors.As(err, &refused) {
+		// Not a server's failure: the operator would not call there. It
+		// stays so until the Instance (or the operator's flags) change.
+		reason, msg, event, retry = ReasonAddressRefused, msg+" ("+refusedHint+")", "FederationAddressRefused", 5*time.Minute
+	}
+	st.LastError = msg
 	metrics.RecordSync(p.inst.Namespace, p.inst.Name, metrics.Sync{Result: metrics.SyncFailed, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted})
-	if p.prevReason != ReasonSyncFailed {
-		p.event(corev1.EventTypeWarning, "FederationSyncFailed", "Sync", "Moderation sync failed: %v", err)
+	if p.prevReason != reason {
+		p.event(corev1.EventTypeWarning, event, "Sync", "Moderation sync failed: %s", msg)
 	}
 	return p.finish(Outcome{
-		Condition:    &Condition{Status: metav1.ConditionFalse, Reason: ReasonSyncFailed, Message: err.Error()},
+		Condition:    &Condition{Status: metav1.ConditionFalse, Reason: reason, Message: msg},
 		Status:       st,
-		RequeueAfter: jitter(time.Minute),
+		RequeueAfter: jitter(retry),
 	})
 }
 
@@ -155,7 +163,7 @@ func (p *pass) syncedEvent(want *desired, res drivers.ApplyResult, msg string) {
 	switch {
 	case p.prev == nil || p.prev.PolicyHash == "":
 		p.event(corev1.EventTypeNormal, "FederationSynced", "Sync", "First moderation sync: %s", msg)
-	case p.prevReason == ReasonSyncFailed:
+	case p.prevReason == ReasonSyncFailed || p.prevReason == ReasonAddressRefused:
 		p.event(corev1.EventTypeNormal, "FederationSyncRecovered", "Sync", "Moderation sync recovered: %s", msg)
 	case p.prev.PolicyHash == want.combined.Hash && writes > 0:
 		p.event(corev1.EventTypeNormal, "FederationDriftCorrected", "Sync",

@@ -147,6 +147,15 @@ func TestNoErrorPathDeletes(t *testing.T) {
 				w.srv.SetAdminCredentials(adminEmail, "changed-by-a-human")
 			},
 			reason: delivery.ReasonSyncFailed, message: "obtain an admin token"},
+		{name: "external: the server's URL moves to an address the operator did not open", world: externalWorld,
+			breaks: func(w *world) { w.inst.Spec.External.URL = strings.Replace(w.proxy.URL, "127.0.0.1", "127.0.0.2", 1) },
+			reason: delivery.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
+		{name: "hosted: apiURL names an address that is not the Instance's own Service", world: hostedWorld,
+			breaks: func(w *world) {
+				w.inst.Spec.Federation.APIURL = strings.Replace(w.proxy.URL, "127.0.0.1", "127.0.0.2", 1)
+				w.remove(resources.AdminTokenSecret(w.inst, resources.Params{}, ""))
+			},
+			reason: delivery.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,7 @@ import (
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/localcluster"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // Options configure Run.
@@ -155,6 +156,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		Controllers: controllers.Options{
 			OperatorNamespace:   operatorNamespace,
 			SourceAllowPrefixes: loopbackOnly,
+			// The demo's servers run in this process, on loopback: the
+			// demo opens it as a co-op opens its own network
+			// (--outbound-allow-cidrs). The shipped operator opens nothing.
+			Outbound: outbound.Config{Allow: loopbackOnly},
 		},
 	})
 	if err != nil {

@@ -10,9 +10,11 @@
 //     that the operator fetches from inside the cluster: without the
 //     address guard it would be a ready-made SSRF into the kube-apiserver,
 //     cloud metadata endpoints and every other community's services. The
-//     guard runs at dial time on the address actually connected to, so a
-//     name that resolves to a public address when checked and to 10.0.0.5
-//     when dialled (DNS rebinding) still cannot get through.
+//     guard is the operator's one outbound stack (internal/outbound), the
+//     same as for admin APIs: it runs at dial time on the address actually
+//     connected to, so a name that resolves to a public address when
+//     checked and to 10.0.0.5 when dialled (DNS rebinding) still cannot get
+//     through, and it never takes a proxy from the environment.
 //
 //   - Tracker keeps, per source, the last good copy and decides whether a
 //     new fetch applies. Subscribed lists fail in ways that look like

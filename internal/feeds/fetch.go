@@ -5,16 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // A Fetcher's bounds. They are generous for real blocklists (the largest
@@ -30,7 +30,7 @@ const (
 	// DefaultTimeout bounds one whole fetch, body included.
 	DefaultTimeout = 30 * time.Second
 	// DefaultMaxRedirects bounds the hops of one fetch.
-	DefaultMaxRedirects = 5
+	DefaultMaxRedirects = outbound.DefaultMaxRedirects
 	// MaxHeaderBytes bounds a response's status line and headers (net/http
 	// allows 10 MiB by default). Real feeds send well under 4 KiB.
 	MaxHeaderBytes = 64 << 10
@@ -40,9 +40,6 @@ const (
 	// an HTTP date (29). A longer or malformed one is dropped, not cut: the
 	// next fetch is simply unconditional.
 	MaxValidatorBytes = 256
-	// maxShownURL bounds a URL quoted in an error. Errors end up in a
-	// status condition, clipped; a long URL must not push the reason out.
-	maxShownURL = 200
 )
 
 // ProjectURL is named in the User-Agent so that a publisher who sees our
@@ -59,12 +56,12 @@ func UserAgent(version string) string {
 
 // Resolver looks up the addresses of a host name. *net.Resolver satisfies
 // it; tests substitute their own to make a name resolve wherever they like.
-type Resolver interface {
-	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
-}
+type Resolver = outbound.Resolver
 
-// Fetcher fetches source URLs with hard bounds. The zero value is ready to
-// use with the defaults and refuses every non-public address. Configure the
+// Fetcher fetches source URLs with hard bounds, through the operator's one
+// outbound stack (internal/outbound): its address guard, no proxy but
+// Proxy, no https to http redirect. The zero value is ready to use with the
+// defaults and refuses every non-public address. Configure the
 // fields before the first Fetch; a Fetcher is safe for concurrent use.
 type Fetcher struct {
 	// MaxBytes bounds the (decoded) body. 0 means DefaultMaxBytes.
@@ -89,11 +86,16 @@ type Fetcher struct {
 	// are not in a private range.
 	Deny []netip.Prefix
 
+	// Proxy, when set, carries every fetch (--outbound-proxy). The
+	// environment's HTTP_PROXY is never used.
+	Proxy *url.URL
+
 	// Resolver resolves host names; nil means net.DefaultResolver.
 	Resolver Resolver
 
-	once   sync.Once
-	client *http.Client
+	once      sync.Once
+	client    *http.Client
+	clientErr error
 }
 
 // Validators are what a conditional request needs from the last good fetch.
@@ -120,27 +122,9 @@ type Response struct {
 }
 
 // RefusedError is a fetch the Fetcher would not make: a scheme other than
-// http(s), an address it must not connect to, too many redirects.
-type RefusedError struct {
-	// Host is the host name as written in the URL, when known.
-	Host string
-	// Addr is the refused address, when the refusal is about one.
-	Addr netip.Addr
-	// Why is a sentence fragment: "a private address", "more than 5
-	// redirects (the last one to ...)".
-	Why string
-}
-
-func (e *RefusedError) Error() string {
-	switch {
-	case e.Addr.IsValid() && e.Host != "" && e.Host != e.Addr.String():
-		return fmt.Sprintf("refused: %s resolves to %s, %s", e.Host, e.Addr, e.Why)
-	case e.Addr.IsValid():
-		return fmt.Sprintf("refused: %s is %s", e.Addr, e.Why)
-	default:
-		return "refused: " + e.Why
-	}
-}
+// http(s), an address it must not connect to, a redirect it must not
+// follow.
+type RefusedError = outbound.RefusedError
 
 // TooLargeError is a source larger than MaxBytes.
 type TooLargeError struct {
@@ -196,62 +180,29 @@ func (f *Fetcher) timeout() time.Duration {
 	return DefaultTimeout
 }
 
-func (f *Fetcher) maxRedirects() int {
-	switch {
-	case f.MaxRedirects < 0:
-		return 0
-	case f.MaxRedirects == 0:
-		return DefaultMaxRedirects
-	}
-	return f.MaxRedirects
-}
-
-func (f *Fetcher) resolver() Resolver {
-	if f.Resolver != nil {
-		return f.Resolver
-	}
-	return net.DefaultResolver
-}
-
-func (f *Fetcher) httpClient() *http.Client {
+func (f *Fetcher) httpClient() (*http.Client, error) {
 	f.once.Do(func() {
-		dialer := &net.Dialer{
-			Timeout:   10 * time.Second,
-			KeepAlive: 30 * time.Second,
-			// Second line of defence: whatever path leads to a dial, the
-			// address the socket is about to connect to is checked again.
-			Control: f.control,
-		}
-		t := &http.Transport{
-			// No proxy, ever: through a proxy the guard would check the
-			// proxy's address and the proxy would reach whatever the URL
-			// names. HTTP_PROXY in the operator's environment must not
-			// silently turn the guard off.
-			Proxy: nil,
-			DialContext: func(ctx context.Context, network, address string) (net.Conn, error) {
-				return f.dialGuarded(ctx, dialer, network, address)
-			},
-			ForceAttemptHTTP2: true,
-			// The per-fetch context bounds the whole exchange; a separate
-			// header timeout would only race it with a vaguer message.
-			TLSHandshakeTimeout:    10 * time.Second,
+		stack, err := outbound.New(outbound.Config{
+			Allow: f.Allow, Deny: f.Deny, Proxy: f.Proxy, Resolver: f.Resolver,
 			MaxResponseHeaderBytes: MaxHeaderBytes,
-			MaxIdleConns:           8,
-			IdleConnTimeout:        30 * time.Second,
+			// The per-fetch context bounds the whole exchange; the
+			// stack's own bounds only back it up, a little later, so
+			// that a slow source gets the TimeoutError's clear words.
+			ResponseHeaderTimeout: f.timeout() + time.Second,
+			Timeout:               f.timeout() + 2*time.Second,
+		})
+		if err != nil {
+			f.clientErr = err
+			return
 		}
-		f.client = &http.Client{
-			Transport: t,
-			CheckRedirect: func(req *http.Request, via []*http.Request) error {
-				if len(via) > f.maxRedirects() {
-					return &RefusedError{Why: fmt.Sprintf("more than %d redirects (the last one to %s)", f.maxRedirects(), req.URL.Redacted())}
-				}
-				// The address of the new hop is checked when it is
-				// dialled; the scheme must be checked here.
-				return checkURL(req.URL)
-			},
+		// A fetch carries no credentials: it may follow a published list
+		// to another public host (a CDN), each hop guarded like the first.
+		f.client, f.clientErr = stack.Client(outbound.PublicOrigins)
+		if f.client != nil {
+			f.client.CheckRedirect = outbound.CheckRedirect(outbound.PublicOrigins, f.MaxRedirects)
 		}
 	})
-	return f.client
+	return f.client, f.clientErr
 }
 
 // checkURL refuses what is not an absolute http(s) URL with a host.
@@ -339,7 +290,11 @@ func (f *Fetcher) fetch(ctx context.Context, rawURL string, prev Validators, rea
 		req.Header.Set("If-Modified-Since", prev.LastModified)
 	}
 
-	resp, err := f.httpClient().Do(req)
+	hc, err := f.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, f.explain(ctx, shown, err)
 	}
@@ -393,184 +348,13 @@ func (f *Fetcher) explain(ctx context.Context, shown string, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &TimeoutError{URL: shown, After: f.timeout()}
 	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("cannot fetch %s: %w", shown, err)
+	return fmt.Errorf("cannot fetch %s: %w", shown, outbound.Unwrap(err))
 }
 
+// statusText is the status in our words: the reason phrase of the status
+// line is the source's text, and it ends up in a status condition.
 func statusText(resp *http.Response) string {
-	if resp.Status != "" {
-		return resp.Status
-	}
-	return strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode)
-}
-
-// dialGuarded resolves the host itself and connects only to addresses the
-// guard allows, by IP, so that the address checked is the address used: a
-// name cannot resolve to something harmless here and to 10.0.0.5 a moment
-// later in the dialer (DNS rebinding).
-func (f *Fetcher) dialGuarded(ctx context.Context, d *net.Dialer, network, address string) (net.Conn, error) {
-	host, portStr, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, err
-	}
-	port, err := strconv.ParseUint(portStr, 10, 16)
-	if err != nil {
-		return nil, fmt.Errorf("bad port %q", portStr)
-	}
-	var addrs []netip.Addr
-	if a, err := netip.ParseAddr(host); err == nil {
-		addrs = []netip.Addr{a}
-	} else {
-		ipnet := "ip"
-		switch network {
-		case "tcp4":
-			ipnet = "ip4"
-		case "tcp6":
-			ipnet = "ip6"
-		}
-		addrs, err = f.resolver().LookupNetIP(ctx, ipnet, host)
-		if err != nil {
-			return nil, fmt.Errorf("cannot resolve %s: %w", host, err)
-		}
-		if len(addrs) == 0 {
-			return nil, fmt.Errorf("cannot resolve %s: no addresses", host)
-		}
-	}
-	// One refused address refuses the host: a public name has no business
-	// resolving to a private address, and connecting to "the other one"
-	// would make the outcome depend on ordering an attacker controls.
-	for _, a := range addrs {
-		if why := f.refusal(a); why != "" {
-			return nil, &RefusedError{Host: host, Addr: a, Why: why}
-		}
-	}
-	var lastErr error
-	for _, a := range addrs {
-		conn, err := d.DialContext(ctx, network, netip.AddrPortFrom(a, uint16(port)).String())
-		if err == nil {
-			return conn, nil
-		}
-		var refused *RefusedError
-		if errors.As(err, &refused) {
-			refused.Host = host
-			return nil, refused
-		}
-		lastErr = err
-	}
-	return nil, lastErr
-}
-
-// control is the net.Dialer's last look at the socket address.
-func (f *Fetcher) control(network, address string, _ syscall.RawConn) error {
-	ap, err := netip.ParseAddrPort(address)
-	if err != nil {
-		return &RefusedError{Why: fmt.Sprintf("cannot check the address %q", address)}
-	}
-	if why := f.refusal(ap.Addr()); why != "" {
-		return &RefusedError{Addr: ap.Addr(), Why: why}
-	}
-	return nil
-}
-
-type addrRange struct {
-	prefix netip.Prefix
-	what   string
-}
-
-func ranges(rs ...string) []addrRange {
-	out := make([]addrRange, 0, len(rs)/2)
-	for i := 0; i < len(rs); i += 2 {
-		out = append(out, addrRange{netip.MustParsePrefix(rs[i]), rs[i+1]})
-	}
-	return out
-}
-
-// never are refused even when Allow covers them: connecting to them means
-// nothing sensible (0.0.0.0 reaches the local host on Linux).
-var never = ranges(
-	"0.0.0.0/32", "the unspecified address",
-	"::/128", "the unspecified address",
-	"224.0.0.0/4", "a multicast address",
-	"ff00::/8", "a multicast address",
-	"255.255.255.255/32", "the broadcast address",
-)
-
-// special are refused unless Allow covers them. Order matters: the first
-// match names the reason, so the specific ranges come before the general.
-var special = ranges(
-	"0.0.0.0/8", `a "this network" address`,
-	"10.0.0.0/8", "a private address",
-	"100.64.0.0/10", "a shared (carrier-grade NAT) address",
-	"127.0.0.0/8", "a loopback address",
-	"169.254.169.254/32", "the cloud metadata address",
-	"169.254.0.0/16", "a link-local address",
-	"172.16.0.0/12", "a private address",
-	"192.0.0.0/24", "an IETF protocol address",
-	"192.0.2.0/24", "a documentation address",
-	"192.168.0.0/16", "a private address",
-	"198.18.0.0/15", "a benchmarking address",
-	"198.51.100.0/24", "a documentation address",
-	"203.0.113.0/24", "a documentation address",
-	"240.0.0.0/4", "a reserved address",
-	"::1/128", "a loopback address",
-	"::/96", "a deprecated IPv4-compatible address",
-	"64:ff9b:1::/48", "a local-use NAT64 address",
-	"100::/64", "a discard-only address",
-	"2001:db8::/32", "a documentation address",
-	"fd00:ec2::254/128", "the cloud metadata address",
-	"fc00::/7", "a private (unique local) address",
-	"fe80::/10", "a link-local address",
-	"fec0::/10", "a site-local address",
-)
-
-var (
-	nat64  = netip.MustParsePrefix("64:ff9b::/96")
-	sixto4 = netip.MustParsePrefix("2002::/16")
-)
-
-// refusal says why a must not be connected to, or "" when it may.
-func (f *Fetcher) refusal(a netip.Addr) string {
-	a = a.Unmap().WithZone("")
-	for _, p := range f.Deny {
-		if p.Contains(a) {
-			return "in a range the operator denies (" + p.String() + ")"
-		}
-	}
-	for _, r := range never {
-		if r.prefix.Contains(a) {
-			return r.what
-		}
-	}
-	// IPv6 forms that carry an IPv4 address reach that address through a
-	// translator: judge them by what they carry.
-	if nat64.Contains(a) || sixto4.Contains(a) {
-		b := a.As16()
-		var v4 [4]byte
-		if nat64.Contains(a) {
-			copy(v4[:], b[12:16])
-		} else {
-			copy(v4[:], b[2:6])
-		}
-		inner := netip.AddrFrom4(v4)
-		if why := f.refusal(inner); why != "" {
-			return fmt.Sprintf("an IPv6 form of %s, %s", inner, why)
-		}
-		return ""
-	}
-	for _, p := range f.Allow {
-		if p.Contains(a) {
-			return ""
-		}
-	}
-	for _, r := range special {
-		if r.prefix.Contains(a) {
-			return r.what
-		}
-	}
-	return ""
+	return strings.TrimSpace(strconv.Itoa(resp.StatusCode) + " " + http.StatusText(resp.StatusCode))
 }
 
 func byteSize(n int64) string {

@@ -3,6 +3,8 @@ package feeds
 import (
 	"errors"
 	"io"
+
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // bodyReader is a response body as Fetch and FetchInto hand it on: at most
@@ -99,10 +101,10 @@ func validator(v string) string {
 	return v
 }
 
-// shortURL cuts a URL shown in an error to maxShownURL bytes.
-func shortURL(u string) string {
-	if len(u) <= maxShownURL {
-		return u
-	}
-	return u[:maxShownURL] + "…"
-}
+// maxShownURL bounds a URL quoted in an error. Errors end up in a status
+// condition, clipped; a long URL must not push the reason out.
+const maxShownURL = 200
+
+// shortURL is a URL shown in an error: at most maxShownURL characters, and
+// only printable ones (after a redirect, it is the source's Location).
+func shortURL(u string) string { return outbound.Clean(u, maxShownURL) }

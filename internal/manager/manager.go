@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -40,6 +41,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/feeds"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // Options configure the operator process.
@@ -214,6 +216,12 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 // Register adds every reconciler to mgr. Published policies go to store,
 // which the feed servers read.
 func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemoryStore) error {
+	// One outbound stack for admin APIs and sign-ins; the feed Fetcher
+	// builds its own from the same policy (plus the source-only ranges).
+	stack, err := outbound.New(opts.Outbound)
+	if err != nil {
+		return err
+	}
 	applier := apply.New(mgr.GetClient(), mgr.GetScheme())
 	registry := federation.NewRegistry()
 	if err := (&controllers.CommunityReconciler{
@@ -241,6 +249,9 @@ func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemorySto
 				DriftCheckInterval: opts.DriftCheckInterval,
 				SyncTimeout:        opts.SyncTimeout,
 				AdminRateLimit:     opts.AdminRateLimit,
+				Outbound:           stack,
+				ClusterDomain:      opts.ClusterDomain,
+				ServiceOrigins:     opts.ServiceOrigins,
 			},
 		},
 	}).SetupWithManager(mgr); err != nil {
@@ -253,7 +264,12 @@ func Register(mgr ctrl.Manager, opts controllers.Options, store *feeds.MemorySto
 		Options:  opts,
 		Registry: registry,
 		Store:    store,
-		Fetcher:  &feeds.Fetcher{Allow: opts.SourceAllowPrefixes},
+		Fetcher: &feeds.Fetcher{
+			Allow:    append(slices.Clone(opts.Outbound.Allow), opts.SourceAllowPrefixes...),
+			Deny:     opts.Outbound.Deny,
+			Proxy:    opts.Outbound.Proxy,
+			Resolver: opts.Outbound.Resolver,
+		},
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up federationpolicy controller: %w", err)
 	}

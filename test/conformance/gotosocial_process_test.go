@@ -182,3 +182,37 @@ func lastLines(s string, n int) string {
 func baseEnv() []string {
 	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TZ=UTC"}
 }
+
+// logSize is where the server's log ends now.
+func (p *gtsProcess) logSize(t *testing.T) int64 {
+	t.Helper()
+	fi, err := os.Stat(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// adminWritesSince returns the admin API writes the server logged after
+// mark: its own account of what it was asked to change.
+func (p *gtsProcess) adminWritesSince(t *testing.T, mark int64) []string {
+	t.Helper()
+	// The request log line is written as the answer goes out.
+	time.Sleep(300 * time.Millisecond)
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, line := range strings.Split(string(b[mark:]), "\n") {
+		if !strings.Contains(line, " uri=/api/v1/admin/") {
+			continue
+		}
+		for _, m := range []string{" method=POST ", " method=PUT ", " method=PATCH ", " method=DELETE "} {
+			if strings.Contains(line, m) {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
+}

@@ -133,7 +133,9 @@ func startContractServer(t *testing.T, bin string) *realGTS {
 	defer cancel()
 	srv := &realGTS{proc: p}
 	var err error
-	cfg := drivers.Config{BaseURL: p.baseURL()}
+	// The test's own transport: the operator's guarded stack refuses
+	// loopback, which only the operator's own Services may be.
+	cfg := drivers.Config{BaseURL: p.baseURL(), HTTPClient: &http.Client{Transport: http.DefaultTransport}}
 	if srv.adminToken, err = drivers.ObtainGoToSocialToken(ctx, cfg, "admin@gts.conformance.test", contractAdminPassword); err != nil {
 		t.Fatalf("admin sign-in: %v", err)
 	}

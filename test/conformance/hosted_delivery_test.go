@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,12 +15,14 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/resources"
 )
 
@@ -50,7 +53,9 @@ var hostedEntries = []v1alpha1.PolicyEntry{
 // operator's token store) against the hosted server, pass by pass, the
 // Kubernetes side in a fake API client.
 func (h *hosted) deliver(t *testing.T) {
-	ctx := context.Background()
+	// Delivery logs each pass (the operator's log); the test reads its
+	// Outcome instead.
+	ctx := log.IntoContext(context.Background(), logr.Discard())
 	inst := h.inst.DeepCopy()
 	inst.Spec.Federation.APIURL = h.serverURL()
 	inst.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionAdminReady, Status: metav1.ConditionTrue, Reason: "Bootstrapped", LastTransitionTime: metav1.Now()}}
@@ -65,13 +70,22 @@ func (h *hosted) deliver(t *testing.T) {
 		objs["FederationPolicy/"+p.Name] = p
 		registry.Put(computed(t, p))
 	}
-	w := newWire("")
+	// In the cluster the operator reaches the server at its own Service,
+	// http://social-web.riverside.svc:8080, trusted by construction; here
+	// that Service is the local process.
+	local := strings.TrimPrefix(h.serverURL(), "http://")
+	web := resources.ComponentName(inst, "web")
 	syncer := &delivery.Syncer{
 		Results: delivery.RegistryResults{Registry: registry},
 		Options: delivery.Options{
 			// Every pass compares the server with the policy.
 			DriftCheckInterval: 1, SyncTimeout: 2 * 60e9,
-			HTTPClient: &http.Client{Transport: w},
+			ServiceOrigins: func(namespace, name string, port int32) []outbound.Trusted {
+				if namespace == inst.Namespace && name == web {
+					return []outbound.Trusted{{Host: local}}
+				}
+				return nil
+			},
 		},
 	}
 	pass := func(name string) delivery.Outcome {
@@ -147,7 +161,13 @@ func (h *hosted) deliver(t *testing.T) {
 	gen2 := append([]v1alpha1.PolicyEntry{}, hostedEntries[:4]...)
 	gen2 = append(gen2, v1alpha1.PolicyEntry{Domain: "shared-by-hand.example", Action: v1alpha1.ActionSuspend, PublicComment: "also on our list"})
 	setPolicy(2, gen2)
+	mark := h.server.logSize(t)
 	pass("policy changed")
+	// The server's log is the check's witness of writes: it must show this
+	// pass's delete of bücher.example (its one write).
+	if writes := h.server.adminWritesSince(t, mark); len(writes) != 1 || !strings.Contains(writes[0], "method=DELETE") {
+		t.Fatalf("the server logged %d admin writes for the policy change, want the one delete:\n%s", len(writes), strings.Join(writes, "\n"))
+	}
 	blocks = h.perms(t, token, "block")
 	if _, ok := blocks["bücher.example"]; ok {
 		t.Fatal("bücher.example, dropped from the policy, is still blocked")
@@ -159,11 +179,12 @@ func (h *hosted) deliver(t *testing.T) {
 	}
 	ours(blocks, "spam.example", "spam")
 
-	// 3. Nothing changed: the next pass writes nothing.
-	w.snapshot()
+	// 3. Nothing changed: the next pass writes nothing (the server's own
+	// request log says so).
+	mark = h.server.logSize(t)
 	out = pass("re-sync")
-	if c := w.snapshot(); c.writes != 0 {
-		t.Fatalf("re-sync wrote %d times (%v)", c.writes, c.statuses)
+	if writes := h.server.adminWritesSince(t, mark); len(writes) != 0 {
+		t.Fatalf("re-sync wrote %d times:\n%s", len(writes), strings.Join(writes, "\n"))
 	}
 	st := inst.Status.Federation
 	t.Logf("hosted: %s; %d entries ours, %d not ours, unsupported %q", out.Condition.Message, st.Entries, st.UnmanagedEntries, st.Unsupported)

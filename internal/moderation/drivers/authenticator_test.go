@@ -19,7 +19,7 @@ func TestAuthenticatorCapability(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
-	auth, err := drivers.NewAuthenticator("gotosocial", drivers.Config{BaseURL: srv.URL})
+	auth, err := drivers.NewAuthenticator("gotosocial", drivers.Config{HTTPClient: trusting(t, srv.URL), BaseURL: srv.URL})
 	if err != nil {
 		t.Fatalf("gotosocial authenticator: %v", err)
 	}
@@ -42,7 +42,7 @@ func TestAuthenticatorCapability(t *testing.T) {
 		t.Fatalf("a wrong password signed in (err %v, %d tokens issued)", err, len(srv.IssuedTokens()))
 	}
 
-	if _, err := drivers.NewAuthenticator("mastodon", drivers.Config{BaseURL: srv.URL}); !errors.Is(err, drivers.ErrNoAuthenticator) {
+	if _, err := drivers.NewAuthenticator("mastodon", drivers.Config{HTTPClient: trusting(t, srv.URL), BaseURL: srv.URL}); !errors.Is(err, drivers.ErrNoAuthenticator) {
 		t.Fatalf("mastodon authenticator: %v, want ErrNoAuthenticator", err)
 	}
 }

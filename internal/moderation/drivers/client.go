@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // APIError is a non-2xx answer from a server.
@@ -20,17 +22,20 @@ type APIError struct {
 	// ("PUT /api/v1/admin/domain_blocks/:id").
 	Server, Call string
 	Status       int
-	// Body is the start of what the server answered.
-	Body string
+	// Message is the server's error message when it answered with a JSON
+	// error document, cleaned (outbound.ErrorMessage); "" otherwise. The
+	// body itself is never quoted: the server controls it, and errors end
+	// up in status conditions and events.
+	Message string
 }
 
 func (e *APIError) Error() string {
-	return fmt.Sprintf("%s: %s: HTTP %d: %s", e.Server, e.Call, e.Status, e.Body)
+	msg := fmt.Sprintf("%s: %s: HTTP %d %s", e.Server, e.Call, e.Status, http.StatusText(e.Status))
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return strings.TrimSpace(msg)
 }
-
-// maxErrorBody bounds the server's answer quoted in an error: enough for a
-// JSON error message, not enough to flood a status condition.
-const maxErrorBody = 512
 
 // request is one API call. Exactly one of form and file may be set.
 type request struct {
@@ -97,7 +102,7 @@ func newClient(cfg Config) (*client, error) {
 		base:           u,
 		server:         u.Redacted(),
 		token:          cfg.Token,
-		hc:             cfg.HTTPClient,
+		hc:             guardedClient(cfg.HTTPClient, outbound.SameOrigin),
 		userAgent:      cfg.UserAgent,
 		maxBody:        cfg.MaxResponseBytes,
 		maxListBytes:   cfg.MaxListBytes,
@@ -105,9 +110,6 @@ func newClient(cfg Config) (*client, error) {
 		timeout:        cfg.RequestTimeout,
 		clock:          cfg.Clock,
 		maxRetries:     cfg.RateLimit.MaxRetries,
-	}
-	if c.hc == nil {
-		c.hc = &http.Client{}
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
@@ -170,7 +172,7 @@ func (c *client) do(ctx context.Context, req request) (*response, error) {
 			continue
 		}
 		if resp.status < 200 || resp.status > 299 {
-			return resp, &APIError{Server: c.server, Call: req.call, Status: resp.status, Body: c.snippet(resp.body)}
+			return resp, &APIError{Server: c.server, Call: req.call, Status: resp.status, Message: outbound.ErrorMessage(resp.body, c.token)}
 		}
 		return resp, nil
 	}
@@ -228,8 +230,9 @@ func (c *client) once(ctx context.Context, req request) (*response, error) {
 	}
 	hresp, err := c.hc.Do(hreq)
 	if err != nil {
-		// url.Error carries the URL, which never holds the token.
-		return nil, fmt.Errorf("%s: %s: %w", c.server, req.call, err)
+		// Not the url.Error: after a refused redirect its URL is the
+		// server's Location header, verbatim.
+		return nil, fmt.Errorf("%s: %s: %w", c.server, req.call, outbound.Unwrap(err))
 	}
 	defer hresp.Body.Close()
 	limit := c.maxBody
@@ -281,15 +284,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// snippet quotes the start of a body for an error, with the token redacted
-// in case a server echoes the request back.
-func (c *client) snippet(b []byte) string {
-	s := string(b)
-	if len(s) > maxErrorBody {
-		s = s[:maxErrorBody] + "…"
+// guardedClient is the client a driver or the OAuth flow sends with: the
+// transport of hc (the caller's outbound stack, with the server's trusted
+// origin when the operator hosts it) or, when there is none, the default
+// guarded one, never net/http's default transport (which reads HTTP_PROXY
+// and dials anything); and the redirect policy of the caller, whatever hc's
+// was: a call carrying a token or a password follows no redirect off its
+// server.
+func guardedClient(hc *http.Client, redirects outbound.Redirects) *http.Client {
+	out := &http.Client{CheckRedirect: outbound.CheckRedirect(redirects, 0)}
+	if hc != nil {
+		out.Transport, out.Timeout = hc.Transport, hc.Timeout
 	}
-	s = strings.ReplaceAll(s, c.token, "[redacted]")
-	return strings.TrimSpace(s)
+	if out.Transport == nil {
+		out.Transport, _ = outbound.Default().Transport()
+	}
+	return out
 }
 
 // statusOf returns the HTTP status of an APIError, or 0.

@@ -4,9 +4,12 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 func TestMarkerRoundTrip(t *testing.T) {
@@ -78,7 +81,11 @@ func TestClientBoundsAndErrors(t *testing.T) {
 			_, _ = w.Write([]byte(strings.Repeat("x", 4096)))
 		case "/echo":
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte("you sent " + r.Header.Get("Authorization") + strings.Repeat(" blah", 150)))
+			_, _ = w.Write([]byte("<h1>you sent " + r.Header.Get("Authorization") + "\x1b[2J" + strings.Repeat(" blah", 150)))
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_, _ = w.Write([]byte(`{"error":"Validation failed: you sent ` + r.Header.Get("Authorization") + `\u001b[2J"}`))
 		case "/ua":
 			if r.Header.Get("User-Agent") != DefaultUserAgent || r.Header.Get("Authorization") != "Bearer "+token {
 				w.WriteHeader(http.StatusTeapot)
@@ -88,7 +95,12 @@ func TestClientBoundsAndErrors(t *testing.T) {
 		}
 	}))
 	defer hs.Close()
-	c, err := newClient(Config{BaseURL: hs.URL + "/", Token: token, MaxResponseBytes: 1024, RequestTimeout: 50 * time.Millisecond, RateLimit: RateLimit{Requests: -1}})
+	u, _ := url.Parse(hs.URL)
+	hc, err := outbound.Default().Client(outbound.SameOrigin, outbound.Trusted{Host: outbound.HostPort(u)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newClient(Config{BaseURL: hs.URL + "/", Token: token, HTTPClient: hc, MaxResponseBytes: 1024, RequestTimeout: 50 * time.Millisecond, RateLimit: RateLimit{Requests: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,15 +115,47 @@ func TestClientBoundsAndErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("400 not an error")
 	}
-	msg := err.Error()
-	if strings.Contains(msg, token) || !strings.Contains(msg, "[redacted]") || !strings.Contains(msg, hs.URL) ||
-		!strings.Contains(msg, "POST /echo: HTTP 400") || len(msg) > maxErrorBody+len(hs.URL)+64 {
-		t.Fatalf("error %q (len %d)", msg, len(msg))
+	// An HTML or text body is never quoted: the server controls it.
+	if msg := err.Error(); msg != hs.URL+": POST /echo: HTTP 400 Bad Request" {
+		t.Fatalf("error %q", msg)
+	}
+	// A JSON error document's message is, cleaned and without the token.
+	_, err = c.do(ctx, request{method: "POST", path: "/json", call: "POST /json"})
+	if msg := err.Error(); msg != hs.URL+": POST /json: HTTP 422 Unprocessable Entity: Validation failed: you sent Bearer [redacted][2J" {
+		t.Fatalf("error %q", msg)
 	}
 	if _, err := c.do(ctx, request{method: "GET", path: "/slow", call: "GET /slow"}); err == nil || !strings.Contains(err.Error(), "GET /slow") {
 		t.Fatalf("per-request timeout: err = %v", err)
 	}
-	if got := c.writes.Load(); got != 1 {
+	if got := c.writes.Load(); got != 2 {
 		t.Fatalf("write counter = %d, want 1", got)
+	}
+}
+
+// The version a server reports is shown in notes and conditions: control
+// characters and markup go, and it stays short.
+func TestProbeVersionCleaned(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte(`{"version":"4.5.2\u001b[31m<b>` + strings.Repeat("x", 500) + `"}`))
+	}))
+	defer hs.Close()
+	u, _ := url.Parse(hs.URL)
+	hc, err := outbound.Default().Client(outbound.SameOrigin, outbound.Trusted{Host: outbound.HostPort(u)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newClient(Config{BaseURL: hs.URL, Token: "t", HTTPClient: hc, RateLimit: RateLimit{Requests: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := probeVersion(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(v, "4.5.2[31mb") || strings.ContainsAny(v, "\x1b<>") || len([]rune(v)) > maxVersionRunes+1 {
+		t.Fatalf("version %q", v)
+	}
+	if maj, mnr, ok := leadingVersion(v); !ok || maj != 4 || mnr != 5 {
+		t.Fatalf("leadingVersion(%q) = %d.%d %v", v, maj, mnr, ok)
 	}
 }

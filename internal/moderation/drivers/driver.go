@@ -144,8 +144,12 @@ type Config struct {
 	// Token is the admin bearer token. It is sent only as an Authorization
 	// header and never appears in errors.
 	Token string
-	// HTTPClient defaults to a client without a global timeout (each request
-	// gets RequestTimeout).
+	// HTTPClient gives the transport (and overall timeout) to send with:
+	// a client of the operator's outbound stack (internal/outbound), which
+	// may trust this server's own in-cluster address. Nil means the
+	// default guarded stack (public addresses only, no proxy). Its
+	// redirect policy is not used: a driver follows redirects only within
+	// BaseURL's origin, never from https to http.
 	HTTPClient *http.Client
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string

@@ -55,6 +55,9 @@ func (c *fakeClock) totalSlept() time.Duration {
 func newDriver(t *testing.T, name string, srv *fakeserver.Server, cfg drivers.Config) drivers.Driver {
 	t.Helper()
 	cfg.BaseURL = srv.URL
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = trusting(t, srv.URL)
+	}
 	if cfg.Token == "" {
 		cfg.Token = fakeserver.DefaultToken
 	}

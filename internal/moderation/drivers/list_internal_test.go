@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // endless serves pages of n entries of pad bytes each, every page linking
@@ -27,6 +29,21 @@ func endless(t *testing.T, n, pad int) *httptest.Server {
 	}))
 	t.Cleanup(hs.Close)
 	return hs
+}
+
+// trusted is a client for a test server on loopback, which the guarded
+// stack refuses unless the origin is trusted.
+func trusted(tb testing.TB, rawURL string) *http.Client {
+	tb.Helper()
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hc, err := outbound.Default().Client(outbound.SameOrigin, outbound.Trusted{Host: outbound.HostPort(u)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return hc
 }
 
 func listAll(t *testing.T, c *client) (int, error) {
@@ -63,7 +80,7 @@ func TestListBudget(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			hs := endless(t, c.n, c.pad)
-			cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", RateLimit: RateLimit{Requests: -1}, MaxListBytes: c.bytes, MaxListEntries: c.entries})
+			cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", HTTPClient: trusted(t, hs.URL), RateLimit: RateLimit{Requests: -1}, MaxListBytes: c.bytes, MaxListEntries: c.entries})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -92,7 +109,7 @@ func TestListReadBudget(t *testing.T) {
 		fmt.Fprint(w, page)
 	}))
 	defer hs.Close()
-	cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", RateLimit: RateLimit{Requests: -1}, MaxListBytes: 4 << 20})
+	cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", HTTPClient: trusted(t, hs.URL), RateLimit: RateLimit{Requests: -1}, MaxListBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +140,7 @@ func TestListDefaults(t *testing.T) {
 	}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
 	defer hs.Close()
-	cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", RateLimit: RateLimit{Requests: -1}})
+	cl, err := newClient(Config{BaseURL: hs.URL, Token: "t", HTTPClient: trusted(t, hs.URL), RateLimit: RateLimit{Requests: -1}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 func init() { Register("mastodon", NewMastodon) }
@@ -61,6 +62,9 @@ type instanceInfo struct {
 	Version string `json:"version"`
 }
 
+// maxVersionRunes bounds a version string ("4.3.0+glitch", "0.20.1+git-8f7a3c2").
+const maxVersionRunes = 64
+
 // probeVersion reads the version from /api/v1/instance, falling back to v2
 // for servers that retired v1.
 func probeVersion(ctx context.Context, c *client) (string, error) {
@@ -78,10 +82,13 @@ func probeVersion(ctx context.Context, c *client) (string, error) {
 		if err := json.Unmarshal(resp.body, &info); err != nil {
 			return "", fmt.Errorf("%s: GET %s: decoding: %w", c.server, p, err)
 		}
-		if info.Version == "" {
+		// The version is shown in notes and conditions: the server's
+		// words, cleaned and short.
+		v := outbound.Clean(info.Version, maxVersionRunes)
+		if v == "" {
 			return "", fmt.Errorf("%s: GET %s: no version in the answer", c.server, p)
 		}
-		return info.Version, nil
+		return v, nil
 	}
 	return "", lastErr
 }

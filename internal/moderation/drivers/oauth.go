@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/outbound"
 )
 
 // OOBRedirectURI is the out-of-band redirect: the server shows the code (or
@@ -52,7 +53,8 @@ func (a gotosocialAuthenticator) ObtainToken(ctx context.Context, email, passwor
 //
 // cfg gives the base URL (the in-cluster Service is fine), the HTTP client,
 // the per-request timeout and the response size bound; Token is ignored.
-// Errors say which step failed and what the server answered; they never
+// Errors say which step failed and how the server answered (its status,
+// and the message of a JSON error document, cleaned); they never
 // contain the password, the client secret, the code or the token.
 func ObtainGoToSocialToken(ctx context.Context, cfg Config, email, password string) (string, error) {
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
@@ -83,17 +85,12 @@ func ObtainGoToSocialToken(ctx context.Context, cfg Config, email, password stri
 	if f.timeout <= 0 {
 		f.timeout = 30 * time.Second
 	}
-	// A client of our own: redirects are read, not followed (the code is
-	// in a Location, and a redirect must never take the password or the
-	// session to another host), and the session lives in a jar that ends
-	// with this flow.
-	hc := &http.Client{}
-	if cfg.HTTPClient != nil {
-		hc.Transport = cfg.HTTPClient.Transport
-		hc.Timeout = cfg.HTTPClient.Timeout
-	}
+	// A client of our own on the caller's guarded transport: redirects are
+	// read, not followed (the code is in a Location, and a redirect must
+	// never take the password or the session to another host), and the
+	// session lives in a jar that ends with this flow.
+	hc := guardedClient(cfg.HTTPClient, outbound.NoRedirects)
 	hc.Jar = &sessionJar{host: base.Host}
-	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	f.hc = hc
 	return f.run(ctx, email, password)
 }
@@ -273,7 +270,7 @@ func (f *oauthFlow) do(ctx context.Context, step int, what, method, path string,
 	if err != nil {
 		// The URL may hold the client id and, at step 6, nothing secret:
 		// codes and secrets travel in bodies only.
-		return nil, fmt.Errorf("%s: obtain GoToSocial token: step %d/%d %s (%s %s): %w", f.server, step, oauthSteps, what, method, target.Path, unwrapURLError(err))
+		return nil, fmt.Errorf("%s: obtain GoToSocial token: step %d/%d %s (%s %s): %w", f.server, step, oauthSteps, what, method, target.Path, outbound.Unwrap(err))
 	}
 	defer hresp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(hresp.Body, f.maxBody+1))
@@ -297,39 +294,18 @@ func (f *oauthFlow) expect(resp *oauthResponse, step int, what string, status in
 	return f.fail(step, what, resp, hint)
 }
 
-// fail builds the error of a step: the call, the status, the start of the
-// server's answer (tags stripped, secrets redacted) and a hint.
+// fail builds the error of a step: the call, the status, the server's
+// message when it answered with a JSON error document (cleaned, secrets
+// redacted; an HTML page is never quoted) and a hint.
 func (f *oauthFlow) fail(step int, what string, resp *oauthResponse, hint string) error {
 	msg := fmt.Sprintf("%s: obtain GoToSocial token: step %d/%d %s (%s): HTTP %d", f.server, step, oauthSteps, what, resp.request, resp.status)
-	if s := f.snippet(resp.body); s != "" {
+	if s := outbound.ErrorMessage(resp.body, f.secrets...); s != "" {
 		msg += ": " + s
 	}
 	if hint != "" {
 		msg += " (" + hint + ")"
 	}
 	return errors.New(msg)
-}
-
-var (
-	tagPattern   = regexp.MustCompile(`(?s)<(script|style)[^>]*>.*?</(script|style)>|<[^>]*>`)
-	spacePattern = regexp.MustCompile(`\s+`)
-)
-
-func (f *oauthFlow) snippet(b []byte) string {
-	s := string(b)
-	if strings.Contains(s, "<") {
-		s = html.UnescapeString(tagPattern.ReplaceAllString(s, " "))
-	}
-	s = strings.TrimSpace(spacePattern.ReplaceAllString(s, " "))
-	for _, secret := range f.secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
-		}
-	}
-	if len(s) > maxErrorBody {
-		s = s[:maxErrorBody] + "…"
-	}
-	return s
 }
 
 // locationPath is the path of a redirect's target, resolved against the
@@ -339,7 +315,8 @@ func (f *oauthFlow) locationPath(resp *oauthResponse) string {
 	if err != nil || loc.Host != f.base.Host && loc.Host != "" {
 		return ""
 	}
-	return loc.Path
+	// Errors quote it: the server's words, cleaned and short.
+	return outbound.Clean(loc.Path, 200)
 }
 
 func isRedirect(status int) bool {
@@ -377,14 +354,6 @@ func codeInPage(b []byte) string {
 		}
 	}
 	return ""
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
 }
 
 // sessionJar keeps the cookies of one server for one flow. GoToSocial binds
