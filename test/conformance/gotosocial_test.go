@@ -47,7 +47,7 @@ func TestFakeGoToSocial(t *testing.T) {
 			// Long enough that two writes at once always meet; the real
 			// server's side effects of an empty domain take from
 			// microseconds to half a second (SQLite contention).
-			ActionDuration: 50 * time.Millisecond,
+			ActionDuration: 100 * time.Millisecond,
 		})
 		t.Cleanup(srv.Close)
 		srv.AcceptUserToken(fakeUserToken)

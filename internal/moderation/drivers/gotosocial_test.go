@@ -335,9 +335,12 @@ func TestGoToSocialWithoutLimits(t *testing.T) {
 // tries again, within a bound, and a delete answered 409 counts as done.
 func TestGoToSocialBusyDomain(t *testing.T) {
 	ctx := context.Background()
-	srv := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: 300 * time.Millisecond})
+	// The server's side effects and the driver's waits run on one clock,
+	// which moves only when the driver waits.
+	clock := newFakeClock()
+	srv := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: 300 * time.Millisecond, Now: clock.Now})
 	defer srv.Close()
-	d := newDriver(t, "gotosocial", srv, drivers.Config{})
+	d := newDriver(t, "gotosocial", srv, drivers.Config{Clock: clock})
 	block := moderation.Entry{Domain: "friend.example", Action: moderation.Suspend, PrivateComment: "a list"}
 	if res, err := d.Apply(ctx, moderation.Plan{Create: []moderation.Entry{block}}, nil); err != nil || res.Created != 1 {
 		t.Fatalf("create: %+v %v", res, err)
@@ -363,9 +366,9 @@ func TestGoToSocialBusyDomain(t *testing.T) {
 	}
 
 	// A domain that stays busy fails one change after a bounded wait.
-	stuck := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: time.Hour})
+	clock = newFakeClock()
+	stuck := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: time.Hour, Now: clock.Now})
 	defer stuck.Close()
-	clock := newFakeClock()
 	d = newDriver(t, "gotosocial", stuck, drivers.Config{Clock: clock})
 	stuck.AddAllow(fakeserver.Record{Domain: "busy.example"})
 	if _, err := d.Apply(ctx, moderation.Plan{Create: []moderation.Entry{{Domain: "busy.example", Action: moderation.Suspend}}}, nil); err != nil {

@@ -62,8 +62,9 @@ type Options struct {
 	ActionDuration time.Duration
 	// Latency delays every write, to exercise deadlines.
 	Latency time.Duration
-	// Now is the clock of the rate-limit window and of created_at
-	// (default time.Now), shared with a test's fake client clock.
+	// Now is the clock of the rate-limit window, of created_at and of
+	// ActionDuration (default time.Now), shared with a test's fake client
+	// clock.
 	Now func() time.Time
 	// AdminEmail and AdminPassword are the account a fake GoToSocial's
 	// sign-in accepts (SetAdminCredentials changes them later).

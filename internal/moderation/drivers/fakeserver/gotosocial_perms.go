@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // A fake GoToSocial's writes of domain blocks and allows ("domain
@@ -38,7 +37,7 @@ func gtsFunc(op, kind string) string {
 // returns the 409 text when the last ones are still running. A real
 // server has made the write by then; so does the fake.
 func (s *Server) gtsActionLocked(domain, fn string) string {
-	now := time.Now()
+	now := s.opts.Now()
 	if a, ok := s.busy[domain]; ok && now.Before(a.ends) {
 		return fmt.Sprintf("Conflict: %s: an action (domain/%s) is currently running (duration %s) which conflicts with the attempted action: wait until this action is complete and try again",
 			fn, domain, now.Sub(a.started))
