@@ -61,6 +61,14 @@ test-go: envtest-assets ## Unit, envtest and local-cluster tests with the race d
 fuzz: ## Run every fuzz target for FUZZTIME.
 	hack/fuzz.sh $(FUZZTIME)
 
+# The conformance suite's real GoToSocial (test/conformance, hack/gotosocial.sh)
+# is GOTOSOCIAL_BIN: a release binary with web/ next to it, a release .tgz,
+# or a directory holding one. `make test` runs the suite whenever it is set;
+# `make conformance` defaults to CI's copy next to the checkout.
+.PHONY: conformance
+conformance: ## Drivers and fakes against a real GoToSocial (GOTOSOCIAL_BIN, default ../shared/tools/gotosocial) and Mastodon's recorded answers.
+	GOTOSOCIAL_BIN="$${GOTOSOCIAL_BIN:-$(wildcard ../shared/tools/gotosocial)}" go test -race -count=1 -v ./test/conformance/
+
 .PHONY: bench
 bench: ## Engine benchmarks (figures for the closing notes).
 	go test -run '^$$' -bench . -benchmem ./internal/moderation/...

@@ -16,6 +16,7 @@ var rigPackages = []string{
 	"github.com/fedcommons/fedcommons/internal/localcluster",
 	"github.com/fedcommons/fedcommons/internal/devcluster",
 	"github.com/fedcommons/fedcommons/internal/testenv",
+	"github.com/fedcommons/fedcommons/test",
 }
 
 // testNamedAllowed are packages with "test" in their name that every

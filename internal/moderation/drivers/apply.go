@@ -23,8 +23,9 @@ type family interface {
 	createOne(ctx context.Context, e moderation.Entry) (createOutcome, error)
 	// bulkKinds are the kinds createMany supports.
 	bulkKinds() map[string]bool
-	// createMany imports es (all of one kind) in one call, answering one
-	// outcome per entry, in order.
+	// createMany imports es (all of one kind), answering one outcome per
+	// entry, in order; an outcome with single set was not settled by the
+	// import and is created on its own.
 	createMany(ctx context.Context, kind string, es []moderation.Entry) ([]createOutcome, error)
 	update(ctx context.Context, id string, from, to moderation.Entry) error
 	remove(ctx context.Context, kind, id string) error
@@ -35,6 +36,8 @@ type createOutcome struct {
 	created  bool
 	covered  bool
 	conflict *Conflict
+	// single: not settled by a bulk import; create it on its own.
+	single bool
 }
 
 // stopError wraps the cause of an Apply that stopped for a reason time fixes.
@@ -88,6 +91,13 @@ func (r *run) check(domain, op string, err error) error {
 		return fmt.Errorf("giving up after %d failures in a row: %w", r.streak, err)
 	}
 	return nil
+}
+
+// isStop tells the errors time fixes (deadline, cancellation, rate
+// limiting), which end an Apply rather than fail one change.
+func isStop(err error) bool {
+	var rl *RateLimitedError
+	return errors.As(err, &rl) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // stop wraps err in a stopError if it is one time fixes (deadline,
@@ -252,11 +262,23 @@ func (r *run) createChunk(ctx context.Context, kind string, chunk []moderation.E
 	}
 	outs, err := r.f.createMany(ctx, kind, ok)
 	if err == nil {
+		var single []moderation.Entry
+		settled := 0
 		for i, e := range ok {
+			if outs[i].single {
+				single = append(single, e)
+				continue
+			}
 			r.outcome(e, outs[i])
+			settled++
 		}
 		r.streak = 0
-		r.settle(len(ok))
+		r.settle(settled)
+		for _, e := range single {
+			if stop := r.createSingle(ctx, e); stop != nil {
+				return stop
+			}
+		}
 		return nil
 	}
 	if stop := r.check("", "import", err); stop != nil {

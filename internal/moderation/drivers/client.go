@@ -46,6 +46,14 @@ type request struct {
 	call string
 	form url.Values
 	file *filePart
+	// maxBody, when set, replaces the client's bound on the answer: the
+	// list pages, whose bound is what is left of a List's budget.
+	maxBody int64
+	// stream, when set, reads a 2xx answer as it arrives instead of the
+	// answer being kept whole (list pages: only what is decoded stays in
+	// memory); read is how many bytes it read.
+	stream func(body io.Reader) error
+	read   *int64
 }
 
 // filePart is a multipart upload (bulk imports).
@@ -62,16 +70,19 @@ type response struct {
 
 // client is the HTTP behaviour every driver shares.
 type client struct {
-	base       *url.URL
-	server     string
-	token      string
-	hc         *http.Client
-	userAgent  string
-	maxBody    int64
-	timeout    time.Duration
-	clock      Clock
-	lim        *limiter
-	maxRetries int
+	base      *url.URL
+	server    string
+	token     string
+	hc        *http.Client
+	userAgent string
+	maxBody   int64
+	// maxListBytes and maxListEntries are the budget of one List.
+	maxListBytes   int64
+	maxListEntries int
+	timeout        time.Duration
+	clock          Clock
+	lim            *limiter
+	maxRetries     int
 	// writes counts write requests sent, for ApplyResult.WriteCalls.
 	writes atomic.Int64
 }
@@ -88,21 +99,29 @@ func newClient(cfg Config) (*client, error) {
 		return nil, fmt.Errorf("drivers: %s: no admin token configured", u.Redacted())
 	}
 	c := &client{
-		base:       u,
-		server:     u.Redacted(),
-		token:      cfg.Token,
-		hc:         guardedClient(cfg.HTTPClient, outbound.SameOrigin),
-		userAgent:  cfg.UserAgent,
-		maxBody:    cfg.MaxResponseBytes,
-		timeout:    cfg.RequestTimeout,
-		clock:      cfg.Clock,
-		maxRetries: cfg.RateLimit.MaxRetries,
+		base:           u,
+		server:         u.Redacted(),
+		token:          cfg.Token,
+		hc:             guardedClient(cfg.HTTPClient, outbound.SameOrigin),
+		userAgent:      cfg.UserAgent,
+		maxBody:        cfg.MaxResponseBytes,
+		maxListBytes:   cfg.MaxListBytes,
+		maxListEntries: cfg.MaxListEntries,
+		timeout:        cfg.RequestTimeout,
+		clock:          cfg.Clock,
+		maxRetries:     cfg.RateLimit.MaxRetries,
 	}
 	if c.userAgent == "" {
 		c.userAgent = DefaultUserAgent
 	}
 	if c.maxBody <= 0 {
 		c.maxBody = 16 << 20
+	}
+	if c.maxListBytes <= 0 {
+		c.maxListBytes = defaultMaxListBytes
+	}
+	if c.maxListEntries <= 0 {
+		c.maxListEntries = defaultMaxListEntries
 	}
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
@@ -216,14 +235,53 @@ func (c *client) once(ctx context.Context, req request) (*response, error) {
 		return nil, fmt.Errorf("%s: %s: %w", c.server, req.call, outbound.Unwrap(err))
 	}
 	defer hresp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBody+1))
+	limit := c.maxBody
+	if req.maxBody > 0 {
+		limit = req.maxBody
+	}
+	if req.stream != nil && hresp.StatusCode >= 200 && hresp.StatusCode <= 299 {
+		return c.streamed(req, hresp, limit)
+	}
+	data, err := io.ReadAll(io.LimitReader(hresp.Body, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: reading response: %w", c.server, req.call, err)
 	}
-	if int64(len(data)) > c.maxBody {
-		return nil, fmt.Errorf("%s: %s: response larger than %d bytes", c.server, req.call, c.maxBody)
+	if int64(len(data)) > limit {
+		if req.maxBody > 0 {
+			return nil, fmt.Errorf("%s: %s: %w (more than %d bytes left of it)", c.server, req.call, ErrListTooLarge, limit)
+		}
+		return nil, fmt.Errorf("%s: %s: response larger than %d bytes", c.server, req.call, limit)
 	}
 	return &response{status: hresp.StatusCode, header: hresp.Header, body: data}, nil
+}
+
+// streamed hands a 2xx answer to req.stream, at most limit bytes of it.
+func (c *client) streamed(req request, hresp *http.Response, limit int64) (*response, error) {
+	body := &countingReader{r: io.LimitReader(hresp.Body, limit+1)}
+	err := req.stream(body)
+	if req.read != nil {
+		*req.read = body.n
+	}
+	switch {
+	case body.n > limit:
+		return nil, fmt.Errorf("%s: %s: %w (more than %d bytes left of it)", c.server, req.call, ErrListTooLarge, limit)
+	case errors.Is(err, ErrListTooLarge):
+		return nil, fmt.Errorf("%s: %s: %w", c.server, req.call, err)
+	case err != nil:
+		return nil, fmt.Errorf("%s: %s: decoding: %w", c.server, req.call, err)
+	}
+	return &response{status: hresp.StatusCode, header: hresp.Header}, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // guardedClient is the client a driver or the OAuth flow sends with: the
@@ -242,87 +300,6 @@ func guardedClient(hc *http.Client, redirects outbound.Redirects) *http.Client {
 		out.Transport, _ = outbound.Default().Transport()
 	}
 	return out
-}
-
-// maxPages stops a server whose Link headers never end.
-const maxPages = 10000
-
-// getAll fetches path and every page its Link rel="next" headers lead to,
-// handing each body to page.
-func (c *client) getAll(ctx context.Context, path, call string, page func(body []byte) error) error {
-	seen := map[string]bool{}
-	for n := 0; path != ""; n++ {
-		if n >= maxPages {
-			return fmt.Errorf("%s: %s: more than %d pages", c.server, call, maxPages)
-		}
-		seen[path] = true
-		resp, err := c.do(ctx, request{method: http.MethodGet, path: path, call: "GET " + call})
-		if err != nil {
-			return err
-		}
-		if err := page(resp.body); err != nil {
-			return fmt.Errorf("%s: GET %s: decoding: %w", c.server, call, err)
-		}
-		path = nextLink(resp.header)
-		if seen[path] {
-			return fmt.Errorf("%s: GET %s: pagination loops back to %s", c.server, call, path)
-		}
-	}
-	return nil
-}
-
-// nextLink returns the path and query of the rel="next" Link, if any. Only
-// the path is kept: servers build links from their public name, which from
-// inside the cluster may not even resolve, and following a foreign host
-// would send it our token.
-func nextLink(h http.Header) string {
-	for _, v := range h.Values("Link") {
-		for _, part := range splitLinks(v) {
-			open, close := strings.IndexByte(part, '<'), strings.IndexByte(part, '>')
-			if open < 0 || close < open {
-				continue
-			}
-			isNext := false
-			for _, p := range strings.Split(part[close+1:], ";") {
-				k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
-				if strings.EqualFold(k, "rel") {
-					for _, r := range strings.Fields(strings.Trim(val, `"`)) {
-						isNext = isNext || r == "next"
-					}
-				}
-			}
-			if !isNext {
-				continue
-			}
-			u, err := url.Parse(part[open+1 : close])
-			if err != nil || u.Path == "" {
-				continue
-			}
-			return u.RequestURI()
-		}
-	}
-	return ""
-}
-
-// splitLinks splits a Link header on the commas between entries (URLs are
-// inside <> and may themselves contain commas).
-func splitLinks(v string) []string {
-	var parts []string
-	depth, start := 0, 0
-	for i, r := range v {
-		switch r {
-		case '<':
-			depth++
-		case '>':
-			depth--
-		case ',':
-			if depth == 0 {
-				parts = append(parts, v[start:i])
-				start = i + 1
-			}
-		}
-	}
-	return append(parts, v[start:])
 }
 
 // statusOf returns the HTTP status of an APIError, or 0.

@@ -153,9 +153,18 @@ type Config struct {
 	HTTPClient *http.Client
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string
-	// MaxResponseBytes bounds every response body (default 16 MiB:
-	// GoToSocial lists all its blocks in one response).
+	// MaxResponseBytes bounds every response body but list pages
+	// (default 16 MiB).
 	MaxResponseBytes int64
+	// MaxListBytes and MaxListEntries bound one List across all its pages
+	// and collections: the entries it keeps (their strings and their place
+	// in the list; default 32 MiB), twice that read from the server, and
+	// the number of entries (default 500,000). A server over them fails
+	// the List with ErrListTooLarge. Pages are decoded as they arrive, so
+	// one may be as large as what is left of the budget: GoToSocial answers
+	// its whole list in one page.
+	MaxListBytes   int64
+	MaxListEntries int
 	// RequestTimeout bounds each request (default 30s).
 	RequestTimeout time.Duration
 	// RateLimit configures the client-side token bucket and 429 handling.

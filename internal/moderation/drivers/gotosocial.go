@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 	"sync"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
@@ -17,11 +15,14 @@ func init() { Register("gotosocial", NewGoToSocial) }
 const (
 	gtsBlocks = "/api/v1/admin/domain_blocks"
 	gtsAllows = "/api/v1/admin/domain_allows"
-	// gtsLimits exists only in newer versions; older ones answer 404.
+	// gtsLimits exists only in versions newer than 0.20 (documented, not
+	// yet met on a real server); 0.20.0-rc1 answers 404.
 	gtsLimits = "/api/v1/admin/domain_limits"
-	// gtsNoSuchID is a well-formed ULID no entry has: asking for it checks
-	// the token without downloading every block.
-	gtsNoSuchID = "00000000000000000000000000"
+	// gtsCheck is the value of the export parameter of the probe's reads:
+	// not a boolean, so GoToSocial answers 400 once it has checked the
+	// token (401) and the admin role (403), before reading a single entry.
+	// It names itself in the server's request log.
+	gtsCheck = "fedcommons-token-check"
 )
 
 // gotosocial drives GoToSocial. Its blocks are always suspensions and
@@ -72,14 +73,18 @@ func (g *gotosocial) Probe(ctx context.Context) (Capabilities, error) {
 		return Capabilities{}, err
 	}
 	caps := Capabilities{Software: "gotosocial", Version: v, Obfuscate: true, BulkImport: true}
-	_, err = g.c.do(ctx, request{method: http.MethodGet, path: gtsBlocks + "/" + gtsNoSuchID, call: "GET " + gtsBlocks + "/:id"})
-	if st := statusOf(err); err != nil && st != http.StatusNotFound {
-		if st == http.StatusUnauthorized || st == http.StatusForbidden {
+	// The token check must not list every block (tens of thousands on a
+	// server subscribed to big lists), and GET /domain_blocks/:id of an id
+	// that does not exist answers 500 on 0.20 ("sql: no rows in result
+	// set"), not 404: an export flag that is not a boolean is refused (400)
+	// only after the token and the admin role passed.
+	if err := g.check(ctx, gtsBlocks); err != nil {
+		if st := statusOf(err); st == http.StatusUnauthorized || st == http.StatusForbidden {
 			return Capabilities{}, fmt.Errorf("%w (the token needs an admin account and, since 0.19, the admin:read:domain_blocks and admin:write:domain_blocks scopes)", err)
 		}
 		return Capabilities{}, err
 	}
-	_, err = g.c.do(ctx, request{method: http.MethodGet, path: gtsAllows, call: "GET " + gtsAllows})
+	err = g.check(ctx, gtsAllows)
 	switch st := statusOf(err); {
 	case err == nil:
 		caps.Allows, caps.MarkedAllows = true, true
@@ -105,6 +110,17 @@ func (g *gotosocial) Probe(ctx context.Context) (Capabilities, error) {
 	g.caps = &caps
 	g.mu.Unlock()
 	return caps, nil
+}
+
+// check asks a domain permission collection for an export it refuses:
+// nil when the server refused it as it does for a good admin token (400),
+// or when it ignored the flag and answered (200); the error otherwise.
+func (g *gotosocial) check(ctx context.Context, path string) error {
+	_, err := g.c.do(ctx, request{method: http.MethodGet, path: path + "?export=" + gtsCheck, call: "GET " + path + "?export=" + gtsCheck})
+	if statusOf(err) == http.StatusBadRequest {
+		return nil
+	}
+	return err
 }
 
 func (g *gotosocial) capabilities(ctx context.Context) (Capabilities, error) {
@@ -177,41 +193,22 @@ func (g *gotosocial) list(ctx context.Context) ([]moderation.ServerEntry, error)
 	if err != nil {
 		return nil, err
 	}
+	b := g.c.newListBudget()
 	var out []moderation.ServerEntry
-	perms := func(path string, action moderation.Action) error {
-		return g.c.getAll(ctx, path, path, func(body []byte) error {
-			var page []gtsPerm
-			if err := json.Unmarshal(body, &page); err != nil {
-				return err
-			}
-			for _, p := range page {
-				se := moderation.ServerEntry{ID: p.ID, Entry: moderation.Entry{
-					Domain: p.Domain, Action: action, Obfuscate: p.Obfuscate, PublicComment: p.PublicComment}}
-				se.PrivateComment, se.Managed = ParseComment(p.PrivateComment)
-				out = append(out, se)
-			}
-			return nil
-		})
-	}
-	if err := perms(gtsBlocks, moderation.Suspend); err != nil {
+	if err := g.listPerms(ctx, b, "block", func(se moderation.ServerEntry) { out = append(out, se) }); err != nil {
 		return nil, err
 	}
 	if caps.Allows {
-		if err := perms(gtsAllows, moderation.Allow); err != nil {
+		if err := g.listPerms(ctx, b, "allow", func(se moderation.ServerEntry) { out = append(out, se) }); err != nil {
 			return nil, err
 		}
 	}
 	if caps.Limits {
-		err := g.c.getAll(ctx, gtsLimits, gtsLimits, func(body []byte) error {
-			var page []gtsLimit
-			if err := json.Unmarshal(body, &page); err != nil {
-				return err
-			}
-			for _, l := range page {
-				out = append(out, l.serverEntry())
-			}
-			return nil
-		})
+		err := g.c.getAll(ctx, b, gtsLimits, gtsLimits, func(dec *json.Decoder) (moderation.ServerEntry, error) {
+			var l gtsLimit
+			err := dec.Decode(&l)
+			return l.serverEntry(), err
+		}, func(se moderation.ServerEntry) { out = append(out, se) })
 		if err != nil {
 			return nil, err
 		}
@@ -219,11 +216,31 @@ func (g *gotosocial) list(ctx context.Context) ([]moderation.ServerEntry, error)
 	return out, nil
 }
 
+// listPerms lists one domain permission collection ("block" or "allow").
+// GoToSocial answers it whole, in one page, with domains in Unicode.
+func (g *gotosocial) listPerms(ctx context.Context, b *listBudget, kind string, each func(moderation.ServerEntry)) error {
+	action := moderation.Suspend
+	if kind == "allow" {
+		action = moderation.Allow
+	}
+	p := g.pathOf(kind)
+	return g.c.getAll(ctx, b, p, p, func(dec *json.Decoder) (moderation.ServerEntry, error) {
+		var perm gtsPerm
+		if err := dec.Decode(&perm); err != nil {
+			return moderation.ServerEntry{}, err
+		}
+		se := moderation.ServerEntry{ID: perm.ID, Entry: moderation.Entry{
+			Domain: listedDomain(perm.Domain), Action: action, Obfuscate: perm.Obfuscate, PublicComment: perm.PublicComment}}
+		se.PrivateComment, se.Managed = ParseComment(perm.PrivateComment)
+		return se, nil
+	}, each)
+}
+
 // serverEntry reads a limit back as the action it expresses: muted
 // accounts are a silence, rejected media alone is reject-media; anything
 // else (hand-made fine tuning) is listed as noop.
 func (l gtsLimit) serverEntry() moderation.ServerEntry {
-	se := moderation.ServerEntry{ID: l.ID, Entry: moderation.Entry{Domain: l.Domain, PublicComment: l.PublicComment,
+	se := moderation.ServerEntry{ID: l.ID, Entry: moderation.Entry{Domain: listedDomain(l.Domain), PublicComment: l.PublicComment,
 		RejectMedia: l.MediaPolicy == "reject"}}
 	switch {
 	case l.AccountsPolicy == "mute":
@@ -235,35 +252,6 @@ func (l gtsLimit) serverEntry() moderation.ServerEntry {
 	}
 	se.PrivateComment, se.Managed = ParseComment(l.PrivateComment)
 	return se
-}
-
-func limitForm(e moderation.Entry) url.Values {
-	f := url.Values{
-		"media_policy":    {"no_action"},
-		"follows_policy":  {"no_action"},
-		"statuses_policy": {"no_action"},
-		"accounts_policy": {"no_action"},
-		"public_comment":  {e.PublicComment},
-		"private_comment": {MarkComment(e.PrivateComment)},
-	}
-	if e.RejectMedia || e.Action == moderation.RejectMedia {
-		f.Set("media_policy", "reject")
-	}
-	if e.Action == moderation.Silence {
-		// Mastodon's silence: non-followers do not see the domain's
-		// accounts, and following us takes approval.
-		f.Set("accounts_policy", "mute")
-		f.Set("follows_policy", "manual_approval")
-	}
-	return f
-}
-
-func permForm(e moderation.Entry) url.Values {
-	return url.Values{
-		"obfuscate":       {strconv.FormatBool(e.Obfuscate)},
-		"public_comment":  {e.PublicComment},
-		"private_comment": {MarkComment(e.PrivateComment)},
-	}
 }
 
 func (g *gotosocial) Apply(ctx context.Context, plan moderation.Plan, progress func(done, total int)) (ApplyResult, error) {
@@ -309,108 +297,4 @@ func (g *gotosocial) expressible(e moderation.Entry) string {
 		return e.Domain + ": this server has no usable domain_allows API"
 	}
 	return ""
-}
-
-func (g *gotosocial) createOne(ctx context.Context, e moderation.Entry) (createOutcome, error) {
-	k := g.kind(e.Action)
-	p := g.pathOf(k)
-	if k == "limit" {
-		form := limitForm(e)
-		form.Set("domain", e.Domain)
-		_, err := g.c.do(ctx, request{method: http.MethodPost, path: p, call: "POST " + p, form: form})
-		if statusOf(err) == http.StatusConflict {
-			return createOutcome{conflict: &Conflict{Entry: e, Existing: moderation.Entry{Domain: e.Domain},
-				Reason: "GoToSocial already has a limit for " + e.Domain + " (made since the plan was computed); the next sync will see it"}}, nil
-		}
-		return createOutcome{created: err == nil}, err
-	}
-	form := permForm(e)
-	form.Set("domain", e.Domain)
-	resp, err := g.c.do(ctx, request{method: http.MethodPost, path: p, call: "POST " + p, form: form})
-	if err != nil {
-		return createOutcome{}, err
-	}
-	var got gtsPerm
-	if err := json.Unmarshal(resp.body, &got); err != nil {
-		return createOutcome{}, fmt.Errorf("%s: POST %s: decoding: %w", g.c.server, p, err)
-	}
-	return gtsOutcome(got), nil
-}
-
-// gtsOutcome tells a new entry from an existing one GoToSocial handed back
-// unchanged (its creates are idempotent): without our marker it is someone
-// else's entry, which already covers the domain.
-func gtsOutcome(p gtsPerm) createOutcome {
-	if _, ours := ParseComment(p.PrivateComment); ours {
-		return createOutcome{created: true}
-	}
-	return createOutcome{covered: true}
-}
-
-func (g *gotosocial) bulkKinds() map[string]bool {
-	return map[string]bool{"block": true, "allow": true}
-}
-
-// gtsImportEntry is one element of the JSON file a bulk import uploads.
-type gtsImportEntry struct {
-	Domain         string `json:"domain"`
-	Obfuscate      bool   `json:"obfuscate"`
-	PublicComment  string `json:"public_comment"`
-	PrivateComment string `json:"private_comment"`
-}
-
-func (g *gotosocial) createMany(ctx context.Context, kind string, es []moderation.Entry) ([]createOutcome, error) {
-	p := g.pathOf(kind)
-	call := "POST " + p + "?import=true"
-	file := make([]gtsImportEntry, len(es))
-	for i, e := range es {
-		file[i] = gtsImportEntry{Domain: e.Domain, Obfuscate: e.Obfuscate, PublicComment: e.PublicComment, PrivateComment: MarkComment(e.PrivateComment)}
-	}
-	data, err := json.Marshal(file)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := g.c.do(ctx, request{method: http.MethodPost, path: p + "?import=true", call: call,
-		file: &filePart{field: "domains", filename: "domains.json", contentType: "application/json", content: data}})
-	if err != nil {
-		return nil, err
-	}
-	var got []gtsPerm
-	if err := json.Unmarshal(resp.body, &got); err != nil {
-		return nil, fmt.Errorf("%s: %s: decoding: %w", g.c.server, call, err)
-	}
-	byDomain := make(map[string]gtsPerm, len(got))
-	for _, p := range got {
-		byDomain[p.Domain] = p
-	}
-	outs := make([]createOutcome, len(es))
-	for i, e := range es {
-		p, ok := byDomain[e.Domain]
-		if !ok {
-			// Not pretending: the per-entry fallback will find out.
-			return nil, fmt.Errorf("%s: %s: %s missing from the import answer", g.c.server, call, e.Domain)
-		}
-		outs[i] = gtsOutcome(p)
-	}
-	return outs, nil
-}
-
-func (g *gotosocial) update(ctx context.Context, id string, from, to moderation.Entry) error {
-	k := g.kind(to.Action)
-	p := g.pathOf(k)
-	form := permForm(to)
-	if k == "limit" {
-		form = limitForm(to)
-	}
-	_, err := g.c.do(ctx, request{method: http.MethodPut, path: p + "/" + url.PathEscape(id), call: "PUT " + p + "/:id", form: form})
-	return err
-}
-
-func (g *gotosocial) remove(ctx context.Context, kind, id string) error {
-	p := g.pathOf(kind)
-	_, err := g.c.do(ctx, request{method: http.MethodDelete, path: p + "/" + url.PathEscape(id), call: "DELETE " + p + "/:id"})
-	if statusOf(err) == http.StatusNotFound {
-		return nil // already gone, which is what we wanted
-	}
-	return err
 }

@@ -3,8 +3,11 @@ package drivers_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
@@ -47,10 +50,50 @@ func TestGoToSocialProbe(t *testing.T) {
 	}
 
 	_, err = newDriver(t, "gotosocial", srv, drivers.Config{Token: "wrong"}).Probe(ctx)
-	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), srv.URL) {
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), srv.URL) || !drivers.Unauthorized(err) {
 		t.Fatalf("bad token: err = %v", err)
 	}
+	srv.AcceptUserToken("not-an-admin")
+	_, err = newDriver(t, "gotosocial", srv, drivers.Config{Token: "not-an-admin"}).Probe(ctx)
+	if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "admin account") || drivers.Unauthorized(err) {
+		t.Fatalf("token of a user who is not an admin: err = %v", err)
+	}
 }
+
+// TestGoToSocialProbeIsCheap: the token check reads no entry, however
+// many the server holds, and never asks for an id (0.20 answers 500 for
+// an id it does not have).
+func TestGoToSocialProbeIsCheap(t *testing.T) {
+	srv := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true})
+	defer srv.Close()
+	for i := range 2000 {
+		srv.AddBlock(fakeserver.Record{Domain: fmt.Sprintf("b%04d.example", i)})
+	}
+	var listed int64
+	counting := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err == nil {
+			listed += resp.ContentLength
+		}
+		return resp, err
+	})}
+	caps, err := newDriver(t, "gotosocial", srv, drivers.Config{HTTPClient: counting}).Probe(context.Background())
+	if err != nil || !caps.Allows || caps.Limits {
+		t.Fatalf("caps %+v err %v", caps, err)
+	}
+	if listed > 4096 {
+		t.Fatalf("Probe read %d bytes from a server with 2000 blocks", listed)
+	}
+	for call := range srv.Calls() {
+		if strings.HasSuffix(call, "/:id") {
+			t.Fatalf("Probe asked for an id: %v", srv.Calls())
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func TestGoToSocialExpress(t *testing.T) {
 	srv := fakeserver.NewGoToSocial(fakeserver.Options{})
@@ -211,15 +254,23 @@ func TestGoToSocialImportEdgeCases(t *testing.T) {
 	d := newDriver(t, "gotosocial", srv, drivers.Config{BulkThreshold: 5})
 	srv.AddBlock(fakeserver.Record{Domain: "bad00003.example", PrivateComment: "blocked by hand"})
 
-	// An entry someone else already blocked comes back unchanged: covered.
+	// GoToSocial's import overwrites an entry that exists: a domain the
+	// server holds goes to the single create, which hands the entry back
+	// unchanged (covered). The outcome is read back from the list.
 	batch := manyBlocks(8, moderation.Suspend)
+	if _, err := d.Probe(ctx); err != nil {
+		t.Fatal(err)
+	}
 	srv.ResetCounters()
 	res, err := d.Apply(ctx, moderation.Plan{Create: batch}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Created != 7 || len(res.Covered) != 1 || res.Covered[0].Domain != "bad00003.example" || srv.Calls()[gImport] != 1 {
+	if res.Created != 7 || len(res.Covered) != 1 || res.Covered[0].Domain != "bad00003.example" {
 		t.Fatalf("result %+v calls %v", res, srv.Calls())
+	}
+	if calls := srv.Calls(); calls[gImport] != 1 || calls["POST "+gBlocks] != 1 || calls["GET "+gBlocks] != 2 {
+		t.Fatalf("calls %v, want 1 import, 1 single create, 2 reads", calls)
 	}
 	for _, b := range srv.Blocks() {
 		if b.Domain == "bad00003.example" && b.PrivateComment != "blocked by hand" {
@@ -227,8 +278,10 @@ func TestGoToSocialImportEdgeCases(t *testing.T) {
 		}
 	}
 
-	// One bad domain makes the import answer 422: the driver falls back to
-	// single creates, which pin the failure on that entry.
+	// One bad domain makes the import hang up without an answer, after
+	// creating the others (0.20.0-rc1 panics): the driver reads the list
+	// back and creates what is missing one by one, which pins the failure
+	// on that entry.
 	batch = manyBlocks(14, moderation.Suspend)[8:]
 	batch = append(batch, moderation.Entry{Domain: "not a domain", Action: moderation.Suspend})
 	srv.ResetCounters()
@@ -236,11 +289,11 @@ func TestGoToSocialImportEdgeCases(t *testing.T) {
 	if err == nil || len(res.Failed) != 1 || res.Failed[0].Domain != "not a domain" || res.Created != 6 || res.Done != 7 {
 		t.Fatalf("err %v result %+v", err, res)
 	}
-	if !strings.Contains(err.Error(), "POST "+gBlocks) || !strings.Contains(err.Error(), "400") {
+	if !strings.Contains(err.Error(), "POST "+gBlocks) || !strings.Contains(err.Error(), "500") {
 		t.Fatalf("error does not name the call and answer: %v", err)
 	}
-	if calls := srv.Calls(); calls[gImport] != 1 || calls["POST "+gBlocks] != 7 {
-		t.Fatalf("calls %v", calls)
+	if calls := srv.Calls(); calls[gImport] != 1 || calls["POST "+gBlocks] != 1 {
+		t.Fatalf("calls %v, want 1 import and 1 single create", calls)
 	}
 	if n := len(srv.Blocks()); n != 14 { // 1 by hand + 7 + 6
 		t.Fatalf("server has %d blocks, want 14", n)
@@ -273,5 +326,71 @@ func TestGoToSocialWithoutLimits(t *testing.T) {
 	}
 	if srv.Requests() != 2 {
 		t.Fatalf("List made %d requests, want 2 (blocks, allows)", srv.Requests())
+	}
+}
+
+// TestGoToSocialBusyDomain: replacing a block by an allow deletes the block
+// and creates the allow at once; GoToSocial answers the create 409 while
+// the unblock's side effects run (after making it). The driver waits and
+// tries again, within a bound, and a delete answered 409 counts as done.
+func TestGoToSocialBusyDomain(t *testing.T) {
+	ctx := context.Background()
+	// The server's side effects and the driver's waits run on one clock,
+	// which moves only when the driver waits.
+	clock := newFakeClock()
+	srv := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: 300 * time.Millisecond, Now: clock.Now})
+	defer srv.Close()
+	d := newDriver(t, "gotosocial", srv, drivers.Config{Clock: clock})
+	block := moderation.Entry{Domain: "friend.example", Action: moderation.Suspend, PrivateComment: "a list"}
+	if res, err := d.Apply(ctx, moderation.Plan{Create: []moderation.Entry{block}}, nil); err != nil || res.Created != 1 {
+		t.Fatalf("create: %+v %v", res, err)
+	}
+	cur := mustList(t, d)
+	allow := moderation.Entry{Domain: "friend.example", Action: moderation.Allow, PrivateComment: "local"}
+	res, err := d.Apply(ctx, moderation.Plan{Update: []moderation.Update{{ID: cur[0].ID, From: cur[0].Entry, To: allow}}}, nil)
+	if err != nil || res.Updated != 1 {
+		t.Fatalf("replace: %+v %v", res, err)
+	}
+	if b, a := srv.Blocks(), srv.Allows(); len(b) != 0 || len(a) != 1 || !strings.HasPrefix(a[0].PrivateComment, drivers.Marker) {
+		t.Fatalf("blocks %+v allows %+v", b, a)
+	}
+	if srv.Calls()["POST "+gAllows] < 2 {
+		t.Fatalf("the create was never refused: the test tests nothing (calls %v)", srv.Calls())
+	}
+	// Deleting while busy: the first DELETE is made and answered 409, the
+	// retry finds nothing (404), which is what was wanted.
+	cur = mustList(t, d)
+	res, err = d.Apply(ctx, moderation.Plan{Delete: []moderation.ServerEntry{cur[0]}}, nil)
+	if err != nil || res.Deleted != 1 || len(srv.Allows()) != 0 {
+		t.Fatalf("delete: %+v %v allows %+v", res, err, srv.Allows())
+	}
+
+	// A domain that stays busy fails one change after a bounded wait.
+	clock = newFakeClock()
+	stuck := fakeserver.NewGoToSocial(fakeserver.Options{NoDomainLimits: true, ActionDuration: time.Hour, Now: clock.Now})
+	defer stuck.Close()
+	d = newDriver(t, "gotosocial", stuck, drivers.Config{Clock: clock})
+	stuck.AddAllow(fakeserver.Record{Domain: "busy.example"})
+	if _, err := d.Apply(ctx, moderation.Plan{Create: []moderation.Entry{{Domain: "busy.example", Action: moderation.Suspend}}}, nil); err != nil {
+		t.Fatal(err) // the first write starts the hour-long action
+	}
+	cur = mustList(t, d)
+	var blk moderation.ServerEntry
+	for _, se := range cur {
+		if se.Action == moderation.Suspend {
+			blk = se
+		}
+	}
+	res, err = d.Apply(ctx, moderation.Plan{Delete: []moderation.ServerEntry{blk}}, nil)
+	if err != nil || res.Deleted != 1 {
+		t.Fatalf("delete on a busy domain: %+v %v", res, err)
+	}
+	before := clock.totalSlept()
+	res, err = d.Apply(ctx, moderation.Plan{Create: []moderation.Entry{{Domain: "busy.example", Action: moderation.Suspend}}}, nil)
+	if err == nil || len(res.Failed) != 1 || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("create on a domain busy for an hour: %+v %v", res, err)
+	}
+	if s := clock.totalSlept() - before; s != 7750*time.Millisecond {
+		t.Fatalf("waited %s in total, want 7.75s", s)
 	}
 }

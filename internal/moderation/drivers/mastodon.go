@@ -206,33 +206,25 @@ func (m *mastodon) list(ctx context.Context) ([]moderation.ServerEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	b := m.c.newListBudget()
 	var out []moderation.ServerEntry
-	err = m.c.getAll(ctx, mastoBlocks+"?limit=200", mastoBlocks, func(body []byte) error {
-		var page []mastoBlock
-		if err := json.Unmarshal(body, &page); err != nil {
-			return err
-		}
-		for _, b := range page {
-			out = append(out, b.serverEntry())
-		}
-		return nil
-	})
+	keep := func(se moderation.ServerEntry) { out = append(out, se) }
+	err = m.c.getAll(ctx, b, mastoBlocks+"?limit=200", mastoBlocks, func(dec *json.Decoder) (moderation.ServerEntry, error) {
+		var blk mastoBlock
+		err := dec.Decode(&blk)
+		return blk.serverEntry(), err
+	}, keep)
 	if err != nil {
 		return nil, err
 	}
 	if !caps.Allows {
 		return out, nil
 	}
-	err = m.c.getAll(ctx, mastoAllows+"?limit=200", mastoAllows, func(body []byte) error {
-		var page []mastoAllow
-		if err := json.Unmarshal(body, &page); err != nil {
-			return err
-		}
-		for _, a := range page {
-			out = append(out, moderation.ServerEntry{ID: a.ID, Entry: moderation.Entry{Domain: a.Domain, Action: moderation.Allow}})
-		}
-		return nil
-	})
+	err = m.c.getAll(ctx, b, mastoAllows+"?limit=200", mastoAllows, func(dec *json.Decoder) (moderation.ServerEntry, error) {
+		var a mastoAllow
+		err := dec.Decode(&a)
+		return moderation.ServerEntry{ID: a.ID, Entry: moderation.Entry{Domain: listedDomain(a.Domain), Action: moderation.Allow}}, err
+	}, keep)
 	if err != nil {
 		return nil, err
 	}
@@ -269,6 +261,7 @@ func (b mastoBlock) entry() moderation.Entry {
 
 func (b mastoBlock) serverEntry() moderation.ServerEntry {
 	se := moderation.ServerEntry{ID: b.ID, Entry: b.entry()}
+	se.Domain = listedDomain(se.Domain)
 	se.PrivateComment, se.Managed = ParseComment(se.PrivateComment)
 	return se
 }

@@ -1,8 +1,11 @@
 // Package fakeserver runs in-process imitations of the Mastodon and
-// GoToSocial admin moderation APIs on loopback, built to the servers'
-// documented behaviour and quirks: bearer tokens, Link pagination, Mastodon's
-// 422 for a domain that already has a block, GoToSocial's bulk import and
-// idempotent creates, versions without domain_limits, and 429 rate limiting.
+// GoToSocial admin moderation APIs on loopback, answering as the real
+// servers do: bearer tokens, Link pagination, Mastodon's 422 for a domain
+// that already has a block, GoToSocial's bulk import, idempotent creates,
+// busy domains and Unicode names, versions without domain_limits, and 429
+// rate limiting. test/conformance holds them to that: the GoToSocial fake
+// runs the same contracts as a real GoToSocial, and the Mastodon fake must
+// replay answers recorded from Mastodon's source and documentation.
 //
 // It is not test-only: the operator's envtest suite and `make demo` point
 // real drivers at these servers, so everything here is safe for concurrent
@@ -12,7 +15,6 @@ package fakeserver
 
 import (
 	"encoding/json"
-	"math"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -41,19 +43,28 @@ type Options struct {
 	// RateWindow (default 5 minutes); 0 disables it.
 	RateLimit  int
 	RateWindow time.Duration
-	// OmitRetryAfter leaves Retry-After out of 429s, as real Mastodon does
-	// (it only sends X-RateLimit-Reset).
-	OmitRetryAfter bool
-	// AdvertiseRateLimit adds X-RateLimit-Limit/Remaining/Reset to every
-	// answer, not only to 429s.
-	AdvertiseRateLimit bool
+	// SendRetryAfter adds Retry-After to 429s, as a proxy in front of a
+	// server may; neither Mastodon (rack-attack's throttled_responder) nor
+	// GoToSocial sends one, only X-RateLimit-Reset.
+	SendRetryAfter bool
+	// HideRateLimitHeaders leaves X-RateLimit-Limit/Remaining/Reset out of
+	// answers other than 429s. Both real servers send them on every answer
+	// of an existing API route while rate limiting is on.
+	HideRateLimitHeaders bool
 	// NoDomainLimits makes a GoToSocial server answer 404 on
 	// /api/v1/admin/domain_limits, as versions before domain limits do.
 	NoDomainLimits bool
+	// ActionDuration is how long a fake GoToSocial keeps a domain busy
+	// after a create or delete of a block or allow of it (the "side
+	// effects" a real one runs in the background); another create or
+	// delete for that domain meanwhile is made and then answered 409, as
+	// GoToSocial 0.20 does. Zero: never busy.
+	ActionDuration time.Duration
 	// Latency delays every write, to exercise deadlines.
 	Latency time.Duration
-	// Now is the clock of the rate-limit window (default time.Now), shared
-	// with a test's fake client clock.
+	// Now is the clock of the rate-limit window, of created_at and of
+	// ActionDuration (default time.Now), shared with a test's fake client
+	// clock.
 	Now func() time.Time
 	// AdminEmail and AdminPassword are the account a fake GoToSocial's
 	// sign-in accepts (SetAdminCredentials changes them later).
@@ -93,27 +104,33 @@ type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu         sync.Mutex
-	seq        int64
-	blocks     map[string]*Record
-	allows     map[string]*Record
-	limits     map[string]*Record
-	calls      map[string]int
-	writes     int
-	requests   int
-	throttled  int
-	winStart   time.Time
-	winCount   int
-	newID      func(seq int64) string
-	software   string
-	unauthText string
+	mu        sync.Mutex
+	seq       int64
+	blocks    map[string]*Record
+	allows    map[string]*Record
+	limits    map[string]*Record
+	calls     map[string]int
+	writes    int
+	requests  int
+	throttled int
+	winStart  time.Time
+	winCount  int
+	newID     func(seq int64) string
+	software  string
+	family    family
 	// extraTokens are accepted besides opts.Token (AcceptToken).
 	extraTokens map[string]bool
+	// userTokens belong to accounts without the admin role
+	// (AcceptUserToken): the admin API refuses them with 403.
+	userTokens map[string]bool
+	// busy holds, per domain, when a fake GoToSocial's running action on
+	// it ends and when it started (ActionDuration).
+	busy map[string]action
 	// oauth is a fake GoToSocial's sign-in and OAuth state (oauth.go).
 	oauth *oauthState
 }
 
-func newServer(software string, opts Options, newID func(int64) string, unauth string) *Server {
+func newServer(software string, opts Options, newID func(int64) string, fam family) *Server {
 	if opts.Token == "" {
 		opts.Token = DefaultToken
 	}
@@ -124,15 +141,16 @@ func newServer(software string, opts Options, newID func(int64) string, unauth s
 		opts.Now = time.Now
 	}
 	s := &Server{
-		opts:       opts,
-		mux:        http.NewServeMux(),
-		blocks:     map[string]*Record{},
-		allows:     map[string]*Record{},
-		limits:     map[string]*Record{},
-		calls:      map[string]int{},
-		newID:      newID,
-		software:   software,
-		unauthText: unauth,
+		opts:     opts,
+		mux:      http.NewServeMux(),
+		blocks:   map[string]*Record{},
+		allows:   map[string]*Record{},
+		limits:   map[string]*Record{},
+		calls:    map[string]int{},
+		newID:    newID,
+		software: software,
+		family:   fam,
+		busy:     map[string]action{},
 	}
 	return s
 }
@@ -144,108 +162,6 @@ func (s *Server) start() {
 
 // Close shuts the server down.
 func (s *Server) Close() { s.hs.Close() }
-
-// serve applies what every route shares: counting, rate limiting (before
-// auth, as Mastodon's rack-attack does) and the bearer token.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	_, pattern := s.mux.Handler(r)
-	call := callName(r, pattern)
-
-	s.mu.Lock()
-	s.requests++
-	if s.opts.RateLimit > 0 {
-		now := s.opts.Now()
-		if s.winStart.IsZero() || !now.Before(s.winStart.Add(s.opts.RateWindow)) {
-			s.winStart, s.winCount = now, 0
-		}
-		reset := s.winStart.Add(s.opts.RateWindow)
-		if s.winCount >= s.opts.RateLimit {
-			s.throttled++
-			s.mu.Unlock()
-			s.rateHeaders(w, 0, reset)
-			if !s.opts.OmitRetryAfter {
-				secs := max(1, int(math.Ceil(reset.Sub(now).Seconds())))
-				w.Header().Set("Retry-After", strconv.Itoa(secs))
-			}
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "Too many requests"})
-			return
-		}
-		s.winCount++
-		if s.opts.AdvertiseRateLimit {
-			s.rateHeaders(w, s.opts.RateLimit-s.winCount, reset)
-		}
-	}
-	s.mu.Unlock()
-
-	if !strings.HasSuffix(pattern, "/instance") && !(s.oauth != nil && isOAuthRoute(pattern)) && !s.authorized(r.Header.Get("Authorization")) {
-		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": s.unauthText})
-		return
-	}
-	if pattern == "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not Found"})
-		return
-	}
-	if r.Method != http.MethodGet && s.opts.Latency > 0 {
-		time.Sleep(s.opts.Latency)
-	}
-	s.mu.Lock()
-	s.calls[call]++
-	if r.Method != http.MethodGet {
-		s.writes++
-	}
-	s.mu.Unlock()
-	// ServeHTTP, not the handler found above: only the mux sets PathValue.
-	s.mux.ServeHTTP(w, r)
-}
-
-// AcceptToken makes the server accept token too, as a real server accepts
-// a token an admin created after it started. `make demo` needs it: the
-// operator generates a hosted Mastodon's admin token only once the Instance
-// exists, long after the fake server serving its admin API started.
-func (s *Server) AcceptToken(token string) {
-	if token == "" {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.extraTokens == nil {
-		s.extraTokens = map[string]bool{}
-	}
-	s.extraTokens[token] = true
-}
-
-func (s *Server) authorized(header string) bool {
-	token, ok := strings.CutPrefix(header, "Bearer ")
-	if !ok {
-		return false
-	}
-	if token == s.opts.Token {
-		return true
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.extraTokens[token]
-}
-
-func (s *Server) rateHeaders(w http.ResponseWriter, remaining int, reset time.Time) {
-	w.Header().Set("X-RateLimit-Limit", strconv.Itoa(s.opts.RateLimit))
-	w.Header().Set("X-RateLimit-Remaining", strconv.Itoa(max(0, remaining)))
-	w.Header().Set("X-RateLimit-Reset", reset.UTC().Format("2006-01-02T15:04:05.000000Z07:00"))
-}
-
-// callName is "METHOD /path" with ids as ":id", plus "?import=true" for
-// bulk imports, so tests can count calls by kind.
-func callName(r *http.Request, pattern string) string {
-	p := r.URL.Path
-	if pattern != "" {
-		_, pp, _ := strings.Cut(pattern, " ")
-		p = strings.ReplaceAll(pp, "{id}", ":id")
-	}
-	if r.URL.Query().Get("import") == "true" {
-		p += "?import=true"
-	}
-	return r.Method + " " + p
-}
 
 // Calls returns how many authenticated requests each call received, keyed
 // like "POST /api/v1/admin/domain_blocks" or "PUT /api/v1/admin/domain_blocks/:id".
@@ -310,7 +226,7 @@ func (s *Server) snapshot(m map[string]*Record) []Record {
 }
 
 // AddBlock stores a block as a human admin would (no checks), returning it
-// with its id.
+// with its id (the given one, if set: fixtures replay a server's state).
 func (s *Server) AddBlock(r Record) Record { return s.add(s.blocks, r) }
 
 // AddAllow stores an allow as a human admin would.
@@ -327,11 +243,17 @@ func (s *Server) add(m map[string]*Record, r Record) Record {
 
 func (s *Server) insertLocked(m map[string]*Record, r Record) *Record {
 	s.seq++
+	if n, err := strconv.ParseInt(r.ID, 10, 64); err == nil && n > s.seq {
+		// A given numeric id (a replayed fixture): later ids follow it.
+		s.seq = n
+	}
 	r.seq = s.seq
-	r.ID = s.newID(s.seq)
+	if r.ID == "" {
+		r.ID = s.newID(s.seq)
+	}
 	r.Domain = strings.ToLower(strings.TrimSpace(r.Domain))
 	if r.CreatedAt.IsZero() {
-		r.CreatedAt = time.Now().UTC()
+		r.CreatedAt = s.opts.Now().UTC()
 	}
 	rec := r
 	m[rec.ID] = &rec

@@ -42,8 +42,10 @@ func call(t *testing.T, s *Server, method, path, token string, form url.Values) 
 func TestMastodonQuirks(t *testing.T) {
 	s := NewMastodon(Options{PageSize: 2})
 	defer s.Close()
-	if resp, _ := call(t, s, "GET", "/api/v1/admin/domain_blocks", "", nil); resp.StatusCode != 401 {
-		t.Fatalf("no token: %d", resp.StatusCode)
+	// The admin controllers authorize only a token Doorkeeper found; no
+	// token is refused by Pundit (403), as the API documentation says.
+	if resp, body := call(t, s, "GET", "/api/v1/admin/domain_blocks", "", nil); resp.StatusCode != 403 || !strings.Contains(body, "This action is not allowed") {
+		t.Fatalf("no token: %d %s", resp.StatusCode, body)
 	}
 	if resp, body := call(t, s, "GET", "/api/v1/instance", "", nil); resp.StatusCode != 200 || !strings.Contains(body, `"version":"4.5.2"`) {
 		t.Fatalf("instance: %d %s", resp.StatusCode, body)
@@ -122,7 +124,7 @@ func TestRateLimitAndConcurrency(t *testing.T) {
 	var mu sync.Mutex
 	now := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := NewMastodon(Options{RateLimit: 2, RateWindow: 10 * time.Second, Now: clock})
+	s := NewMastodon(Options{RateLimit: 2, RateWindow: 10 * time.Second, Now: clock, SendRetryAfter: true})
 	defer s.Close()
 	call(t, s, "GET", "/api/v1/instance", "", nil)
 	call(t, s, "GET", "/api/v1/instance", "", nil)
@@ -162,8 +164,8 @@ func TestRateLimitAndConcurrency(t *testing.T) {
 func TestAcceptToken(t *testing.T) {
 	s := NewMastodon(Options{})
 	defer s.Close()
-	if resp, _ := call(t, s, "GET", "/api/v1/admin/domain_blocks", "minted-later", nil); resp.StatusCode != 401 {
-		t.Fatalf("unknown token: %d, want 401", resp.StatusCode)
+	if resp, _ := call(t, s, "GET", "/api/v1/admin/domain_blocks", "minted-later", nil); resp.StatusCode != 403 {
+		t.Fatalf("unknown token: %d, want 403", resp.StatusCode)
 	}
 	s.AcceptToken("minted-later")
 	for _, tok := range []string{"minted-later", DefaultToken} {

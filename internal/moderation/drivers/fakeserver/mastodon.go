@@ -1,15 +1,15 @@
 package fakeserver
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"time"
+
+	"golang.org/x/net/idna"
 )
 
 // NewMastodon starts a fake Mastodon (4.x admin API).
@@ -20,9 +20,17 @@ func NewMastodon(opts Options) *Server {
 	if opts.PageSize <= 0 {
 		opts.PageSize = 200
 	}
-	// Mastodon ids are bigints rendered as strings.
-	s := newServer("mastodon", opts, func(n int64) string { return strconv.FormatInt(110000000000000000+n, 10) },
-		"The access token is invalid")
+	// Domain block and allow ids are bigserial ids rendered as strings:
+	// 1, 2, 3... (only statuses and accounts have snowflake ids).
+	s := newServer("mastodon", opts, func(n int64) string { return strconv.FormatInt(n, 10) }, family{
+		// Api::BaseController#authorize_if_got_token!, then Pundit's
+		// NotAuthorizedError rendered by Api::ErrorHandling.
+		noTokenStatus: http.StatusForbidden, noToken: "This action is not allowed",
+		forbidden: "This action is not allowed",
+		// config/initializers/rack_attack.rb throttled_responder,
+		// I18n errors.429, iso8601(6).
+		throttled: "Too many requests", resetFormat: "2006-01-02T15:04:05.000000Z07:00", alignedWindows: true, throttlesUnknownRoutes: true,
+	})
 	instance := func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{
 			"uri": "mastodon.test", "domain": "mastodon.test", "title": "Fake Mastodon", "version": s.opts.Version,
@@ -76,19 +84,23 @@ func nullable(s string) any {
 	return s
 }
 
+// mastoTime is how Rails renders instants in JSON: milliseconds, UTC.
+const mastoTime = "2006-01-02T15:04:05.000Z"
+
+// mastoBlockJSON is REST::Admin::DomainBlockSerializer.
 func mastoBlockJSON(b *Record) any {
-	sum := sha256.Sum256([]byte(b.Domain))
 	return map[string]any{
-		"id": b.ID, "domain": b.Domain, "digest": hex.EncodeToString(sum[:]),
-		"created_at": b.CreatedAt.Format(time.RFC3339Nano), "severity": b.Severity,
+		"id": b.ID, "domain": b.Domain,
+		"created_at": b.CreatedAt.UTC().Format(mastoTime), "severity": b.Severity,
 		"reject_media": b.RejectMedia, "reject_reports": b.RejectReports,
 		"private_comment": nullable(b.PrivateComment), "public_comment": nullable(b.PublicComment),
 		"obfuscate": b.Obfuscate,
 	}
 }
 
+// mastoAllowJSON is REST::Admin::DomainAllowSerializer.
 func mastoAllowJSON(a *Record) any {
-	return map[string]any{"id": a.ID, "domain": a.Domain, "created_at": a.CreatedAt.Format(time.RFC3339Nano)}
+	return map[string]any{"id": a.ID, "domain": a.Domain, "created_at": a.CreatedAt.UTC().Format(mastoTime)}
 }
 
 // mastoList pages newest first by id, as Paginable#to_a_paginated_by_id:
@@ -103,28 +115,25 @@ func (s *Server) mastoList(w http.ResponseWriter, r *http.Request, m map[string]
 		}
 	}
 	limit = min(limit, s.opts.PageSize)
-	seqOf := func(id string) (int64, bool) {
+	idOf := func(id string) (int64, bool) {
 		if id == "" {
 			return 0, false
 		}
 		n, err := strconv.ParseInt(id, 10, 64)
-		return n - 110000000000000000, err == nil
+		return n, err == nil
 	}
-	maxSeq, hasMax := seqOf(q.Get("max_id"))
-	sinceSeq, hasSince := seqOf(q.Get("since_id"))
-	minSeq, hasMin := seqOf(q.Get("min_id"))
+	maxID, hasMax := idOf(q.Get("max_id"))
+	sinceID, hasSince := idOf(q.Get("since_id"))
+	minID, hasMin := idOf(q.Get("min_id"))
 
 	s.mu.Lock()
+	// Ids are bigints: paging compares them as numbers, oldest first here.
 	all := sorted(m)
+	sort.SliceStable(all, func(i, j int) bool { a, _ := idOf(all[i].ID); b, _ := idOf(all[j].ID); return a < b })
 	var sel []*Record
 	for _, rec := range all {
-		if hasMax && rec.seq >= maxSeq {
-			continue
-		}
-		if hasSince && rec.seq <= sinceSeq {
-			continue
-		}
-		if hasMin && rec.seq <= minSeq {
+		id, _ := idOf(rec.ID)
+		if (hasMax && id >= maxID) || (hasSince && id <= sinceID) || (hasMin && id <= minID) {
 			continue
 		}
 		sel = append(sel, rec)
@@ -137,7 +146,7 @@ func (s *Server) mastoList(w http.ResponseWriter, r *http.Request, m map[string]
 	} else if len(sel) > limit {
 		sel = sel[len(sel)-limit:]
 	}
-	sort.Slice(sel, func(i, j int) bool { return sel[i].seq > sel[j].seq })
+	slices.Reverse(sel)
 	page := make([]any, 0, len(sel))
 	for _, rec := range sel {
 		page = append(page, render(rec))
@@ -206,7 +215,7 @@ func (s *Server) mastoCreateBlock(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	domain := strings.ToLower(strings.TrimSpace(p["domain"]))
+	domain := mastoNormalize(p["domain"])
 	severity := p["severity"]
 	if severity == "" {
 		severity = "silence"
@@ -222,12 +231,18 @@ func (s *Server) mastoCreateBlock(w http.ResponseWriter, r *http.Request) {
 		})
 		return
 	}
+	if domain == "" {
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Validation failed: Domain can't be blank"})
+		return
+	}
 	if !validDomain(domain) {
 		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": "Validation failed: Domain is not a valid domain name"})
 		return
 	}
 	if severity != "silence" && severity != "suspend" && severity != "noop" {
-		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": fmt.Sprintf("'%s' is not a valid severity", severity)})
+		// The enum raises ArgumentError, which nothing rescues
+		// (documented: mastodon/mastodon#21775).
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "Internal Server Error"})
 		return
 	}
 	rec := s.insertLocked(s.blocks, Record{
@@ -254,7 +269,7 @@ func (s *Server) mastoUpdateBlock(w http.ResponseWriter, r *http.Request) {
 	// domain is not a permitted parameter on update.
 	if v, ok := p["severity"]; ok {
 		if v != "silence" && v != "suspend" && v != "noop" {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": fmt.Sprintf("'%s' is not a valid severity", v)})
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "Internal Server Error"})
 			return
 		}
 		b.Severity = v
@@ -297,7 +312,7 @@ func (s *Server) mastoCreateAllow(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	domain := strings.ToLower(strings.TrimSpace(p["domain"]))
+	domain := mastoNormalize(p["domain"])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a := findDomain(s.allows, domain); a != nil {
@@ -309,4 +324,15 @@ func (s *Server) mastoCreateAllow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, mastoAllowJSON(s.insertLocked(s.allows, Record{Domain: domain})))
+}
+
+// mastoNormalize is TagManager#normalize_domain, which DomainBlock and
+// DomainAllow normalise their domain with: lower case, IDNA names in
+// punycode (Addressable's normalized_host).
+func mastoNormalize(domain string) string {
+	d := strings.ToLower(strings.TrimSpace(strings.TrimSuffix(domain, "/")))
+	if a, err := idna.Lookup.ToASCII(d); err == nil {
+		return a
+	}
+	return d
 }
