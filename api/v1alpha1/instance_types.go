@@ -482,9 +482,11 @@ type InstanceFederation struct {
 	// +kubebuilder:default=true
 	Sync *bool `json:"sync,omitempty"`
 
-	// apiURL overrides where the operator reaches the server's admin API,
-	// e.g. a Service address inside the cluster. Defaults to https://<domain>
-	// (or external.url).
+	// apiURL overrides where the operator reaches the server's admin API.
+	// Defaults to the hosted Instance's own Service inside the cluster
+	// (http://<name>-web.<namespace>.svc:<port>, with the Instance's domain
+	// as Host), which answers before public DNS and the certificate exist;
+	// for an external server, to external.url.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+(/[^?#]*)?$')",message="must be an http(s) URL such as http://social-web.riverside.svc:8080"

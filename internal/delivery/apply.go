@@ -32,7 +32,7 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 	}
 	name := p.profile.ModerationDriver
 	for attempt := 0; ; attempt++ {
-		drv, err := s.driver(name, apiURL, token)
+		drv, err := s.driver(name, apiURL, p.host, token)
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +51,7 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 		if rerr != nil {
 			return nil, fmt.Errorf("the server refused the stored admin token (%v); obtaining a new one failed: %w", err, rerr)
 		}
-		s.forgetDriver(name, apiURL, token)
+		s.forgetDriver(name, apiURL, p.host, token)
 		// The new token is used as returned: the cache may not show the
 		// Secret's new value for a moment.
 		token = renewed
@@ -70,8 +70,8 @@ func applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyR
 
 // driver returns the cached driver of (name, URL, token), building it the
 // first time.
-func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
-	key := driverKey(name, apiURL, token)
+func (s *Syncer) driver(name, apiURL, host, token string) (drivers.Driver, error) {
+	key := driverKey(name, apiURL, host, token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.drivers[key]; ok {
@@ -80,7 +80,7 @@ func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
 	d, err := drivers.New(name, drivers.Config{
 		BaseURL:    apiURL,
 		Token:      token,
-		HTTPClient: s.Options.HTTPClient,
+		HTTPClient: asIngress(s.Options.HTTPClient, apiURL, host),
 		RateLimit:  s.Options.AdminRateLimit,
 	})
 	if err != nil {
@@ -94,15 +94,15 @@ func (s *Syncer) driver(name, apiURL, token string) (drivers.Driver, error) {
 }
 
 // forgetDriver drops the cached driver of a token no longer in use.
-func (s *Syncer) forgetDriver(name, apiURL, token string) {
+func (s *Syncer) forgetDriver(name, apiURL, host, token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.drivers, driverKey(name, apiURL, token))
+	delete(s.drivers, driverKey(name, apiURL, host, token))
 }
 
 // driverKey identifies a driver by its server and a digest of its token,
 // so the token itself is not kept as a map key.
-func driverKey(name, apiURL, token string) string {
+func driverKey(name, apiURL, host, token string) string {
 	sum := sha256.Sum256([]byte(token))
-	return name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+	return name + "\x00" + apiURL + "\x00" + host + "\x00" + hex.EncodeToString(sum[:])
 }

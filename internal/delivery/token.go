@@ -127,7 +127,7 @@ func (s *Syncer) renewToken(ctx context.Context, p *pass, apiURL, refused string
 // signIn obtains a token as the Instance's admin with the generated
 // password, through the driver family's Authenticator.
 func (s *Syncer) signIn(ctx context.Context, p *pass, apiURL string) (string, error) {
-	auth, err := drivers.NewAuthenticator(p.profile.ModerationDriver, drivers.Config{BaseURL: apiURL, HTTPClient: s.Options.HTTPClient})
+	auth, err := drivers.NewAuthenticator(p.profile.ModerationDriver, drivers.Config{BaseURL: apiURL, HTTPClient: asIngress(s.Options.HTTPClient, apiURL, p.host)})
 	if err != nil {
 		return "", err
 	}
