@@ -128,4 +128,3 @@ func mustAdmin(t *testing.T, p *software.Profile) software.Component {
 	}
 	return c
 }
-
