@@ -80,11 +80,19 @@ const renderVersion = "1"
 // Policies the audience may not see answer 404 like policies that do not
 // exist, so the public listener does not even reveal their names.
 //
-// Obfuscated entries are shown obfuscated on the pages. In the feeds the
-// cluster audience gets them in full, flagged obfuscate so that
-// subscribers keep them hidden in turn; the public audience does not get
-// them at all, since a feed with a starred-out domain is of no use to a
-// program and the real domain is what obfuscation hides.
+// Obfuscation, per audience (issue 15: the page starred out a domain that
+// the feeds it links to named in full):
+//   - public: every form says the same thing. The page and the .csv, .json
+//     and .txt feeds list an obfuscated entry under its starred-out name
+//     (exa****.*om), flagged obfuscate where the format has the flag; the
+//     page adds the SHA-256 of the full domain, so someone who knows it can
+//     check it is listed. A starred-out name is never a valid domain, so no
+//     reader can block anything with it, and ours counts it as obfuscated.
+//   - cluster: the page is read by people, and stars out as the public
+//     one does; the feeds are read by the co-op's own policies, which must
+//     enforce the entry, so they name the domain in full, flagged
+//     obfuscate so that subscribers keep it hidden in turn. The page says
+//     so next to its feed links.
 type Server struct {
 	store    PolicyStore
 	audience Audience
@@ -282,16 +290,16 @@ func notModified(r *http.Request, etag string, updated time.Time) bool {
 	return false
 }
 
-// publicEntries returns p's entries as they may leave the operator: never
-// a private comment, and for the public audience of a machine-readable
-// feed, no obfuscated entry.
-func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
+// feedEntries returns p's entries as they may leave the operator in a
+// feed: never a private comment, and for the public audience an
+// obfuscated domain starred out exactly as on the page.
+func (s *Server) feedEntries(p *Published) []moderation.Entry {
 	out := make([]moderation.Entry, 0, len(p.Entries))
 	for _, pe := range p.Entries {
 		e := pe.Entry
 		e.PrivateComment = ""
-		if forFeed && e.Obfuscate && s.audience != ClusterAudience {
-			continue
+		if e.Obfuscate && s.audience != ClusterAudience {
+			e.Domain = PublicDomain(e)
 		}
 		out = append(out, e)
 	}
@@ -300,9 +308,9 @@ func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
 
 func (s *Server) render(p *Published, k kind) ([]byte, error) {
 	if k == kindPage {
-		return renderPage(p)
+		return renderPage(p, s.audience)
 	}
-	return renderFeed(k, s.publicEntries(p, true))
+	return renderFeed(k, s.feedEntries(p))
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
@@ -357,6 +365,11 @@ type pageData struct {
 	Counts    []actionCount
 	Rows      []pageRow
 	Feeds     []feedLink
+	// FullFeeds: the feeds linked name obfuscated domains in full (the
+	// cluster audience's, for the co-op's own policies).
+	FullFeeds bool
+	// Obfuscated counts the entries shown starred out.
+	Obfuscated int
 }
 
 type actionCount struct {
@@ -368,8 +381,9 @@ type feedLink struct {
 	Label, Href string
 }
 
-func renderPage(p *Published) ([]byte, error) {
+func renderPage(p *Published, a Audience) ([]byte, error) {
 	d := pageData{
+		FullFeeds: a == ClusterAudience,
 		Title:     p.Namespace + "/" + p.Name,
 		Community: p.Community,
 		Namespace: p.Namespace,
@@ -393,6 +407,7 @@ func renderPage(p *Published) ([]byte, error) {
 			Summary:       pe.Summary,
 		}
 		if e.Obfuscate {
+			d.Obfuscated++
 			// Mastodon publishes the SHA-256 of an obfuscated domain so
 			// that someone who knows the domain can check it is listed.
 			sum := sha256.Sum256([]byte(e.Domain))
@@ -469,7 +484,11 @@ Feeds: {{range $i, $f := .Feeds}}{{if $i}}, {{end}}<a href="{{$f.Href}}">{{$f.La
 <td class="muted">{{.Summary}}</td></tr>
 {{- end}}
 </tbody></table>
-<p class="muted">Domains partly starred out are listed on purpose without naming them; the SHA-256 of the full domain is in the tooltip.</p>
+{{- if .Obfuscated}}
+<p class="muted">Domains partly starred out are listed on purpose without naming them; the SHA-256 of the full domain is in the tooltip.
+{{- if .FullFeeds}} The feeds at this address are for the co-op's own policies: they name these domains in full, flagged obfuscate, so that subscribers enforce them and keep them hidden in turn.
+{{- else}} The feeds star them out the same way.{{end}}</p>
+{{- end}}
 </body></html>
 `))
 
