@@ -201,3 +201,14 @@ func TestManifestsRender(t *testing.T) {
 		t.Error("embedded blocklist excerpt lost its rows")
 	}
 }
+
+// TestFooterPrintsTheFeeds: the demo says where its published policies are
+// (issue 15 finding 5: it never printed the page's URL).
+func TestFooterPrintsTheFeeds(t *testing.T) {
+	f := footer("/tmp/kubeconfig", "/tmp/log", "http://127.0.0.1:8091", false)
+	for _, want := range []string{"http://127.0.0.1:8091/policies/", "http://127.0.0.1:8091/policies/riverside/shared-moderation", "Ctrl-C"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("footer does not print %s:\n%s", want, f)
+		}
+	}
+}

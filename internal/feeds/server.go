@@ -70,6 +70,7 @@ const renderVersion = "1"
 
 // Server serves published policies:
 //
+//	/                                   what is served here, with links (HTML)
 //	/policies/                          index (HTML)
 //	/policies/{namespace}/{name}        transparency page (HTML)
 //	/policies/{namespace}/{name}.html   the same, unambiguous for names with dots
@@ -115,6 +116,7 @@ func NewServer(store PolicyStore, audience Audience, maxAge time.Duration) *Serv
 		store: store, audience: audience, maxAge: maxAge, mux: http.NewServeMux(),
 		cache: newRenderCache(DefaultRenderCacheBytes, DefaultRenderSlots),
 	}
+	s.mux.HandleFunc("GET /{$}", s.serveRoot)
 	s.mux.HandleFunc("GET /policies/{$}", s.serveIndex)
 	s.mux.HandleFunc("GET /policies/{namespace}/{file}", s.servePolicy)
 	return s

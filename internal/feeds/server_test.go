@@ -267,7 +267,8 @@ func TestServerRouting(t *testing.T) {
 		"/policies/riverside/shared.moderation.xml":  {404, ""},
 		"/policies/riverside/shared.moderation/x":    {404, ""},
 		"/policies/riverside":                        {404, ""},
-		"/":                                          {404, ""},
+		"/":                                          {200, "text/html; charset=utf-8"}, // what is served here (issue 15)
+		"/nothing":                                   {404, ""},
 		"/policies/riverside/%3Cscript%3E":           {404, ""},
 	} {
 		resp, _ := get(t, pub.URL+path)
