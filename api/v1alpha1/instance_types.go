@@ -495,6 +495,7 @@ type InstanceFederation struct {
 	// driftCheckInterval is how often the server's entries are compared with
 	// the policy; drift on our entries is corrected. Defaults to 30m.
 	// +optional
+	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+$') ? duration(self) >= duration('1m') : false",message="must be a duration such as 30m, 2h or 1h30m, and at least 1m (the check reads every entry on the server)"
 	DriftCheckInterval *metav1.Duration `json:"driftCheckInterval,omitempty"`
