@@ -341,4 +341,3 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	}
 }
-
