@@ -81,7 +81,12 @@ func policyHash(ns, name string) string {
 		p := fedPolicy(ns, name)
 		g.Expect(p.Status.ObservedGeneration).To(Equal(p.Generation))
 		g.Expect(p.Status.PolicyHash).NotTo(BeEmpty())
-		g.Expect(conditionTrue(p.Status.Conditions, v1alpha1.ConditionReady)).To(BeTrue(), "conditions: %v", p.Status.Conditions)
+		// Computed and handed to the Instances at this generation; Ready
+		// may still be False for a refused entry or a failing source.
+		applied := meta.FindStatusCondition(p.Status.Conditions, v1alpha1.ConditionApplied)
+		g.Expect(applied).NotTo(BeNil(), "conditions: %v", p.Status.Conditions)
+		g.Expect(applied.Status).To(Equal(metav1.ConditionTrue))
+		g.Expect(applied.ObservedGeneration).To(Equal(p.Generation))
 		hash = p.Status.PolicyHash
 	}).WithTimeout(60 * 1e9).Should(Succeed())
 	return hash

@@ -129,8 +129,9 @@ func (r *FederationPolicyReconciler) computeAndPublish(ctx context.Context, poli
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	prev, _ := r.Registry.Get(client.ObjectKeyFromObject(policy))
 	r.publish(ctx, policy, res)
-	r.report(policy, res, selected, sources)
+	r.report(policy, prev, res, selected, sources)
 	if sources.next > 0 {
 		return ctrl.Result{RequeueAfter: jitter(sources.next)}, nil
 	}

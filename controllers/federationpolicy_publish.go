@@ -72,7 +72,7 @@ func publicSummary(e *moderation.EffectiveEntry) string {
 
 // report writes what was computed and published to the status and metrics.
 // The status is what dependants watch (see published).
-func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, res *federation.Result, selected int, sources resolvedSources) {
+func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, prev, res *federation.Result, selected int, sources resolvedSources) {
 	eff := res.Effective
 	metrics.RecordPolicy(policy.Namespace, policy.Name, len(eff.Entries), len(eff.Rejected))
 	policy.Status.Entries = int32(len(eff.Entries))
@@ -81,22 +81,24 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, r
 	policy.Status.Rejected = int32(len(eff.Rejected))
 
 	var failing []string
-	urlFailing := false
 	for i, s := range sources.all {
 		if s.Status.Error != "" {
-			failing = append(failing, s.Status.Name+": "+s.Status.Error)
-			urlFailing = urlFailing || sources.url[i]
+			msg := s.Status.Name + ": " + s.Status.Error
+			switch {
+			case sources.url[i] && s.Status.LastSuccessTime == nil:
+				msg += " (never fetched successfully: none of its entries are in force)"
+			case sources.url[i]:
+				msg += " (its last good copy, of " + s.Status.LastSuccessTime.UTC().Format("2006-01-02 15:04 MST") + ", stays in force)"
+			}
+			failing = append(failing, msg)
 		}
 	}
 	if len(failing) > 0 {
 		msg := strings.Join(failing, "; ")
-		if urlFailing {
-			msg += " (a url source's last good copy stays in force)"
-		}
 		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionFalse, "SourceErrors", msg)
 	} else {
 		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionTrue, "Fetched",
-			fmt.Sprintf("%d sources in force", len(sources.all)))
+			plural(len(sources.all), "source", "sources")+" in force")
 	}
 	// Applied says the effective policy was handed to the selected
 	// Instances; whether each server holds it is each Instance's
@@ -104,12 +106,16 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, r
 	// Its observedGeneration is also what tells dependants that this
 	// generation is computed (see published).
 	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionApplied, metav1.ConditionTrue, "Computed",
-		fmt.Sprintf("effective policy handed to %d selected Instances", selected))
-	msg := fmt.Sprintf("%d effective entries, %d rejected, %d Instances", len(eff.Entries), len(eff.Rejected), selected)
+		"effective policy handed to "+plural(selected, "selected Instance", "selected Instances"))
+	msg := fmt.Sprintf("%s, %s, %s", plural(len(eff.Entries), "effective entry", "effective entries"),
+		fmt.Sprintf("%d refused", len(eff.Rejected)), plural(selected, "Instance", "Instances"))
 	if len(failing) > 0 {
-		msg += fmt.Sprintf("; %d sources failing", len(failing))
+		msg += "; " + plural(len(failing), "source failing (see SourcesHealthy)", "sources failing (see SourcesHealthy)")
 	}
-	conditions.MarkReady(&policy.Status.Conditions, policy.Generation, "Computed", msg)
+	n := noticesOf(policy, eff, sources)
+	n.markEntries(policy)
+	n.markReady(policy, msg)
+	r.events(policy, prev, res, n, selected)
 }
 
 // computed is what the Instances a policy selects act on, read from the

@@ -76,6 +76,12 @@ func (r *FederationPolicyReconciler) resolveSources(ctx context.Context, policy 
 			if f.Outcome.Held != "" {
 				r.Recorder.Eventf(policy, nil, corev1.EventTypeWarning, "SourceHeld", "Fetch", "Source %s: %s", su.Name, f.Outcome.Held)
 			}
+			if f.Skipped > 0 {
+				// Duplicates and malformed rows: the rest of the list
+				// applies, but the publisher should hear of them.
+				r.Recorder.Eventf(policy, nil, corev1.EventTypeWarning, "SourceRowsSkipped", "Fetch", "Source %s: %s skipped: %s",
+					su.Name, plural(f.Skipped, "row", "rows"), describeProblems(f.Problems, f.Skipped))
+			}
 		}
 		metrics.RecordFeedEntries(policy.Namespace, policy.Name, su.Name, len(su.Effective))
 	}
@@ -252,4 +258,13 @@ func sourcesConfigMap(policy *v1alpha1.FederationPolicy, saved feeds.Saved) *cor
 		BinaryData: map[string][]byte{sourcesStateKey: saved.State},
 		Data:       map[string]string{sourcesFingerprintsKey: string(saved.Fingerprints)},
 	}
+}
+
+// describeProblems names the first skipped rows: line, row, why.
+func describeProblems(ps []moderation.Problem, total int) string {
+	names := make([]string, 0, min(len(ps), namedInMessage))
+	for _, p := range ps[:min(len(ps), namedInMessage)] {
+		names = append(names, fmt.Sprintf("line %d %q: %s", p.Line, p.Record, p.Reason))
+	}
+	return strings.Join(names, "; ") + more(max(total, len(names)))
 }

@@ -118,10 +118,15 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 					"Secret %s/%s, generated for this Instance, has disappeared; the operator will not generate new keys, which would make existing data unreadable. Restore it from a backup (or, for a server that never held data, delete the Instance and create it again)",
 					want.Namespace, want.Name))
 			}
-			if err := r.Client.Create(ctx, want); err != nil && !apierrors.IsAlreadyExists(err) {
+			switch err := r.Client.Create(ctx, want); {
+			case err == nil:
+				r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
+			case apierrors.IsAlreadyExists(err):
+				// Created by the previous pass, not yet in the cache: it
+				// was announced then (issue 15: SecretGenerated (x2)).
+			default:
 				return phaseResult{err: fmt.Errorf("create Secret %s: %w", want.Name, err)}
 			}
-			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
 		default:
 			return phaseResult{err: fmt.Errorf("read Secret %s: %w", want.Name, err)}
 		}
@@ -192,7 +197,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 			}
 		}
 	}
-	if running != desired {
+	if running != desired && !r.versionRecorded(ctx, inst, desired) {
 		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Upgraded", "Upgrade", "Now running %s %s (was %s)", inst.Spec.Software, desired, orNone(running))
 	}
 	inst.Status.Version = desired
@@ -540,4 +545,16 @@ func (r *InstanceReconciler) reconcileExternal(ctx context.Context, inst *v1alph
 		return res
 	}
 	return phaseResult{readyMessage: "external server " + inst.Status.URL + " (moderation only)"}
+}
+
+// versionRecorded tells whether the API server already holds desired as
+// the Instance's status.version: a pass on a cached Instance older than the
+// status write that finished the upgrade would announce it again (issue
+// 15: Upgraded (x2)). Read only when an upgrade finishes, so rarely.
+func (r *InstanceReconciler) versionRecorded(ctx context.Context, inst *v1alpha1.Instance, desired string) bool {
+	fresh := &v1alpha1.Instance{}
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
+		return false
+	}
+	return fresh.Status.Version == desired
 }

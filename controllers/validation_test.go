@@ -143,7 +143,7 @@ var _ = Describe("Admission validation", func() {
 		}, "must be an http(s) URL"),
 		Entry("drift check every second", func(i *v1alpha1.Instance) {
 			i.Spec.Federation = &v1alpha1.InstanceFederation{DriftCheckInterval: &metav1.Duration{Duration: time.Second}}
-		}, "must be at least 1m"),
+		}, "and at least 1m"),
 		Entry("s3 with a storage class", func(i *v1alpha1.Instance) {
 			i.Spec.Storage = &v1alpha1.StorageSpec{StorageClassName: ptr.To("fast"), S3: &v1alpha1.S3Storage{
 				Endpoint: "s3.example.org", Bucket: "media", CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "s3"}}}
@@ -303,7 +303,7 @@ var _ = Describe("Admission validation", func() {
 		}, "spec.sources[0].maxAction", "Unsupported value"),
 		Entry("refresh every minute", func(p *v1alpha1.FederationPolicy) {
 			p.Spec.Sources[0].RefreshInterval = &metav1.Duration{Duration: time.Minute}
-		}, "must be at least 5m"),
+		}, "and at least 5m"),
 		Entry("source name with capitals", func(p *v1alpha1.FederationPolicy) { p.Spec.Sources[0].Name = "IFTAS" }, "must be a lower-case DNS label"),
 		Entry("duplicate source names", func(p *v1alpha1.FederationPolicy) {
 			p.Spec.Sources = append(p.Spec.Sources, p.Spec.Sources[0])

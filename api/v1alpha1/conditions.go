@@ -32,6 +32,11 @@ const (
 	// policy is computed as usual, but after a restart it waits until the
 	// sources not saved are fetched again.
 	ConditionSourceStateSaved = "SourceStateSaved"
+	// ConditionEntriesAccepted is False when entries were refused (an own
+	// entry or a subscribed one, e.g. one blocking the co-op's own
+	// servers), naming them and why; its message also names the weight-0
+	// sources, whose entries are watched and never applied.
+	ConditionEntriesAccepted = "EntriesAccepted"
 )
 
 // Labels and annotations the operator sets and reads.

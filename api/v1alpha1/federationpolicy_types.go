@@ -187,7 +187,9 @@ type PolicySource struct {
 
 	// refreshInterval is how often the url is fetched. Defaults to 6h.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('5m')",message="must be at least 5m, out of courtesy to the publisher"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+$') ? duration(self) >= duration('5m') : false",message="must be a duration such as 30m, 6h or 1h30m, and at least 5m (out of courtesy to the publisher)"
 	RefreshInterval *metav1.Duration `json:"refreshInterval,omitempty"`
 }
 

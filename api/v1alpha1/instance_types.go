@@ -483,12 +483,13 @@ type InstanceFederation struct {
 	Sync *bool `json:"sync,omitempty"`
 
 	// apiURL overrides where the operator reaches the server's admin API.
-	// A hosted server's own web Service (http://<name>-web.<namespace>.svc:<port>,
-	// e.g. http://social-web.riverside.svc:8080) is reached wherever the
-	// cluster puts it; any other URL, like external.url, must be at a
+	// Defaults to the hosted Instance's own Service inside the cluster
+	// (http://<name>-web.<namespace>.svc:<port>, with the Instance's domain
+	// as Host), which answers before public DNS and the certificate exist;
+	// for an external server, to external.url. A hosted server's own Service
+	// is reached wherever the cluster puts it; any other URL must be at a
 	// public address, or in a range the platform admin opened
-	// (--outbound-allow-cidrs). Defaults to https://<domain> (or
-	// external.url).
+	// (--outbound-allow-cidrs).
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+(/[^?#]*)?$')",message="must be an http(s) URL such as http://social-web.riverside.svc:8080"
@@ -497,7 +498,9 @@ type InstanceFederation struct {
 	// driftCheckInterval is how often the server's entries are compared with
 	// the policy; drift on our entries is corrected. Defaults to 30m.
 	// +optional
-	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="must be at least 1m: the check reads every entry on the server"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(h|m|s|ms|us|ns))+$') ? duration(self) >= duration('1m') : false",message="must be a duration such as 30m, 2h or 1h30m, and at least 1m (the check reads every entry on the server)"
 	DriftCheckInterval *metav1.Duration `json:"driftCheckInterval,omitempty"`
 }
 

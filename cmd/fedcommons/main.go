@@ -11,8 +11,12 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
+
+	"github.com/fedcommons/fedcommons/internal/feeds"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -54,8 +58,28 @@ func main() {
 		fmt.Fprintf(os.Stderr, "fedcommons: unknown command %q\n\n%s", os.Args[1], usage)
 		os.Exit(2)
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "fedcommons %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+	os.Exit(exitCode(os.Args[1], err))
+}
+
+// exitCode is 0 when err is nil or a request for help (the usage was
+// printed: asking for it is not a failure), else 1 after saying what failed.
+func exitCode(command string, err error) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "fedcommons %s: %v\n", command, err)
+	return 1
+}
+
+// managerUsage is `fedcommons manager --help`: the flags, then what the
+// feed listeners serve.
+func managerUsage(fs *flag.FlagSet) func() {
+	return func() {
+		out := fs.Output()
+		fmt.Fprint(out, "Usage:\n  fedcommons manager [flags]\n\nRuns the operator. Flags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(out, "\nThe feed listeners (--feed-public-bind-address, --feed-cluster-bind-address) serve:\n"+feeds.Paths+
+			"The public one serves policies published with visibility public; the cluster one\n"+
+			"also those with visibility cluster, and names obfuscated domains in full in its feeds.\n")
 	}
 }

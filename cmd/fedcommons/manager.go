@@ -18,6 +18,7 @@ import (
 
 func runManager(args []string) error {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.Usage = managerUsage(fs)
 	var (
 		metricsAddr      = fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint (\"0\" disables it)")
 		secureMetrics    = fs.Bool("metrics-secure", true, "serve metrics over HTTPS behind Kubernetes authentication and authorization")

@@ -33,6 +33,10 @@ published feed with --source NAME=FILE, or it counts as listing nothing.
 `
 
 func runPolicy(args []string, stdout io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, policyUsage)
+		return nil
+	}
 	if len(args) == 0 || (args[0] != "explain" && args[0] != "diff") {
 		fmt.Fprint(os.Stderr, policyUsage)
 		return errors.New("want explain or diff")

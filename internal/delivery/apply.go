@@ -34,7 +34,7 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 	name := p.profile.ModerationDriver
 	trusted := s.trustedFor(p, apiURL)
 	for attempt := 0; ; attempt++ {
-		drv, err := s.driver(name, apiURL, token, trusted)
+		drv, err := s.driver(name, apiURL, p.host, token, trusted)
 		if err != nil {
 			return nil, err
 		}
@@ -53,7 +53,7 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 		if rerr != nil {
 			return nil, fmt.Errorf("the server refused the stored admin token (%v); obtaining a new one failed: %w", err, rerr)
 		}
-		s.forgetDriver(name, apiURL, token, trusted)
+		s.forgetDriver(name, apiURL, p.host, token, trusted)
 		// The new token is used as returned: the cache may not show the
 		// Secret's new value for a moment.
 		token = renewed
@@ -70,10 +70,10 @@ func applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyR
 	return srv.drv.Apply(sctx, ch.plan, nil)
 }
 
-// driver returns the cached driver of (name, URL, token, trust), building
-// it the first time.
-func (s *Syncer) driver(name, apiURL, token string, trusted []outbound.Trusted) (drivers.Driver, error) {
-	key := driverKey(name, apiURL, token, trusted)
+// driver returns the cached driver of (name, URL, Host, token, trust),
+// building it the first time.
+func (s *Syncer) driver(name, apiURL, host, token string, trusted []outbound.Trusted) (drivers.Driver, error) {
+	key := driverKey(name, apiURL, host, token, trusted)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if d, ok := s.drivers[key]; ok {
@@ -86,7 +86,7 @@ func (s *Syncer) driver(name, apiURL, token string, trusted []outbound.Trusted) 
 	d, err := drivers.New(name, drivers.Config{
 		BaseURL:    apiURL,
 		Token:      token,
-		HTTPClient: hc,
+		HTTPClient: asIngress(hc, apiURL, host),
 		RateLimit:  s.Options.AdminRateLimit,
 	})
 	if err != nil {
@@ -100,19 +100,20 @@ func (s *Syncer) driver(name, apiURL, token string, trusted []outbound.Trusted) 
 }
 
 // forgetDriver drops the cached driver of a token no longer in use.
-func (s *Syncer) forgetDriver(name, apiURL, token string, trusted []outbound.Trusted) {
+func (s *Syncer) forgetDriver(name, apiURL, host, token string, trusted []outbound.Trusted) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.drivers, driverKey(name, apiURL, token, trusted))
+	delete(s.drivers, driverKey(name, apiURL, host, token, trusted))
 }
 
-// driverKey identifies a driver by its server, a digest of its token (so
-// the token itself is not kept as a map key) and whether its client trusts
-// the server's address: a driver built for a hosted Instance's own Service
-// is never handed to a caller for whom that address is not trusted.
-func driverKey(name, apiURL, token string, trusted []outbound.Trusted) string {
+// driverKey identifies a driver by its server, the Host it sends, a digest
+// of its token (so the token itself is not kept as a map key) and whether
+// its client trusts the server's address: a driver built for a hosted
+// Instance's own Service is never handed to a caller for whom that address
+// is not trusted.
+func driverKey(name, apiURL, host, token string, trusted []outbound.Trusted) string {
 	sum := sha256.Sum256([]byte(token))
-	key := name + "\x00" + apiURL + "\x00" + hex.EncodeToString(sum[:])
+	key := name + "\x00" + apiURL + "\x00" + host + "\x00" + hex.EncodeToString(sum[:])
 	for _, t := range trusted {
 		key += "\x00" + t.Host + "=" + t.Resolve
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -17,6 +16,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
+	"github.com/fedcommons/fedcommons/internal/resources"
 )
 
 // desired is what an Instance's server should hold and how to reach it.
@@ -53,7 +53,12 @@ func (s *Syncer) plan(ctx context.Context, p *pass) (*desired, *Outcome, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	want := &desired{combined: combined, apiURL: apiURLOf(p.inst), mode: modeOf(p.inst), drift: s.Options.DriftCheckInterval}
+	ep, err := resources.AdminEndpointOf(p.inst)
+	if err != nil {
+		return nil, nil, err
+	}
+	p.host = ep.Host
+	want := &desired{combined: combined, apiURL: ep.URL, mode: modeOf(p.inst), drift: s.Options.DriftCheckInterval}
 	if f := p.inst.Spec.Federation; f != nil && f.DriftCheckInterval != nil {
 		want.drift = f.DriftCheckInterval.Duration
 	}
@@ -182,18 +187,6 @@ func planChanges(srv *server, want *desired) changes {
 		ch.notes = append(ch.notes, fmt.Sprintf("%s: not applied: the server has a milder entry that is not ours (%s); resolve it by hand", c.Want.Domain, c.Have.Action))
 	}
 	return ch
-}
-
-// apiURLOf is where the admin API is reached: spec.federation.apiURL, else
-// the external server's URL, else the public https://<domain>.
-func apiURLOf(inst *v1alpha1.Instance) string {
-	if f := inst.Spec.Federation; f != nil && f.APIURL != "" {
-		return strings.TrimSuffix(f.APIURL, "/")
-	}
-	if inst.Spec.External != nil {
-		return strings.TrimSuffix(inst.Spec.External.URL, "/")
-	}
-	return "https://" + string(inst.Spec.Domain)
 }
 
 func modeOf(inst *v1alpha1.Instance) drivers.Mode {

@@ -30,6 +30,9 @@ type pass struct {
 	prev       *v1alpha1.FederationSyncStatus
 	prevReason string
 	events     []Event
+	// host is the Host header of requests to the admin API ("" for the
+	// URL's own host): see resources.AdminEndpoint.
+	host string
 }
 
 func newPass(inst *v1alpha1.Instance, profile *software.Profile) *pass {

@@ -131,7 +131,7 @@ func (s *Syncer) signIn(ctx context.Context, p *pass, apiURL string) (string, er
 	if err != nil {
 		return "", err
 	}
-	auth, err := drivers.NewAuthenticator(p.profile.ModerationDriver, drivers.Config{BaseURL: apiURL, HTTPClient: hc})
+	auth, err := drivers.NewAuthenticator(p.profile.ModerationDriver, drivers.Config{BaseURL: apiURL, HTTPClient: asIngress(hc, apiURL, p.host)})
 	if err != nil {
 		return "", err
 	}

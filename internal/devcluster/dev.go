@@ -198,7 +198,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	obs := &observer{c: c, feedURL: "http://" + feedAddr, fakes: srv.fakes(), http: &http.Client{Timeout: 5 * time.Second}}
 	return watch(ctx, watchArgs{
 		opts: opts, out: out, start: start, obs: obs, cluster: cluster, mgrDone: mgrDone, applyErr: applyErr,
-		footer: footer(cluster.KubeconfigPath(), logPath, opts.Exit),
+		footer: footer(cluster.KubeconfigPath(), logPath, "http://"+feedAddr, opts.Exit),
 	})
 }
 
@@ -286,8 +286,13 @@ func watch(ctx context.Context, a watchArgs) error {
 	}
 }
 
-func footer(kubeconfig, logPath string, exit bool) string {
+// footer is what to do next. The feed URLs are those of the operator's
+// cluster listener (see feeds.Paths), where every published policy of the
+// demo is served.
+func footer(kubeconfig, logPath, feedURL string, exit bool) string {
 	var b strings.Builder
+	fmt.Fprintf(&b, "Feeds:      %s/ (what is served), %s/policies/ (the published policies)\n", feedURL, feedURL)
+	fmt.Fprintf(&b, "Page:       %s/policies/riverside/shared-moderation (riverside's transparency page; .csv, .json, .txt for the feeds)\n", feedURL)
 	fmt.Fprintf(&b, "Kubeconfig: %s\n", kubeconfig)
 	fmt.Fprintf(&b, "Try:        kubectl --kubeconfig %s get instances,communities,federationpolicies -A\n", kubeconfig)
 	fmt.Fprintf(&b, "Logs:       %s (operator), %s (control plane)\n", logPath, filepath.Dir(logPath))

@@ -5,9 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/feeds"
+	"github.com/fedcommons/fedcommons/internal/moderation"
 )
 
 func TestIssueSelfSigned(t *testing.T) {
@@ -103,6 +108,11 @@ func TestRenderReady(t *testing.T) {
 			t.Errorf("missing %q in\n%s", want, out)
 		}
 	}
+	// Lists cut to a few examples say how many they leave out (7 policy
+	// entries, 6 and 4+2 on the servers, each with examples shown).
+	if n := strings.Count(out, "      …and 5 more\n"); n != 3 {
+		t.Errorf("%d lists say how many entries they leave out, want 3:\n%s", n, out)
+	}
 	// Without elapsed time the frame depends on the snapshot only: that is
 	// how "print only on change" compares frames.
 	if Render(s, 0) != Render(readySnapshot(), 0) || strings.Contains(Render(s, 0), "1m23s") {
@@ -140,23 +150,23 @@ func TestPendingNamesWhatIsNotReady(t *testing.T) {
 }
 
 func TestParsePage(t *testing.T) {
-	// The shape internal/feeds renders (pageTemplate), with escaping.
-	page := `<table><tbody>
-<tr><td><code>spam.example</code></td>
-<td>suspend</td>
-<td>reject reports</td>
-<td>spam &amp; scams</td>
-<td class="muted">our own decision</td></tr>
-<tr><td><code class="obf" title="SHA-256 abc">bar***.*et</code></td>
-<td>suspend</td>
-<td></td>
-<td>iftas:csam</td>
-<td class="muted">iftas-dni (1) &#43; hillside (1) ≥ weight 2</td></tr>
-</tbody></table>`
+	// The page as internal/feeds renders it, so that a change to its
+	// markup fails here rather than empty the demo's table.
+	store := feeds.NewMemoryStore()
+	if err := store.Put(feeds.Published{Namespace: "riverside", Name: "shared", Visibility: feeds.VisibilityCluster, Hash: "sha256:1",
+		Entries: []feeds.PublishedEntry{
+			{Entry: moderation.Entry{Domain: "spam.example", Action: moderation.Suspend, RejectReports: true, PublicComment: "spam & scams"}, Summary: "our own decision"},
+			{Entry: moderation.Entry{Domain: "bar.example", Action: moderation.Suspend, Obfuscate: true, PublicComment: "iftas:csam"}, Summary: "iftas-dni (1) + hillside (1) ≥ weight 2"},
+		}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	feeds.NewServer(store, feeds.ClusterAudience, 0).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/policies/riverside/shared.html", nil))
+	page := rec.Body.String()
 	got := parsePage(page)
 	want := []EntryRow{
-		{Domain: "spam.example", Action: "suspend", Why: "our own decision"},
-		{Domain: "bar***.*et", Action: "suspend", Why: "iftas-dni (1) + hillside (1) ≥ weight 2"},
+		{Domain: "spam.example", Action: "suspend, reject reports", Why: "our own decision"},
+		{Domain: "bar.*****le", Action: "suspend", Why: "iftas-dni (1) + hillside (1) ≥ weight 2"},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %v", got)
@@ -167,7 +177,7 @@ func TestParsePage(t *testing.T) {
 		}
 	}
 	ex := pickExamples(append(got, EntryRow{Domain: "noisy.example", Action: "silence", Why: "our own decision"}), 2)
-	if len(ex) != 2 || ex[0].Why != "our own decision" || ex[1].Domain != "bar***.*et" {
+	if len(ex) != 2 || ex[0].Why != "our own decision" || ex[1].Domain != "bar.*****le" {
 		t.Errorf("examples should mix both kinds of provenance: %v", ex)
 	}
 }
@@ -199,5 +209,16 @@ func TestManifestsRender(t *testing.T) {
 	}
 	if !strings.Contains(string(iftasDNI), "baraag.net,suspend") {
 		t.Error("embedded blocklist excerpt lost its rows")
+	}
+}
+
+// TestFooterPrintsTheFeeds: the demo says where its published policies are
+// (issue 15 finding 5: it never printed the page's URL).
+func TestFooterPrintsTheFeeds(t *testing.T) {
+	f := footer("/tmp/kubeconfig", "/tmp/log", "http://127.0.0.1:8091", false)
+	for _, want := range []string{"http://127.0.0.1:8091/policies/", "http://127.0.0.1:8091/policies/riverside/shared-moderation", "Ctrl-C"} {
+		if !strings.Contains(f, want) {
+			t.Errorf("footer does not print %s:\n%s", want, f)
+		}
 	}
 }

@@ -195,8 +195,8 @@ func interleave(a, b []EntryRow, n int) []EntryRow {
 }
 
 // pageRow matches one entry of a transparency page (internal/feeds'
-// pageTemplate): domain, action, flags, public reason, provenance.
-var pageRow = regexp.MustCompile(`(?s)<tr><td><code[^>]*>(.*?)</code></td>\s*<td>(.*?)</td>\s*<td>.*?</td>\s*<td>.*?</td>\s*<td class="muted">(.*?)</td></tr>`)
+// pageTemplate): domain, decision, public reason, provenance.
+var pageRow = regexp.MustCompile(`(?s)<tr><td><code[^>]*>(.*?)</code></td>\s*<td data-label="Decision">(.*?)</td>\s*<td data-label="Reason">.*?</td>\s*<td data-label="Source" class="muted">(.*?)</td></tr>`)
 
 // feedEntries reads a policy's transparency page from the operator's
 // cluster feed: the provenance shown there is what other communities see.

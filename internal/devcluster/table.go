@@ -181,6 +181,7 @@ func Render(s Snapshot, elapsed time.Duration) string {
 		}
 		fmt.Fprintln(&b, line)
 		writeEntries(&b, p.Examples)
+		writeMore(&b, len(p.Examples), int(p.Entries))
 	}
 
 	fmt.Fprintln(&b)
@@ -194,6 +195,9 @@ func Render(s Snapshot, elapsed time.Duration) string {
 			fmt.Fprintf(&b, "%d managed by fedcommons, %d hand-made (left alone)\n", r.Managed, r.HandMade)
 		}
 		writeEntries(&b, r.Examples)
+		if r.SyncOff == "" {
+			writeMore(&b, len(r.Examples), r.Managed+r.HandMade)
+		}
 	}
 	return b.String()
 }
@@ -207,4 +211,12 @@ func writeEntries(b *bytes.Buffer, rows []EntryRow) {
 		fmt.Fprintf(tw, "      %s\t%s\t— %s\t\n", e.Domain, e.Action, clip(strings.TrimSpace(e.Why), 90))
 	}
 	_ = tw.Flush()
+}
+
+// writeMore says how many entries the examples above leave out (issue 15:
+// lists were cut without saying so).
+func writeMore(b *bytes.Buffer, shown, total int) {
+	if shown > 0 && total > shown {
+		fmt.Fprintf(b, "      …and %d more\n", total-shown)
+	}
 }

@@ -197,7 +197,7 @@ func BenchmarkRenderLargePage(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := renderPage(&p); err != nil {
+		if _, err := renderPage(&p, PublicAudience); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,12 +1,10 @@
 package feeds
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"strconv"
 	"strings"
@@ -66,10 +64,11 @@ const DefaultMaxAge = 5 * time.Minute
 // renderVersion changes whenever what the server renders for the same
 // policy changes, so that an ETag never names two different bodies across
 // operator upgrades.
-const renderVersion = "1"
+const renderVersion = "2"
 
 // Server serves published policies:
 //
+//	/                                   what is served here, with links (HTML)
 //	/policies/                          index (HTML)
 //	/policies/{namespace}/{name}        transparency page (HTML)
 //	/policies/{namespace}/{name}.html   the same, unambiguous for names with dots
@@ -80,11 +79,19 @@ const renderVersion = "1"
 // Policies the audience may not see answer 404 like policies that do not
 // exist, so the public listener does not even reveal their names.
 //
-// Obfuscated entries are shown obfuscated on the pages. In the feeds the
-// cluster audience gets them in full, flagged obfuscate so that
-// subscribers keep them hidden in turn; the public audience does not get
-// them at all, since a feed with a starred-out domain is of no use to a
-// program and the real domain is what obfuscation hides.
+// Obfuscation, per audience (issue 15: the page starred out a domain that
+// the feeds it links to named in full):
+//   - public: every form says the same thing. The page and the .csv, .json
+//     and .txt feeds list an obfuscated entry under its starred-out name
+//     (exa****.*om), flagged obfuscate where the format has the flag; the
+//     page adds the SHA-256 of the full domain, so someone who knows it can
+//     check it is listed. A starred-out name is never a valid domain, so no
+//     reader can block anything with it, and ours counts it as obfuscated.
+//   - cluster: the page is read by people, and stars out as the public
+//     one does; the feeds are read by the co-op's own policies, which must
+//     enforce the entry, so they name the domain in full, flagged
+//     obfuscate so that subscribers keep it hidden in turn. The page says
+//     so next to its feed links.
 type Server struct {
 	store    PolicyStore
 	audience Audience
@@ -107,6 +114,7 @@ func NewServer(store PolicyStore, audience Audience, maxAge time.Duration) *Serv
 		store: store, audience: audience, maxAge: maxAge, mux: http.NewServeMux(),
 		cache: newRenderCache(DefaultRenderCacheBytes, DefaultRenderSlots),
 	}
+	s.mux.HandleFunc("GET /{$}", s.serveRoot)
 	s.mux.HandleFunc("GET /policies/{$}", s.serveIndex)
 	s.mux.HandleFunc("GET /policies/{namespace}/{file}", s.servePolicy)
 	return s
@@ -282,16 +290,16 @@ func notModified(r *http.Request, etag string, updated time.Time) bool {
 	return false
 }
 
-// publicEntries returns p's entries as they may leave the operator: never
-// a private comment, and for the public audience of a machine-readable
-// feed, no obfuscated entry.
-func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
+// feedEntries returns p's entries as they may leave the operator in a
+// feed: never a private comment, and for the public audience an
+// obfuscated domain starred out exactly as on the page.
+func (s *Server) feedEntries(p *Published) []moderation.Entry {
 	out := make([]moderation.Entry, 0, len(p.Entries))
 	for _, pe := range p.Entries {
 		e := pe.Entry
 		e.PrivateComment = ""
-		if forFeed && e.Obfuscate && s.audience != ClusterAudience {
-			continue
+		if e.Obfuscate && s.audience != ClusterAudience {
+			e.Domain = PublicDomain(e)
 		}
 		out = append(out, e)
 	}
@@ -300,9 +308,9 @@ func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
 
 func (s *Server) render(p *Published, k kind) ([]byte, error) {
 	if k == kindPage {
-		return renderPage(p)
+		return renderPage(p, s.audience)
 	}
-	return renderFeed(k, s.publicEntries(p, true))
+	return renderFeed(k, s.feedEntries(p))
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
@@ -333,164 +341,3 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(body)
 	}
 }
-
-// pageRow is what the transparency page shows of an entry: public fields
-// only, so no template change can ever reach a private comment.
-type pageRow struct {
-	Domain        string
-	Digest        string
-	Obfuscated    bool
-	Action        string
-	RejectMedia   bool
-	RejectReports bool
-	PublicComment string
-	Summary       string
-}
-
-type pageData struct {
-	Title     string
-	Community string
-	Namespace string
-	Name      string
-	Hash      string
-	UpdatedAt string
-	Counts    []actionCount
-	Rows      []pageRow
-	Feeds     []feedLink
-}
-
-type actionCount struct {
-	Action string
-	N      int
-}
-
-type feedLink struct {
-	Label, Href string
-}
-
-func renderPage(p *Published) ([]byte, error) {
-	d := pageData{
-		Title:     p.Namespace + "/" + p.Name,
-		Community: p.Community,
-		Namespace: p.Namespace,
-		Name:      p.Name,
-		Hash:      p.Hash,
-	}
-	if !p.UpdatedAt.IsZero() {
-		d.UpdatedAt = p.UpdatedAt.UTC().Format(time.RFC3339)
-	}
-	counts := map[moderation.Action]int{}
-	for _, pe := range p.Entries {
-		e := pe.Entry
-		counts[e.Action]++
-		row := pageRow{
-			Domain:        PublicDomain(e),
-			Obfuscated:    e.Obfuscate,
-			Action:        e.Action.String(),
-			RejectMedia:   e.RejectMedia,
-			RejectReports: e.RejectReports,
-			PublicComment: e.PublicComment,
-			Summary:       pe.Summary,
-		}
-		if e.Obfuscate {
-			// Mastodon publishes the SHA-256 of an obfuscated domain so
-			// that someone who knows the domain can check it is listed.
-			sum := sha256.Sum256([]byte(e.Domain))
-			row.Digest = hex.EncodeToString(sum[:])
-		}
-		d.Rows = append(d.Rows, row)
-	}
-	for _, a := range []moderation.Action{moderation.Suspend, moderation.Silence, moderation.RejectMedia, moderation.Noop, moderation.Allow} {
-		if counts[a] > 0 {
-			d.Counts = append(d.Counts, actionCount{a.String(), counts[a]})
-		}
-	}
-	for _, k := range []struct{ label, ext string }{{"Mastodon CSV", ".csv"}, {"GoToSocial JSON", ".json"}, {"plain text", ".txt"}} {
-		d.Feeds = append(d.Feeds, feedLink{k.label, p.Name + k.ext})
-	}
-	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, d); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
-}
-
-type indexRow struct {
-	Community, Namespace, Name, Href, UpdatedAt string
-	Entries                                     int
-	Visibility                                  string
-}
-
-func renderIndex(ps []*Published, a Audience) ([]byte, error) {
-	rows := make([]indexRow, 0, len(ps))
-	for _, p := range ps {
-		row := indexRow{
-			Community: p.Community, Namespace: p.Namespace, Name: p.Name,
-			Href: p.Namespace + "/" + p.Name + ".html", Entries: len(p.Entries), Visibility: string(p.Visibility),
-		}
-		if !p.UpdatedAt.IsZero() {
-			row.UpdatedAt = p.UpdatedAt.UTC().Format(time.RFC3339)
-		}
-		rows = append(rows, row)
-	}
-	var buf bytes.Buffer
-	err := indexTemplate.Execute(&buf, struct {
-		Cluster bool
-		Rows    []indexRow
-	}{a == ClusterAudience, rows})
-	return buf.Bytes(), err
-}
-
-const pageStyle = `<style>
-body{font-family:system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#222;line-height:1.4}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
-th{background:#f4f4f4}code{font-size:.9em}.muted{color:#666}.obf{font-style:italic}
-</style>`
-
-var pageTemplate = template.Must(template.New("page").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Federation policy {{.Title}}</title>` + pageStyle + `</head>
-<body>
-<p class="muted"><a href="../">All published policies</a></p>
-<h1>{{if .Community}}{{.Community}}: {{end}}federation policy <code>{{.Namespace}}/{{.Name}}</code></h1>
-<p>These are the servers this community limits or suspends federation with, and why.
-{{- if .UpdatedAt}} Last changed {{.UpdatedAt}}.{{end}}
-{{- if .Hash}} Version <code>{{.Hash}}</code>.{{end}}</p>
-<p>{{len .Rows}} entries{{range $i, $c := .Counts}}{{if eq $i 0}}: {{else}}, {{end}}{{$c.N}} {{$c.Action}}{{end}}.
-Feeds: {{range $i, $f := .Feeds}}{{if $i}}, {{end}}<a href="{{$f.Href}}">{{$f.Label}}</a>{{end}}.</p>
-<table>
-<thead><tr><th>Domain</th><th>Action</th><th>Also</th><th>Reason</th><th>Source</th></tr></thead>
-<tbody>
-{{- range .Rows}}
-<tr><td>{{if .Obfuscated}}<code class="obf" title="SHA-256 {{.Digest}}">{{.Domain}}</code>{{else}}<code>{{.Domain}}</code>{{end}}</td>
-<td>{{.Action}}</td>
-<td>{{if .RejectMedia}}reject media {{end}}{{if .RejectReports}}reject reports{{end}}</td>
-<td>{{.PublicComment}}</td>
-<td class="muted">{{.Summary}}</td></tr>
-{{- end}}
-</tbody></table>
-<p class="muted">Domains partly starred out are listed on purpose without naming them; the SHA-256 of the full domain is in the tooltip.</p>
-</body></html>
-`))
-
-var indexTemplate = template.Must(template.New("index").Parse(`<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Published federation policies</title>` + pageStyle + `</head>
-<body>
-<h1>Published federation policies</h1>
-{{- if .Cluster}}
-<p class="muted">Inside the cluster: policies published to the cluster are listed too.</p>
-{{- end}}
-{{- if .Rows}}
-<table>
-<thead><tr><th>Community</th><th>Policy</th><th>Entries</th><th>Last changed</th>{{if .Cluster}}<th>Visibility</th>{{end}}</tr></thead>
-<tbody>
-{{- range .Rows}}
-<tr><td>{{.Community}}</td><td><a href="{{.Href}}">{{.Namespace}}/{{.Name}}</a></td><td>{{.Entries}}</td><td>{{.UpdatedAt}}</td>{{if $.Cluster}}<td>{{.Visibility}}</td>{{end}}</tr>
-{{- end}}
-</tbody></table>
-{{- else}}
-<p>No policy is published here.</p>
-{{- end}}
-</body></html>
-`))

@@ -267,7 +267,8 @@ func TestServerRouting(t *testing.T) {
 		"/policies/riverside/shared.moderation.xml":  {404, ""},
 		"/policies/riverside/shared.moderation/x":    {404, ""},
 		"/policies/riverside":                        {404, ""},
-		"/":                                          {404, ""},
+		"/":                                          {200, "text/html; charset=utf-8"}, // what is served here (issue 15)
+		"/nothing":                                   {404, ""},
 		"/policies/riverside/%3Cscript%3E":           {404, ""},
 	} {
 		resp, _ := get(t, pub.URL+path)
@@ -353,10 +354,11 @@ func TestServerObfuscation(t *testing.T) {
 		}
 	}
 	for _, suffix := range []string{".csv", ".json", ".txt"} {
-		// The public feeds leave the obfuscated entry out entirely ...
+		// The public feeds star the entry out exactly as the page does
+		// (issue 15: the page hid what the feeds it links to named) ...
 		_, body := get(t, pub.URL+path+suffix)
-		if strings.Contains(body, "example.com") || strings.Contains(body, "*") {
-			t.Fatalf("public %s reveals or stars the obfuscated entry:\n%s", suffix, body)
+		if strings.Contains(body, "example.com") || !strings.Contains(body, "exa****.*om") {
+			t.Fatalf("public %s does not obfuscate as the page does:\n%s", suffix, body)
 		}
 		// ... the cluster feeds carry it, flagged where the format can.
 		_, body = get(t, cl.URL+path+suffix)
@@ -377,6 +379,27 @@ func TestServerObfuscation(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("cluster CSV does not keep the obfuscate flag:\n%s", csvBody)
+	}
+
+	// A subscriber reading the public CSV never applies the starred name:
+	// it is counted as obfuscated, and everything else is read.
+	_, csvBody = get(t, pub.URL+path+".csv")
+	res, err = moderation.Parse(moderation.FormatMastodonCSV, strings.NewReader(csvBody))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Obfuscated != 1 || len(res.Entries) != 2 {
+		t.Fatalf("public CSV read back: %d entries, %d obfuscated; want 2 and 1:\n%s", len(res.Entries), res.Obfuscated, csvBody)
+	}
+
+	// Each page says what its feeds do with these names.
+	_, page := get(t, pub.URL+path)
+	if !strings.Contains(page, "The feeds star them out the same way") {
+		t.Errorf("public page does not say its feeds star out too:\n%s", page)
+	}
+	_, page = get(t, cl.URL+path)
+	if !strings.Contains(page, "name these domains in full, flagged obfuscate") {
+		t.Errorf("cluster page does not say its feeds name them in full:\n%s", page)
 	}
 }
 

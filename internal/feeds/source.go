@@ -35,9 +35,10 @@ type FetchResult struct {
 	// Problems describe the first rows the parser skipped, Skipped counts
 	// them all, and Obfuscated the rows whose domain was starred out: worth
 	// an event, not a failure.
-	Problems   []moderation.Problem
-	Skipped    int
-	Obfuscated int
+	Problems       []moderation.Problem
+	Skipped        int
+	Obfuscated     int
+	ObfuscatedRows []moderation.Problem
 	// TruncatedComments counts comments cut to moderation.MaxCommentBytes.
 	TruncatedComments int
 }
@@ -79,7 +80,7 @@ func FetchSource(ctx context.Context, f *Fetcher, t *Tracker, src Source) FetchR
 	default:
 		obs.Entries = parsed.Entries
 		obs.Validators = resp.Validators
-		res.Problems, res.Skipped, res.Obfuscated = parsed.Problems, parsed.Skipped, parsed.Obfuscated
+		res.Problems, res.Skipped, res.Obfuscated, res.ObfuscatedRows = parsed.Problems, parsed.Skipped, parsed.Obfuscated, parsed.ObfuscatedRows
 		res.TruncatedComments = parsed.TruncatedComments
 	}
 	res.Outcome = t.Observe(src.Name, obs, src.Retraction)

@@ -86,8 +86,11 @@ func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line,
 type ParseResult struct {
 	// Entries in file order, domains normalised, no duplicates.
 	Entries []Entry
-	// Obfuscated counts rows whose domain was masked with '*'.
-	Obfuscated int
+	// Obfuscated counts rows whose domain was masked with '*';
+	// ObfuscatedRows are the first MaxProblems of them, so a person can
+	// be told which.
+	Obfuscated     int
+	ObfuscatedRows []Problem
 	// Problems describe the first MaxProblems rows that were skipped.
 	Problems []Problem
 	// Skipped counts every skipped row, described in Problems or not.
@@ -193,6 +196,10 @@ func (b *builder) add(line int, record string, e Entry) error {
 	switch {
 	case errors.Is(err, ErrObfuscated):
 		b.result.Obfuscated++
+		if len(b.result.ObfuscatedRows) < MaxProblems {
+			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: cleanText(truncate(record, maxRecordLen)),
+				Reason: "the domain is starred out, so it cannot be matched to a server"})
+		}
 		return nil
 	case err != nil:
 		b.problem(line, record, err.Error())

@@ -190,7 +190,7 @@ func (r *Resolver) URL(ctx context.Context, sub feeds.Subscription) federation.R
 		for i := range res.Effective {
 			f.Entries[i] = res.Effective[i].Entry
 		}
-		f.Note = fmt.Sprintf("%d entries fetched from %s%s", len(f.Entries), sub.URL, problems(res.Problems, res.Obfuscated))
+		f.Note = fmt.Sprintf("%d entries fetched from %s%s", len(f.Entries), sub.URL, problems(res.Problems, res.Skipped, res.ObfuscatedRows, res.Obfuscated))
 	}
 	if r.fetched == nil {
 		r.fetched = map[string]federation.Resolution{}
@@ -220,22 +220,52 @@ func fromFile(path string, format moderation.Format) federation.Resolution {
 	}
 	return federation.Resolution{
 		ResolvedSource: federation.ResolvedSource{Entries: parsed.Entries},
-		Note:           fmt.Sprintf("%d entries from %s (%s)%s", len(parsed.Entries), path, format, problems(parsed.Problems, parsed.Obfuscated)),
+		Note:           fmt.Sprintf("%d entries from %s (%s)%s", len(parsed.Entries), path, format, problems(parsed.Problems, parsed.Skipped, parsed.ObfuscatedRows, parsed.Obfuscated)),
 	}
 }
 
-func problems(skipped []moderation.Problem, obfuscated int) string {
+// problems says which rows of a list were not read, and why: the first
+// few of each kind by line, then how many more (issue 15: "130 obfuscated,
+// 1 rows skipped" left the reader to guess which).
+func problems(skipped []moderation.Problem, nSkipped int, obfuscated []moderation.Problem, nObfuscated int) string {
 	var parts []string
-	if n := len(skipped); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d rows skipped", n))
+	if nSkipped > 0 {
+		parts = append(parts, fmt.Sprintf("%s skipped (%s)", countRows(nSkipped), rows(skipped, nSkipped, true)))
 	}
-	if obfuscated > 0 {
-		parts = append(parts, fmt.Sprintf("%d obfuscated", obfuscated))
+	if nObfuscated > 0 {
+		parts = append(parts, fmt.Sprintf("%s left out because the domain is starred out and cannot be matched to a server (%s)",
+			countRows(nObfuscated), rows(obfuscated, nObfuscated, false)))
 	}
 	if len(parts) == 0 {
 		return ""
 	}
-	return "; " + strings.Join(parts, ", ")
+	return "; " + strings.Join(parts, "; ")
+}
+
+// namedRows is how many rows of each kind a note names.
+const namedRows = 3
+
+func rows(ps []moderation.Problem, total int, why bool) string {
+	var out []string
+	for _, p := range ps[:min(len(ps), namedRows)] {
+		s := fmt.Sprintf("line %d %q", p.Line, p.Record)
+		if why {
+			s += ": " + p.Reason
+		}
+		out = append(out, s)
+	}
+	s := strings.Join(out, "; ")
+	if n := total - len(out); n > 0 {
+		s += fmt.Sprintf(" …and %d more", n)
+	}
+	return s
+}
+
+func countRows(n int) string {
+	if n == 1 {
+		return "1 row"
+	}
+	return fmt.Sprintf("%d rows", n)
 }
 
 func formatOfFile(path string) moderation.Format {
