@@ -58,27 +58,28 @@ type InstanceReconciler struct {
 
 // RBAC (see docs/operator-rbac.md for each verb's reason). get on
 // instances is the uncached re-read before secrets are generated; Secrets
-// are never cached (manager.ClientOptions), so they take get and no
-// list or watch; delete on Secrets and PersistentVolumeClaims is what the
-// OwnerReferencesPermissionEnforcement admission plugin asks of whoever
-// changes an object's ownerReferences, which switching deletionPolicy does.
-// Nothing else of an Instance is deleted by the operator: children go with
-// their owner through the garbage collector.
+// are never cached (manager.ClientOptions), so they take get and no list
+// or watch. The operator never sends a delete for an Instance's children:
+// the garbage collector removes them with their owner. delete is granted
+// on what it applies because putting an owner reference on an object that
+// already exists (adopting it, or switching deletionPolicy to Delete) hands
+// that object to the garbage collector, and the API server's
+// OwnerReferencesPermissionEnforcement plugin allows that only to whoever
+// may delete it. Jobs are only ever created, so they need no delete.
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fedcommons.io,resources=communities;federationpolicies,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims,verbs=list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=services,verbs=list;watch;create;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;services,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch;create
-// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=list;watch;create;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=list;watch;create;patch
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Instance towards its spec.
