@@ -172,12 +172,14 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	renew := 10 * time.Second
 	mgrOpts := ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         CacheOptions(served),
-		Client:                        ClientOptions(),
-		Metrics:                       metricsOpts,
-		HealthProbeBindAddress:        opts.ProbeAddr,
-		LeaderElection:                opts.LeaderElection,
+		Scheme:                 scheme,
+		Cache:                  CacheOptions(served),
+		Client:                 ClientOptions(),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: opts.ProbeAddr,
+		LeaderElection:         opts.LeaderElection,
+		// The leader-election Role grants get/update on this Lease name
+		// only (config/rbac/leader_election_role.yaml and the chart).
 		LeaderElectionID:              "fedcommons.io",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
