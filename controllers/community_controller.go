@@ -43,14 +43,22 @@ type CommunityReconciler struct {
 	Options   Options
 }
 
-// +kubebuilder:rbac:groups=fedcommons.io,resources=communities,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=fedcommons.io,resources=communities/status,verbs=get;update;patch
+// RBAC: exactly what this reconciler sends, each verb's reason in
+// docs/operator-rbac.md (config/rbac_test.go holds the two together).
+// Reads of kinds in the informer cache need list and watch, not get: get
+// is granted only where an uncached reader (APIReader) asks by name. The
+// quota is never deleted, but adopting one that exists (same name, no
+// owner) sets its owner reference, which OwnerReferencesPermissionEnforcement
+// allows only with delete.
+// +kubebuilder:rbac:groups=fedcommons.io,resources=communities,verbs=list;watch;update
+// +kubebuilder:rbac:groups=fedcommons.io,resources=communities/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=communities/finalizers,verbs=update
+// +kubebuilder:rbac:groups=fedcommons.io,resources=instances;federationpolicies,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=rolebindings,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=clusterroles,verbs=bind,resourceNames=fedcommons-community-admin;fedcommons-community-moderator;fedcommons-community-viewer
-// +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=resourcequotas;limitranges,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Community towards its spec.

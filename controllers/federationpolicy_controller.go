@@ -61,10 +61,19 @@ type FederationPolicyReconciler struct {
 	subscriptions sync.Map
 }
 
-// +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+// RBAC (see docs/operator-rbac.md). The saved source state is a ConfigMap
+// read by name and written by server-side apply: get, create and patch,
+// never update, and no list or watch since ConfigMaps are not cached.
+// Its owner reference blocks the policy's deletion, which the
+// OwnerReferencesPermissionEnforcement admission plugin allows only to
+// whoever may update the policy's finalizers; and taking over a ConfigMap
+// left by an earlier policy of the same name changes its owner, which the
+// plugin allows only to whoever may delete it.
+// +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies/status,verbs=patch
+// +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies/finalizers,verbs=update
+// +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes one FederationPolicy's effective entries.

@@ -56,17 +56,31 @@ type InstanceReconciler struct {
 	Federation FederationSyncer
 }
 
-// +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=get;update;patch
+// RBAC (see docs/operator-rbac.md for each verb's reason). get on
+// instances is the uncached re-read before secrets are generated; Secrets
+// are never cached (manager.ClientOptions), so they take get and no list
+// or watch. The operator never sends a delete for an Instance's children:
+// the garbage collector removes them with their owner. delete is granted
+// on what it applies because putting an owner reference on an object that
+// already exists (adopting it, or switching deletionPolicy to Delete) hands
+// that object to the garbage collector, and the API server's
+// OwnerReferencesPermissionEnforcement plugin allows that only to whoever
+// may delete it. Jobs are only ever created, so they need no delete.
+// +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/finalizers,verbs=update
-// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups="",resources=services;configmaps;persistentvolumeclaims;serviceaccounts,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=batch,resources=jobs;cronjobs,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses,verbs=get;list;watch;create;patch;delete
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=fedcommons.io,resources=communities;federationpolicies,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;create;patch;delete
+// +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;services,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch;create
+// +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get
-// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=get;list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch;delete
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile moves one Instance towards its spec.
 func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {

@@ -332,6 +332,12 @@ var _ = Describe("Instance", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-secrets"}, s)).To(Succeed())
 			g.Expect(s.OwnerReferences).To(ContainElement(HaveField("UID", live.UID)))
 			g.Expect(s.Data).To(Equal(secrets.Data))
+			// The data volume too: adding an owner to an existing object
+			// is what OwnerReferencesPermissionEnforcement lets only those
+			// who may delete it do (docs/operator-rbac.md).
+			pvc := &corev1.PersistentVolumeClaim{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-data"}, pvc)).To(Succeed())
+			g.Expect(pvc.OwnerReferences).To(ContainElement(HaveField("UID", live.UID)))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 

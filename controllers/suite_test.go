@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/yaml"
 
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
@@ -79,7 +76,7 @@ func (w *writeLog) count(accept func(namespace, name string) bool) int64 {
 	return n
 }
 
-const operatorNamespace = "fedcommons-system"
+const operatorNamespace = testenv.OperatorNamespace
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -100,17 +97,26 @@ var _ = BeforeSuite(func() {
 		CRDDirectoryPaths:     append([]string{filepath.Join("..", "config", "crd", "bases")}, thirdPartyCRDs...),
 		ErrorIfCRDPathMissing: true,
 	}
+	// The strictest owner-reference check a cluster may run (OpenShift
+	// does): setting blockOwnerDeletion needs update on the owner's
+	// finalizers, changing an object's ownerReferences needs delete on it.
+	// The shipped RBAC must hold up under it.
+	testEnv.ControlPlane.GetAPIServer().Configure().
+		Set("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 
 	scheme = manager.Scheme()
+	// The test's own client is an admin: assertions see everything.
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	applyYAMLFile(filepath.Join("..", "config", "rbac", "community_roles.yaml"))
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
+	Expect(testenv.InstallOperatorRBAC(ctx, k8sClient)).To(Succeed())
 
-	mgr, err := manager.New(cfg, manager.Options{
+	// The operator runs as its ServiceAccount under config/rbac, as
+	// shipped: a verb missing there fails the specs that need it.
+	mgr, err := manager.New(testenv.AsOperator(cfg), manager.Options{
 		MetricsAddr: "0",
 		ProbeAddr:   "0",
 		NewClient:   countingClient,
@@ -188,30 +194,6 @@ func countingClient(config *rest.Config, options client.Options) (client.Client,
 			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
 		},
 	}), nil
-}
-
-// applyYAMLFile creates every object of a multi-document YAML file.
-func applyYAMLFile(path string) {
-	data, err := os.ReadFile(path)
-	Expect(err).NotTo(HaveOccurred())
-	for _, doc := range strings.Split(string(data), "\n---") {
-		if strings.TrimSpace(stripComments(doc)) == "" {
-			continue
-		}
-		obj := map[string]any{}
-		Expect(yaml.Unmarshal([]byte(doc), &obj)).To(Succeed())
-		Expect(k8sClient.Create(ctx, &unstructured.Unstructured{Object: obj})).To(Succeed(), "create from %s", path)
-	}
-}
-
-func stripComments(doc string) string {
-	var b strings.Builder
-	for _, line := range strings.Split(doc, "\n") {
-		if !strings.HasPrefix(strings.TrimSpace(line), "#") {
-			b.WriteString(line + "\n")
-		}
-	}
-	return b.String()
 }
 
 var nsCounter atomic.Int64

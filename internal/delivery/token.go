@@ -62,8 +62,10 @@ func (s *Syncer) storedToken(ctx context.Context, p *pass, apiURL string) (strin
 	sec := &corev1.Secret{}
 	err := s.Client.Get(ctx, key, sec)
 	if apierrors.IsNotFound(err) {
-		// The cache may not have seen a Secret created moments ago: ask the
-		// API server before signing in again. (Rare: only when missing.)
+		// A caching client may not have seen a Secret created moments
+		// ago: ask the API server before signing in again. (The manager's
+		// client reads Secrets uncached, manager.ClientOptions; this keeps
+		// any other client right. Rare: only when missing.)
 		err = s.APIReader.Get(ctx, key, sec)
 	}
 	switch {

@@ -95,17 +95,16 @@ func communitySelector() labels.Selector {
 }
 
 // CacheOptions keep the informer cache to what fedcommons manages: on a big
-// cluster the operator must not hold every Secret, Pod and Namespace in
-// memory. Objects it did not create (a sysadmin's SMTP secret, an external
-// database password) are read uncached through the manager's APIReader.
+// cluster the operator must not hold every Pod and Namespace in memory.
+// Objects it did not create (a sysadmin's SMTP secret, an external database
+// password) are read uncached through the manager's APIReader. Secrets and
+// ConfigMaps are not cached at all (ClientOptions).
 func CacheOptions(served func(schema.GroupVersionKind) bool) cache.Options {
 	managed := cache.ByObject{Label: managedSelector()}
 	opts := cache.Options{
 		DefaultTransform: cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Namespace{}:             {Label: communitySelector()},
-			&corev1.Secret{}:                managed,
-			&corev1.ConfigMap{}:             managed,
 			&corev1.Service{}:               managed,
 			&corev1.PersistentVolumeClaim{}: managed,
 			&corev1.ResourceQuota{}:         managed,
@@ -130,6 +129,19 @@ func CacheOptions(served func(schema.GroupVersionKind) bool) cache.Options {
 		opts.ByObject[&gatewayv1.HTTPRoute{}] = managed
 	}
 	return opts
+}
+
+// ClientOptions make the manager's client read Secrets and ConfigMaps from
+// the API server by name instead of from an informer. An informer needs
+// list and watch on its kind in every namespace, whatever label selector
+// it uses (RBAC cannot grant by label), and list on Secrets is the power to
+// read every Secret of the cluster. The operator reads a handful of them by
+// name (generated keys, admin tokens, the saved source state of a policy),
+// so a GET each time costs little and the ClusterRole grants get alone.
+func ClientOptions() client.Options {
+	return client.Options{Cache: &client.CacheOptions{
+		DisableFor: []client.Object{&corev1.Secret{}, &corev1.ConfigMap{}},
+	}}
 }
 
 // servedKinds asks the API server which kinds it serves, once, at start.
@@ -162,11 +174,14 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	}
 	renew := 10 * time.Second
 	mgrOpts := ctrl.Options{
-		Scheme:                        scheme,
-		Cache:                         CacheOptions(served),
-		Metrics:                       metricsOpts,
-		HealthProbeBindAddress:        opts.ProbeAddr,
-		LeaderElection:                opts.LeaderElection,
+		Scheme:                 scheme,
+		Cache:                  CacheOptions(served),
+		Client:                 ClientOptions(),
+		Metrics:                metricsOpts,
+		HealthProbeBindAddress: opts.ProbeAddr,
+		LeaderElection:         opts.LeaderElection,
+		// The leader-election Role grants get/update on this Lease name
+		// only (config/rbac/leader_election_role.yaml and the chart).
 		LeaderElectionID:              "fedcommons.io",
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,

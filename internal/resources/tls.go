@@ -32,8 +32,8 @@ func Certificate(inst *v1alpha1.Instance, params Params) *certmanagerv1.Certific
 			SecretName: TLSSecretName(inst),
 			DNSNames:   []string{string(inst.Spec.Domain)},
 			IssuerRef:  cmmeta.IssuerReference{Name: ref.Name, Kind: kind, Group: group},
-			// The operator's cache only sees labelled Secrets: label the
-			// issued one so the reconciler can tell it exists.
+			// Labelled like every child of the Instance, so that a
+			// selector on the Instance's labels finds it with the rest.
 			SecretTemplate: &certmanagerv1.CertificateSecretTemplate{Labels: Labels(inst, "tls", params)},
 		},
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
@@ -31,6 +29,7 @@ import (
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/localcluster"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/testenv"
 )
 
 // env is one local cluster with the operator running against it, shared by
@@ -78,10 +77,12 @@ func run(ctx context.Context, m *testing.M) (int, error) {
 	if err := installCRDs(ctx, c); err != nil {
 		return 0, err
 	}
-	if err := createFromFile(ctx, c, filepath.Join("..", "..", "config", "rbac", "community_roles.yaml")); err != nil {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testenv.OperatorNamespace}}); err != nil {
 		return 0, err
 	}
-	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fedcommons-system"}}); err != nil {
+	// The operator runs as its ServiceAccount under config/rbac, leader
+	// election included, as the image does; the tests' client is admin.
+	if err := testenv.InstallOperatorRBAC(ctx, c); err != nil {
 		return 0, err
 	}
 	shared = &env{cfg: cfg, client: c}
@@ -95,9 +96,10 @@ func run(ctx context.Context, m *testing.M) (int, error) {
 // startOperator runs a fresh operator process-equivalent: a new manager
 // with empty caches and no memory of earlier passes.
 func (e *env) startOperator(ctx context.Context) error {
-	mgr, err := manager.New(e.cfg, manager.Options{
+	mgr, err := manager.New(testenv.AsOperator(e.cfg), manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
-		Controllers:                  controllers.Options{OperatorNamespace: "fedcommons-system"},
+		LeaderElection: true, LeaderElectionNamespace: testenv.OperatorNamespace,
+		Controllers:                  controllers.Options{OperatorNamespace: testenv.OperatorNamespace},
 		SkipControllerNameValidation: true,
 	})
 	if err != nil {
@@ -105,7 +107,15 @@ func (e *env) startOperator(ctx context.Context) error {
 	}
 	mgrCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
+	go func() {
+		err := mgr.Start(mgrCtx)
+		if err != nil && mgrCtx.Err() == nil {
+			// A lost lease or a refused request at start: say so, or
+			// every test after this waits for an operator that is gone.
+			fmt.Fprintln(os.Stderr, "e2e: the operator stopped:", err)
+		}
+		done <- err
+	}()
 	var once sync.Once
 	e.stopOperator = func() { once.Do(func() { stop(); <-done }) }
 	return nil
@@ -141,26 +151,6 @@ func installCRDs(ctx context.Context, c client.Client) error {
 			return false, nil
 		})
 	})
-}
-
-func createFromFile(ctx context.Context, c client.Client, path string) error {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	for _, doc := range strings.Split(string(data), "\n---") {
-		obj := map[string]any{}
-		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
-			return err
-		}
-		if len(obj) == 0 {
-			continue
-		}
-		if err := c.Create(ctx, &unstructured.Unstructured{Object: obj}); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-	}
-	return nil
 }
 
 func externalInstance(ns, name string) *v1alpha1.Instance {
