@@ -96,16 +96,10 @@ func (r *CommunityReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		r.reconcileCounts,
 	} {
 		if err := step(ctx, community); err != nil {
-			var stalled *stalledError
-			if asStalled(err, &stalled) {
-				conditions.MarkStalled(&community.Status.Conditions, community.Generation, stalled.reason, stalled.message)
-				return ctrl.Result{}, nil
-			}
-			conditions.MarkReconciling(&community.Status.Conditions, community.Generation, "Progressing", err.Error())
-			return ctrl.Result{}, err
+			return conditions.Record(&community.Status.Conditions, community.Generation, conditions.Retry(v1alpha1.ReasonProgressing, err))
 		}
 	}
-	conditions.MarkReady(&community.Status.Conditions, community.Generation, "Reconciled",
+	conditions.MarkReady(&community.Status.Conditions, community.Generation, v1alpha1.ReasonReconciled,
 		fmt.Sprintf("Namespace %s ready with %d member(s); %d/%d instance(s) ready",
 			community.Status.Namespace, len(community.Spec.Members), community.Status.ReadyInstances, community.Status.Instances))
 	return ctrl.Result{}, nil
@@ -126,7 +120,7 @@ func (r *CommunityReconciler) reconcileNamespace(ctx context.Context, c *v1alpha
 		return fmt.Errorf("read namespace %s: %w", name, err)
 	}
 	if owner := existing.Labels[v1alpha1.LabelCommunity]; owner != "" && owner != c.Name {
-		return stalled("NamespaceTaken", fmt.Sprintf(
+		return conditions.Stall(v1alpha1.ReasonNamespaceTaken, fmt.Sprintf(
 			"namespace %s already belongs to community %s; choose another spec.namespace", name, owner))
 	}
 	if !existing.DeletionTimestamp.IsZero() {
@@ -256,7 +250,7 @@ func (r *CommunityReconciler) reconcileDelete(ctx context.Context, c *v1alpha1.C
 		}
 		sort.Strings(names)
 		before := c.Status.DeepCopy()
-		conditions.MarkStalled(&c.Status.Conditions, c.Generation, "InstancesRemain", fmt.Sprintf(
+		conditions.MarkStalled(&c.Status.Conditions, c.Generation, v1alpha1.ReasonInstancesRemain, fmt.Sprintf(
 			"deletion waits: namespace %s still has %d instance(s): %s; delete them first (each keeps or removes its data by its deletionPolicy)",
 			ns, len(names), strings.Join(names, ", ")))
 		if !equality.Semantic.DeepEqual(before, &c.Status) {

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -29,6 +28,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/feeds"
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/requeue"
 )
 
 // FederationPolicyReconciler merges a community's moderation by trust. It
@@ -100,15 +100,14 @@ func (r *FederationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	}()
 
 	if _, err := federation.Selector(policy); err != nil {
-		conditions.MarkStalled(&policy.Status.Conditions, policy.Generation, "InvalidSelector", "spec.instanceSelector: "+err.Error())
-		return ctrl.Result{}, nil
+		return conditions.Record(&policy.Status.Conditions, policy.Generation,
+			conditions.Stall(v1alpha1.ReasonInvalidSelector, "spec.instanceSelector: "+err.Error()))
 	}
 	subs, err := r.subscriptionsOf(ctx, policy)
 	if err != nil {
 		// Without the saved source state a merge could drop entries whose
 		// sources are merely not fetched yet: do not compute at all.
-		conditions.MarkReconciling(&policy.Status.Conditions, policy.Generation, "SourceStateUnreadable", err.Error())
-		return ctrl.Result{}, err
+		return conditions.Record(&policy.Status.Conditions, policy.Generation, conditions.Retry(v1alpha1.ReasonSourceStateUnreadable, err))
 	}
 	// The state is saved after the merge and publication and whatever they
 	// did: a save that fails costs refetches after a restart, never the
@@ -120,37 +119,28 @@ func (r *FederationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Req
 	return result, err
 }
 
-// computeAndPublish resolves the sources, merges and publishes.
+// computeAndPublish resolves the sources, merges and publishes. A failure
+// to read the cluster is retried with backoff and leaves the conditions as
+// they are.
 func (r *FederationPolicyReconciler) computeAndPublish(ctx context.Context, policy *v1alpha1.FederationPolicy, subs *feeds.Subscriptions) (ctrl.Result, error) {
 	sources := r.resolveSources(ctx, policy, subs)
 	policy.Status.Sources = sources.statuses()
 	if waiting := federation.Waiting(sources.all); len(waiting) > 0 {
-		conditions.MarkReconciling(&policy.Status.Conditions, policy.Generation, "WaitingForSource",
-			"waiting for "+strings.Join(waiting, "; "))
-		return ctrl.Result{RequeueAfter: jitter(sources.retry())}, nil
+		return conditions.Record(&policy.Status.Conditions, policy.Generation, conditions.Wait(v1alpha1.ReasonWaitingForSource,
+			"waiting for "+strings.Join(waiting, "; "), requeue.Jitter(sources.retry())))
 	}
 	res, selected, err := r.compute(ctx, policy, sources)
-	var merge *mergeError
-	if errors.As(err, &merge) {
-		conditions.MarkStalled(&policy.Status.Conditions, policy.Generation, "MergeFailed", merge.Error())
-		return ctrl.Result{}, nil
-	}
 	if err != nil {
-		return ctrl.Result{}, err
+		return conditions.Record(&policy.Status.Conditions, policy.Generation, err)
 	}
 	prev, _ := r.Registry.Get(client.ObjectKeyFromObject(policy))
 	r.publish(ctx, policy, res)
 	r.report(policy, prev, res, selected, sources)
 	if sources.next > 0 {
-		return ctrl.Result{RequeueAfter: jitter(sources.next)}, nil
+		return ctrl.Result{RequeueAfter: requeue.Jitter(sources.next)}, nil
 	}
 	return ctrl.Result{}, nil
 }
-
-// mergeError is a merge the engine refused: retrying cannot help.
-type mergeError struct{ err error }
-
-func (e *mergeError) Error() string { return e.err.Error() }
 
 // compute merges the policy with its resolved sources, protecting every
 // Instance domain of the cluster, and counts the Instances it selects.
@@ -162,7 +152,8 @@ func (r *FederationPolicyReconciler) compute(ctx context.Context, policy *v1alph
 	resolved := federation.Resolved(sources.all)
 	eff, err := moderation.Merge(federation.Input(policy, resolved, federation.ProtectedDomains(instances.Items)))
 	if err != nil {
-		return nil, 0, &mergeError{err}
+		// A merge the engine refused: retrying cannot help.
+		return nil, 0, conditions.Stall(v1alpha1.ReasonMergeFailed, err.Error())
 	}
 	selected := 0
 	for i := range instances.Items {

@@ -73,14 +73,14 @@ func noticesOf(policy *v1alpha1.FederationPolicy, eff *moderation.Policy, source
 // back the whole policy).
 func (n notices) markReady(policy *v1alpha1.FederationPolicy, summary string) {
 	var problems []string
-	reason := "Computed"
+	reason := v1alpha1.ReasonComputed
 	if len(n.refusedOwn) > 0 {
-		reason = "EntriesRefused"
+		reason = v1alpha1.ReasonEntriesRefused
 		problems = append(problems, fmt.Sprintf("%s refused: %s", plural(len(n.refusedOwn), "entry of spec.entries", "entries of spec.entries"), describeRejections(n.refusedOwn)))
 	}
 	if len(n.neverFetched) > 0 {
-		if reason == "Computed" {
-			reason = "SourceNeverFetched"
+		if reason == v1alpha1.ReasonComputed {
+			reason = v1alpha1.ReasonSourceNeverFetched
 		}
 		problems = append(problems, fmt.Sprintf("never fetched successfully, so none of its entries are in force: %s", nameSome(n.neverFetched)))
 	}
@@ -109,11 +109,11 @@ func (n notices) markEntries(policy *v1alpha1.FederationPolicy) {
 	}
 	switch {
 	case len(n.refusedOwn)+len(n.refusedSubscribed) > 0:
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionFalse, "EntriesRefused", strings.Join(parts, "; "))
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionFalse, v1alpha1.ReasonEntriesRefused, strings.Join(parts, "; "))
 	case len(n.watched) > 0:
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionTrue, "SourcesWatched", "every entry was accepted; "+strings.Join(parts, "; "))
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionTrue, v1alpha1.ReasonSourcesWatched, "every entry was accepted; "+strings.Join(parts, "; "))
 	default:
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionTrue, "Accepted", "every entry was accepted")
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionEntriesAccepted, metav1.ConditionTrue, v1alpha1.ReasonAccepted, "every entry was accepted")
 	}
 }
 

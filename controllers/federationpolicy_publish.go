@@ -95,9 +95,9 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, p
 	}
 	if len(failing) > 0 {
 		msg := strings.Join(failing, "; ")
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionFalse, "SourceErrors", msg)
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionFalse, v1alpha1.ReasonSourceErrors, msg)
 	} else {
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionTrue, "Fetched",
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourcesHealthy, metav1.ConditionTrue, v1alpha1.ReasonFetched,
 			plural(len(sources.all), "source", "sources")+" in force")
 	}
 	// Applied says the effective policy was handed to the selected
@@ -105,7 +105,7 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, p
 	// FederationSynced condition (several policies may combine there).
 	// Its observedGeneration is also what tells dependants that this
 	// generation is computed (see published).
-	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionApplied, metav1.ConditionTrue, "Computed",
+	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionApplied, metav1.ConditionTrue, v1alpha1.ReasonComputed,
 		"effective policy handed to "+plural(selected, "selected Instance", "selected Instances"))
 	msg := fmt.Sprintf("%s, %s, %s", plural(len(eff.Entries), "effective entry", "effective entries"),
 		fmt.Sprintf("%d refused", len(eff.Rejected)), plural(selected, "Instance", "Instances"))

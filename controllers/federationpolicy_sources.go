@@ -218,7 +218,7 @@ func (r *FederationPolicyReconciler) subscriptionsOf(ctx context.Context, policy
 func (r *FederationPolicyReconciler) saveSubscriptions(ctx context.Context, policy *v1alpha1.FederationPolicy, subs *feeds.Subscriptions) error {
 	saved, changed, err := subs.Save()
 	if err != nil {
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, "TooLarge",
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, v1alpha1.ReasonTooLarge,
 			err.Error()+": nothing is saved, and after a restart every source is fetched again")
 		return nil
 	}
@@ -227,18 +227,18 @@ func (r *FederationPolicyReconciler) saveSubscriptions(ctx context.Context, poli
 	}
 	name := sourcesConfigMapName(policy.Name)
 	if _, err := r.Applier.Apply(ctx, sourcesConfigMap(policy, saved)); err != nil {
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, "SaveFailed",
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, v1alpha1.ReasonSaveFailed,
 			fmt.Sprintf("cannot save the fetched state in ConfigMap %s (%v); the policy is computed meanwhile, and a restart before the next save fetches its sources again", name, err))
 		return fmt.Errorf("save source state: %w", err)
 	}
 	subs.MarkSaved(saved)
 	if len(saved.Unsaved) > 0 {
-		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, "TooLarge",
+		conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionFalse, v1alpha1.ReasonTooLarge,
 			fmt.Sprintf("the fetched state does not fit the %d KiB ConfigMap %s may hold: the last good copies of %s are not saved, so after a restart the policy waits until they are fetched again",
 				saved.Budget>>10, name, strings.Join(saved.Unsaved, ", ")))
 		return nil
 	}
-	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionTrue, "Saved",
+	conditions.Set(&policy.Status.Conditions, policy.Generation, v1alpha1.ConditionSourceStateSaved, metav1.ConditionTrue, v1alpha1.ReasonSaved,
 		"the fetched state of every url source is kept in ConfigMap "+name)
 	return nil
 }

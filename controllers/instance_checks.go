@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
@@ -23,22 +24,26 @@ import (
 // issuer or gateway the operator's tenancy limits do not allow. An
 // Instance in a namespace no Community owns was written by the co-op's
 // sysadmins, so only the validity of its names is checked.
-func (r *InstanceReconciler) checkTenancy(ctx context.Context, inst *v1alpha1.Instance) (*tenancy.Refusal, error) {
+func (r *InstanceReconciler) checkTenancy(ctx context.Context, inst *v1alpha1.Instance) error {
 	var community *v1alpha1.Community
 	if name := inst.Status.Community; name != "" {
 		community = &v1alpha1.Community{}
 		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, community); err != nil {
 			if !apierrors.IsNotFound(err) {
-				return nil, err
+				return err
 			}
-			return &tenancy.Refusal{Reason: "CommunityNotFound", Message: fmt.Sprintf(
-				"namespace %s belongs to Community %s, which does not exist; its Instances wait until it does", inst.Namespace, name)}, nil
+			return conditions.Stall(v1alpha1.ReasonCommunityNotFound, fmt.Sprintf(
+				"namespace %s belongs to Community %s, which does not exist; its Instances wait until it does", inst.Namespace, name))
 		}
 	}
-	if refused := tenancy.CheckDomains(community, inst); refused != nil || community == nil {
-		return refused, nil
+	refused := tenancy.CheckDomains(community, inst)
+	if refused == nil && community != nil {
+		refused = r.Options.Tenancy.CheckLimits(inst)
 	}
-	return r.Options.Tenancy.CheckLimits(inst), nil
+	if refused != nil {
+		return conditions.Stall(refused.Reason, refused.Message)
+	}
+	return nil
 }
 
 // checkDomain refuses an Instance whose domain or accountDomain another
@@ -46,7 +51,7 @@ func (r *InstanceReconciler) checkTenancy(ctx context.Context, inst *v1alpha1.In
 // (see federation.ClaimHolder), and the refused Instance touches nothing. Both names
 // are claimed: two servers answering for the same handles
 // (@alice@riverside.example) would split one community's accounts.
-func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) *stalledError {
+func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) error {
 	claims := []*v1alpha1.Instance{}
 	seen := map[types.UID]bool{}
 	for _, name := range claimedNames(inst) {
@@ -68,8 +73,8 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 	if first.UID == inst.UID {
 		return nil
 	}
-	return &stalledError{reason: reasonDomainTaken, message: fmt.Sprintf(
-		"domain %s is already served by Instance %s/%s; each domain (and account domain) can have one Instance in the cluster", strings.Join(sharedNames(inst, first), ", "), first.Namespace, first.Name)}
+	return conditions.Stall(v1alpha1.ReasonDomainTaken, fmt.Sprintf(
+		"domain %s is already served by Instance %s/%s; each domain (and account domain) can have one Instance in the cluster", strings.Join(sharedNames(inst, first), ", "), first.Namespace, first.Name))
 }
 
 // claimedNames are the names an Instance claims: its domain and, if set,
@@ -91,11 +96,6 @@ func sharedNames(a, b *v1alpha1.Instance) []string {
 	}
 	return out
 }
-
-// reasonDomainTaken is the reason ClaimHolder reads: the rule of who
-// keeps a domain lives in internal/federation, where it also decides
-// which Instances protect their domain in every policy's merge.
-const reasonDomainTaken = federation.ReasonDomainTaken
 
 // secretRef is a Secret the sysadmin provides and the spec refers to.
 type secretRef struct {
@@ -139,31 +139,31 @@ func referencedSecrets(inst *v1alpha1.Instance) []secretRef {
 // checkSecrets makes sure every Secret the spec names exists with the keys
 // it must hold, so that pods never sit in CreateContainerConfigError
 // without a word in the Instance's status.
-func (r *InstanceReconciler) checkSecrets(ctx context.Context, inst *v1alpha1.Instance) phaseResult {
+func (r *InstanceReconciler) checkSecrets(ctx context.Context, inst *v1alpha1.Instance) error {
 	for _, ref := range referencedSecrets(inst) {
 		secret := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: ref.name}, secret)
 		if apierrors.IsNotFound(err) {
-			return stalledResult("SecretNotFound", fmt.Sprintf(
+			return conditions.Stall(v1alpha1.ReasonSecretNotFound, fmt.Sprintf(
 				"%s: Secret %s/%s does not exist; create it with key(s) %v", ref.field, inst.Namespace, ref.name, ref.keys))
 		}
 		if err != nil {
-			return phaseResult{err: fmt.Errorf("read Secret %s/%s: %w", inst.Namespace, ref.name, err)}
+			return fmt.Errorf("read Secret %s/%s: %w", inst.Namespace, ref.name, err)
 		}
 		for _, k := range ref.keys {
 			if len(secret.Data[k]) == 0 {
-				return stalledResult("SecretKeyMissing", fmt.Sprintf(
+				return conditions.Stall(v1alpha1.ReasonSecretKeyMissing, fmt.Sprintf(
 					"%s: Secret %s/%s has no key %q", ref.field, inst.Namespace, ref.name, k))
 			}
 		}
 	}
-	return phaseResult{}
+	return nil
 }
 
 // checkIssuer makes sure the cert-manager issuer named by spec.tls exists.
-func (r *InstanceReconciler) checkIssuer(ctx context.Context, inst *v1alpha1.Instance) phaseResult {
+func (r *InstanceReconciler) checkIssuer(ctx context.Context, inst *v1alpha1.Instance) error {
 	if inst.Spec.TLS == nil || inst.Spec.TLS.IssuerRef == nil {
-		return phaseResult{}
+		return nil
 	}
 	ref := inst.Spec.TLS.IssuerRef
 	group := ref.Group
@@ -175,7 +175,7 @@ func (r *InstanceReconciler) checkIssuer(ctx context.Context, inst *v1alpha1.Ins
 		kind = "ClusterIssuer"
 	}
 	if group != "cert-manager.io" {
-		return phaseResult{} // an external issuer: cert-manager reports on it in the Certificate
+		return nil // an external issuer: cert-manager reports on it in the Certificate
 	}
 	issuer := &unstructured.Unstructured{}
 	issuer.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: "v1", Kind: kind})
@@ -186,16 +186,16 @@ func (r *InstanceReconciler) checkIssuer(ctx context.Context, inst *v1alpha1.Ins
 	err := r.APIReader.Get(ctx, key, issuer)
 	switch {
 	case err == nil:
-		return phaseResult{}
+		return nil
 	case apierrors.IsNotFound(err):
 		where := "in the cluster"
 		if kind == "Issuer" {
 			where = "in namespace " + inst.Namespace
 		}
-		return stalledResult("IssuerNotFound", fmt.Sprintf("spec.tls.issuerRef: %s %q does not exist %s; create it or name an existing one", kind, ref.Name, where))
+		return conditions.Stall(v1alpha1.ReasonIssuerNotFound, fmt.Sprintf("spec.tls.issuerRef: %s %q does not exist %s; create it or name an existing one", kind, ref.Name, where))
 	case isNoMatch(err):
-		return stalledResult("CertManagerMissing", "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
+		return conditions.Stall(v1alpha1.ReasonCertManagerMissing, "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
 	default:
-		return phaseResult{err: fmt.Errorf("read %s %s: %w", kind, ref.Name, err)}
+		return fmt.Errorf("read %s %s: %w", kind, ref.Name, err)
 	}
 }

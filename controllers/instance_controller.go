@@ -27,6 +27,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/metrics"
+	"github.com/fedcommons/fedcommons/internal/requeue"
 	"github.com/fedcommons/fedcommons/internal/software"
 	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
@@ -108,72 +109,49 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	profile, err := software.Lookup(inst.Spec.Software)
 	if err != nil {
-		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, "UnknownSoftware", err.Error())
-		return ctrl.Result{}, nil
+		return conditions.Record(&inst.Status.Conditions, inst.Generation, conditions.Stall(v1alpha1.ReasonUnknownSoftware, err.Error()))
 	}
-	if refused, err := r.checkTenancy(ctx, inst); err != nil {
-		return ctrl.Result{}, err
-	} else if refused != nil {
-		// Nothing is created for a refused Instance: not a certificate
-		// for a name the community was not given, nor a route, nor a
-		// sync. The Community watch re-checks it when the co-op's
-		// sysadmin changes the community's domains.
-		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, refused.Reason, refused.Message)
-		return ctrl.Result{}, nil
+	if err := r.checkTenancy(ctx, inst); err != nil {
+		// Nothing is created for a refused Instance (Stalled): not a
+		// certificate for a name the community was not given, nor a
+		// route, nor a sync. The Community watch re-checks it when the
+		// co-op's sysadmin changes the community's domains.
+		return conditions.Record(&inst.Status.Conditions, inst.Generation, err)
 	}
 
-	var phase phaseResult
+	var ready string
 	if inst.Spec.External != nil {
-		phase = r.reconcileExternal(ctx, inst)
+		ready, err = r.reconcileExternal(ctx, inst)
 	} else {
-		phase = r.reconcileHosted(ctx, inst, profile)
+		ready, err = r.reconcileHosted(ctx, inst, profile)
 	}
-	switch {
-	case phase.stalled != nil:
-		conditions.MarkStalled(&inst.Status.Conditions, inst.Generation, phase.stalled.reason, phase.stalled.message)
-		// Retrying cannot help until the spec or a referenced object
-		// changes; a slow recheck catches objects we do not watch
-		// (issuers, the sysadmin's Secrets).
-		return ctrl.Result{RequeueAfter: jitter(time.Minute)}, nil
-	case phase.err != nil:
-		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "Error", phase.err.Error())
-		return ctrl.Result{}, phase.err
-	case phase.waiting != "":
-		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "Progressing", phase.waiting)
-		return ctrl.Result{RequeueAfter: phase.requeueAfter}, nil
+	if err != nil {
+		result, retErr := conditions.Record(&inst.Status.Conditions, inst.Generation, conditions.Retry(v1alpha1.ReasonError, err))
+		if conditions.IsStalled(err) {
+			// Retrying cannot help until the spec or a referenced object
+			// changes; a slow recheck catches objects we do not watch
+			// (issuers, the sysadmin's Secrets).
+			result.RequeueAfter = requeue.Jitter(time.Minute)
+		}
+		return result, retErr
 	}
 
-	requeue := time.Duration(0)
+	requeueAfter := time.Duration(0)
 	if r.Federation != nil && federationEnabled(inst) {
 		out, err := r.Federation.Sync(ctx, inst, profile)
 		if err != nil {
-			conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, "FederationSyncFailed", err.Error())
-			return ctrl.Result{RequeueAfter: jitter(time.Minute)}, nil
+			return conditions.Record(&inst.Status.Conditions, inst.Generation,
+				conditions.Wait(v1alpha1.ReasonFederationSyncFailed, err.Error(), requeue.Jitter(time.Minute)))
 		}
 		r.recordFederation(inst, out)
-		requeue = out.RequeueAfter
+		requeueAfter = out.RequeueAfter
 	}
 	if c := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionFederationSynced); c != nil && c.Status != "True" {
 		conditions.MarkReconciling(&inst.Status.Conditions, inst.Generation, c.Reason, "Moderation: "+c.Message)
 	} else {
-		conditions.MarkReady(&inst.Status.Conditions, inst.Generation, "Reconciled", phase.readyMessage)
+		conditions.MarkReady(&inst.Status.Conditions, inst.Generation, v1alpha1.ReasonReconciled, ready)
 	}
-	return ctrl.Result{RequeueAfter: requeue}, nil
-}
-
-// phaseResult is how far a pass got: stalled (a person must act), an
-// error (retry with backoff), waiting (for children to catch up, watched),
-// or done with a message for the Ready condition.
-type phaseResult struct {
-	stalled      *stalledError
-	err          error
-	waiting      string
-	requeueAfter time.Duration
-	readyMessage string
-}
-
-func stalledResult(reason, message string) phaseResult {
-	return phaseResult{stalled: &stalledError{reason: reason, message: message}}
+	return ctrl.Result{RequeueAfter: requeueAfter}, nil
 }
 
 func federationEnabled(inst *v1alpha1.Instance) bool {

@@ -17,6 +17,7 @@ import (
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/requeue"
 	"github.com/fedcommons/fedcommons/internal/resources"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
@@ -24,37 +25,42 @@ import (
 // reconcileHosted runs the phases of a hosted Instance in order: refuse
 // what cannot work, make the generated secrets, move through the install or
 // upgrade steps, bootstrap the admin, and read the children's state.
-func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile) phaseResult {
+//
+// A phase that cannot finish returns a conditions.Stalled (a person must
+// act), a conditions.Waiting (for children to catch up, watched) or any
+// other error (retried with backoff); the last returns the message of the
+// Ready condition.
+func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile) (string, error) {
 	inst.Status.URL = "https://" + string(inst.Spec.Domain)
-	if s := r.checkDomain(ctx, inst); s != nil {
-		return phaseResult{stalled: s}
+	if err := r.checkDomain(ctx, inst); err != nil {
+		return "", err
 	}
 	if _, err := p.CheckVersion(inst.Spec.Version, inst.Spec.Image); err != nil {
-		return stalledResult("UnknownVersion", "spec.version: "+err.Error())
+		return "", conditions.Stall(v1alpha1.ReasonUnknownVersion, "spec.version: "+err.Error())
 	}
 	if err := resources.CheckNames(inst, p); err != nil {
-		return stalledResult("NameTooLong", err.Error())
+		return "", conditions.Stall(v1alpha1.ReasonNameTooLong, err.Error())
 	}
-	for _, check := range []func(context.Context, *v1alpha1.Instance) phaseResult{r.checkSecrets, r.checkIssuer} {
-		if res := check(ctx, inst); res.stalled != nil || res.err != nil {
-			return res
+	for _, check := range []func(context.Context, *v1alpha1.Instance) error{r.checkSecrets, r.checkIssuer} {
+		if err := check(ctx, inst); err != nil {
+			return "", err
 		}
 	}
 	params := r.params(inst, p)
-	if res := r.ensureGeneratedSecrets(ctx, inst, p, params); res.stalled != nil || res.err != nil {
-		return res
+	if err := r.ensureGeneratedSecrets(ctx, inst, p, params); err != nil {
+		return "", err
 	}
-	res := r.rollout(ctx, inst, p, params)
-	if res.stalled == nil && res.err == nil && res.waiting == "" {
-		res = r.bootstrapAdmin(ctx, inst, p, &params)
+	err := r.rollout(ctx, inst, p, params)
+	if err == nil {
+		err = r.bootstrapAdmin(ctx, inst, p, &params)
 	}
 	// The domain conditions follow the children on every pass, also while
 	// an install or upgrade is still under way.
-	observed := r.observeChildren(ctx, inst, p)
-	if res.stalled != nil || res.err != nil || res.waiting != "" {
-		return res
+	ready, observed := r.observeChildren(ctx, inst, p)
+	if err != nil {
+		return "", err
 	}
-	return observed
+	return ready, observed
 }
 
 func (r *InstanceReconciler) params(inst *v1alpha1.Instance, p *software.Profile) resources.Params {
@@ -74,10 +80,10 @@ func (r *InstanceReconciler) params(inst *v1alpha1.Instance, p *software.Profile
 // ensureGeneratedSecrets creates each generated Secret once. One that was
 // generated before and has vanished stops the Instance: new keys would
 // make encrypted data, sessions and signatures unreadable.
-func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params) phaseResult {
+func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params) error {
 	secrets, err := resources.GeneratedSecrets(inst, p, inst.Spec.Version, params, r.Random)
 	if err != nil {
-		return phaseResult{err: fmt.Errorf("generate secrets: %w", err)}
+		return fmt.Errorf("generate secrets: %w", err)
 	}
 	generated := map[string]bool{}
 	for _, name := range inst.Status.GeneratedSecrets {
@@ -98,7 +104,7 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 				Labels: want.Labels, OwnerReferences: want.OwnerReferences,
 			}}
 			if _, err := r.Applier.Apply(ctx, meta); err != nil {
-				return phaseResult{err: err}
+				return err
 			}
 		case apierrors.IsNotFound(err):
 			// The cached Instance may predate the status write that
@@ -107,14 +113,14 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 			if !generated[want.Name] {
 				fresh := &v1alpha1.Instance{}
 				if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
-					return phaseResult{err: fmt.Errorf("re-read Instance before generating secrets: %w", err)}
+					return fmt.Errorf("re-read Instance before generating secrets: %w", err)
 				}
 				for _, name := range fresh.Status.GeneratedSecrets {
 					generated[name] = true
 				}
 			}
 			if generated[want.Name] {
-				return stalledResult("GeneratedSecretMissing", fmt.Sprintf(
+				return conditions.Stall(v1alpha1.ReasonGeneratedSecretMissing, fmt.Sprintf(
 					"Secret %s/%s, generated for this Instance, has disappeared; the operator will not generate new keys, which would make existing data unreadable. Restore it from a backup (or, for a server that never held data, delete the Instance and create it again)",
 					want.Namespace, want.Name))
 			}
@@ -125,17 +131,17 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 				// Created by the previous pass, not yet in the cache: it
 				// was announced then (issue 15: SecretGenerated (x2)).
 			default:
-				return phaseResult{err: fmt.Errorf("create Secret %s: %w", want.Name, err)}
+				return fmt.Errorf("create Secret %s: %w", want.Name, err)
 			}
 		default:
-			return phaseResult{err: fmt.Errorf("read Secret %s: %w", want.Name, err)}
+			return fmt.Errorf("read Secret %s: %w", want.Name, err)
 		}
 		if !generated[want.Name] {
 			inst.Status.GeneratedSecrets = append(inst.Status.GeneratedSecrets, want.Name)
 			generated[want.Name] = true
 		}
 	}
-	return phaseResult{}
+	return nil
 }
 
 // rollout applies the long-lived objects and, when the running version
@@ -144,11 +150,11 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 // the Rollout step moves the Deployments. A failed Job stops everything
 // (Stalled) with the Job named, and nothing moves forward until a person
 // has looked. status.version changes only when every step is done.
-func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params) phaseResult {
+func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params) error {
 	running, desired := inst.Status.Version, inst.Spec.Version
 	steps, err := p.UpgradePlan(running, desired)
 	if err != nil {
-		return stalledResult("UpgradeRefused", err.Error())
+		return conditions.Stall(v1alpha1.ReasonUpgradeRefused, err.Error())
 	}
 	if len(steps) == 0 {
 		inst.Status.Upgrade = nil
@@ -167,20 +173,20 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		switch step.Kind {
 		case software.StepRollout:
 			deploymentsVersion, withDeployments = desired, true
-			if res := r.applyDesired(ctx, inst, p, desired, params, true); res.err != nil || res.stalled != nil {
-				return res
+			if err := r.applyDesired(ctx, inst, p, desired, params, true); err != nil {
+				return err
 			}
 			ready, msg, err := r.deploymentsRolledOut(ctx, inst, p, desired, params)
 			if err != nil {
-				return phaseResult{err: err}
+				return err
 			}
 			if !ready {
-				return phaseResult{waiting: fmt.Sprintf("%s %s → %s: %s", step.Phase, orNone(running), desired, msg)}
+				return conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s %s → %s: %s", step.Phase, orNone(running), desired, msg), 0)
 			}
 		case software.StepJob:
 			job, err := resources.StepJob(inst, p, step, desired, params)
 			if err != nil {
-				return phaseResult{err: err}
+				return err
 			}
 			// A step already done applies nothing: only the step in
 			// progress decides what runs, so Deployments never flip back to
@@ -188,12 +194,12 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 			if r.jobComplete(ctx, job) {
 				continue
 			}
-			if res := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); res.err != nil || res.stalled != nil {
-				return res
+			if err := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); err != nil {
+				return err
 			}
-			done, res := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s", step.Phase, orNone(running), desired))
+			done, err := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s", step.Phase, orNone(running), desired))
 			if !done {
-				return res
+				return err
 			}
 		}
 	}
@@ -202,7 +208,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 	}
 	inst.Status.Version = desired
 	inst.Status.Upgrade = nil
-	return phaseResult{}
+	return nil
 }
 
 func orNone(v string) string {
@@ -215,10 +221,10 @@ func orNone(v string) string {
 // applyDesired applies the long-lived objects for a version; without
 // deployments, the servers themselves are left out (first install, before
 // the database is prepared).
-func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, version string, params resources.Params, withDeployments bool) phaseResult {
+func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, version string, params resources.Params, withDeployments bool) error {
 	objs, err := resources.Desired(inst, p, version, params)
 	if err != nil {
-		return stalledResult("InvalidSpec", err.Error())
+		return conditions.Stall(v1alpha1.ReasonInvalidSpec, err.Error())
 	}
 	for _, obj := range objs {
 		if _, ok := obj.(*appsv1.Deployment); ok && !withDeployments {
@@ -226,22 +232,22 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 		}
 		if sts, ok := obj.(*appsv1.StatefulSet); ok {
 			if err := r.keepClaimTemplates(ctx, sts); err != nil {
-				return phaseResult{err: err}
+				return err
 			}
 		}
 		if _, err := r.Applier.Apply(ctx, obj); err != nil {
 			// The apply itself tells whether the kind is served: no extra
 			// discovery call on every pass.
 			if _, isCert := obj.(*certmanagerv1.Certificate); isCert && isNoMatch(err) {
-				return stalledResult("CertManagerMissing", "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
+				return conditions.Stall(v1alpha1.ReasonCertManagerMissing, "spec.tls.issuerRef needs cert-manager, whose CRDs are not installed; install cert-manager or use spec.tls.secretName")
 			}
 			if isNoMatch(err) {
-				return stalledResult("APINotInstalled", fmt.Sprintf("%s: the cluster does not serve this kind; install its CRDs (%v)", obj.GetObjectKind().GroupVersionKind().Kind, err))
+				return conditions.Stall(v1alpha1.ReasonAPINotInstalled, fmt.Sprintf("%s: the cluster does not serve this kind; install its CRDs (%v)", obj.GetObjectKind().GroupVersionKind().Kind, err))
 			}
-			return phaseResult{err: err}
+			return err
 		}
 	}
-	return phaseResult{}
+	return nil
 }
 
 // keepClaimTemplates gives a StatefulSet that already exists the volume
@@ -279,19 +285,19 @@ func (r *InstanceReconciler) keepClaimTemplates(ctx context.Context, desired *ap
 }
 
 // runJob applies a run-once Job and reports whether it has completed.
-func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance, job *batchv1.Job, what string) (bool, phaseResult) {
+func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance, job *batchv1.Job, what string) (bool, error) {
 	live := &batchv1.Job{}
 	err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), live)
 	if apierrors.IsNotFound(err) {
 		// A Job's pod template is immutable: create it once, never re-apply.
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
-			return false, phaseResult{err: fmt.Errorf("create Job %s: %w", job.Name, err)}
+			return false, fmt.Errorf("create Job %s: %w", job.Name, err)
 		}
 		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "JobStarted", "Run", "%s: started Job %s", what, job.Name)
-		return false, phaseResult{waiting: fmt.Sprintf("%s: Job %s started", what, job.Name)}
+		return false, conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s: Job %s started", what, job.Name), 0)
 	}
 	if err != nil {
-		return false, phaseResult{err: fmt.Errorf("read Job %s: %w", job.Name, err)}
+		return false, fmt.Errorf("read Job %s: %w", job.Name, err)
 	}
 	for _, c := range live.Status.Conditions {
 		if c.Status != corev1.ConditionTrue {
@@ -299,14 +305,14 @@ func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance
 		}
 		switch c.Type {
 		case batchv1.JobComplete:
-			return true, phaseResult{}
+			return true, nil
 		case batchv1.JobFailed:
-			return false, stalledResult("JobFailed", fmt.Sprintf(
+			return false, conditions.Stall(v1alpha1.ReasonJobFailed, fmt.Sprintf(
 				"%s: Job %s/%s failed (%s); nothing moves forward until it is fixed. See `kubectl logs -n %s job/%s`, then delete the Job to retry",
 				what, live.Namespace, live.Name, c.Message, live.Namespace, live.Name))
 		}
 	}
-	return false, phaseResult{waiting: fmt.Sprintf("%s: waiting for Job %s", what, live.Name)}
+	return false, conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s: waiting for Job %s", what, live.Name), 0)
 }
 
 func (r *InstanceReconciler) jobComplete(ctx context.Context, job *batchv1.Job) bool {
@@ -369,40 +375,41 @@ func deploymentDone(d *appsv1.Deployment) (bool, string) {
 }
 
 // bootstrapAdmin runs the admin Job once the server runs.
-func (r *InstanceReconciler) bootstrapAdmin(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params *resources.Params) phaseResult {
+func (r *InstanceReconciler) bootstrapAdmin(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params *resources.Params) error {
 	if inst.Spec.Admin == nil || p.Admin == nil {
 		meta.RemoveStatusCondition(&inst.Status.Conditions, v1alpha1.ConditionAdminReady)
-		return phaseResult{}
+		return nil
 	}
 	if inst.Spec.Suspend {
-		return phaseResult{} // nothing runs to create an account in
+		return nil // nothing runs to create an account in
 	}
 	job, err := resources.AdminJob(inst, p, inst.Status.Version, *params)
 	if err != nil {
-		return phaseResult{err: err}
+		return err
 	}
-	done, res := r.runJob(ctx, inst, job, "AdminBootstrap")
+	done, err := r.runJob(ctx, inst, job, "AdminBootstrap")
 	if !done {
-		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionAdminReady, metav1.ConditionFalse, "Bootstrapping", "creating the admin account "+inst.Spec.Admin.Username)
-		return res
+		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionAdminReady, metav1.ConditionFalse, v1alpha1.ReasonBootstrapping, "creating the admin account "+inst.Spec.Admin.Username)
+		return err
 	}
 	if !conditions.IsTrue(inst.Status.Conditions, v1alpha1.ConditionAdminReady) {
-		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionAdminReady, metav1.ConditionTrue, "Bootstrapped",
+		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionAdminReady, metav1.ConditionTrue, v1alpha1.ReasonBootstrapped,
 			fmt.Sprintf("admin %s exists; the operator's token is in Secret %s", inst.Spec.Admin.Username, resources.AdminSecretName(inst)))
 		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "AdminBootstrapped", "Bootstrap", "Created admin account %s", inst.Spec.Admin.Username)
 		if p.Admin.RestartAfter {
 			// Roll the server once so it sees the promoted admin.
 			*params = r.params(inst, p)
-			if res := r.applyDesired(ctx, inst, p, inst.Status.Version, *params, true); res.err != nil || res.stalled != nil {
-				return res
+			if err := r.applyDesired(ctx, inst, p, inst.Status.Version, *params, true); err != nil {
+				return err
 			}
 		}
 	}
-	return phaseResult{}
+	return nil
 }
 
-// observeChildren turns the children's state into conditions.
-func (r *InstanceReconciler) observeChildren(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile) phaseResult {
+// observeChildren turns the children's state into conditions, and returns
+// the message of the Ready condition once every child is ready.
+func (r *InstanceReconciler) observeChildren(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile) (string, error) {
 	gen := inst.Generation
 	version := inst.Status.Version
 	if version == "" {
@@ -419,40 +426,40 @@ func (r *InstanceReconciler) observeChildren(ctx context.Context, inst *v1alpha1
 	// Workloads.
 	ready, msg, err := r.deploymentsRolledOut(ctx, inst, p, version, params)
 	if err != nil {
-		return phaseResult{err: err}
+		return "", err
 	}
 	if ready {
 		what := "all components available"
 		if inst.Spec.Suspend {
 			what = "suspended: scaled to zero, data kept"
 		}
-		conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionWorkloadAvailable, metav1.ConditionTrue, "Available", what)
+		conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionWorkloadAvailable, metav1.ConditionTrue, v1alpha1.ReasonAvailable, what)
 	} else {
-		conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionWorkloadAvailable, metav1.ConditionFalse, "Progressing", msg)
+		conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionWorkloadAvailable, metav1.ConditionFalse, v1alpha1.ReasonProgressing, msg)
 	}
 
 	// Database.
 	dbReady, dbMsg, err := r.databaseState(ctx, inst, p)
 	if err != nil {
-		return phaseResult{err: err}
+		return "", err
 	}
 	status := metav1.ConditionFalse
 	if dbReady {
 		status = metav1.ConditionTrue
 	}
-	conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionDatabaseReady, status, map[bool]string{true: "Ready", false: "Progressing"}[dbReady], dbMsg)
+	conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionDatabaseReady, status, map[bool]string{true: v1alpha1.ReasonReady, false: v1alpha1.ReasonProgressing}[dbReady], dbMsg)
 
 	// Certificate.
 	certReady, certMsg, err := r.certificateState(ctx, inst)
 	if err != nil {
-		return phaseResult{err: err}
+		return "", err
 	}
 	if certMsg == "" {
 		meta.RemoveStatusCondition(&inst.Status.Conditions, v1alpha1.ConditionCertificateReady)
 	} else {
-		status, reason := metav1.ConditionFalse, "Issuing"
+		status, reason := metav1.ConditionFalse, v1alpha1.ReasonIssuing
 		if certReady {
-			status, reason = metav1.ConditionTrue, "Ready"
+			status, reason = metav1.ConditionTrue, v1alpha1.ReasonReady
 		}
 		conditions.Set(&inst.Status.Conditions, gen, v1alpha1.ConditionCertificateReady, status, reason, certMsg)
 	}
@@ -466,13 +473,13 @@ func (r *InstanceReconciler) observeChildren(ctx context.Context, inst *v1alpha1
 	if len(waiting) > 0 {
 		// Watched children bring us back; the certificate is polled as a
 		// fallback because cert-manager may take its time.
-		return phaseResult{waiting: strings.Join(waiting, "; "), requeueAfter: jitter(30 * time.Second)}
+		return "", conditions.Wait(v1alpha1.ReasonProgressing, strings.Join(waiting, "; "), requeue.Jitter(30*time.Second))
 	}
 	msg = fmt.Sprintf("%s %s serving https://%s", inst.Spec.Software, version, inst.Spec.Domain)
 	if inst.Spec.Suspend {
 		msg = fmt.Sprintf("%s %s suspended (scaled to zero, data kept)", inst.Spec.Software, version)
 	}
-	return phaseResult{readyMessage: msg}
+	return msg, nil
 }
 
 func mustVersion(s string) software.Version {
@@ -535,16 +542,16 @@ func (r *InstanceReconciler) certificateState(ctx context.Context, inst *v1alpha
 
 // reconcileExternal connects a server hosted elsewhere: no workloads, just
 // the token its moderation is pushed with.
-func (r *InstanceReconciler) reconcileExternal(ctx context.Context, inst *v1alpha1.Instance) phaseResult {
+func (r *InstanceReconciler) reconcileExternal(ctx context.Context, inst *v1alpha1.Instance) (string, error) {
 	inst.Status.URL = strings.TrimSuffix(inst.Spec.External.URL, "/")
 	inst.Status.Upgrade = nil
-	if s := r.checkDomain(ctx, inst); s != nil {
-		return phaseResult{stalled: s}
+	if err := r.checkDomain(ctx, inst); err != nil {
+		return "", err
 	}
-	if res := r.checkSecrets(ctx, inst); res.stalled != nil || res.err != nil {
-		return res
+	if err := r.checkSecrets(ctx, inst); err != nil {
+		return "", err
 	}
-	return phaseResult{readyMessage: "external server " + inst.Status.URL + " (moderation only)"}
+	return "external server " + inst.Status.URL + " (moderation only)", nil
 }
 
 // versionRecorded tells whether the API server already holds desired as

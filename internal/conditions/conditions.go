@@ -1,7 +1,10 @@
 // Package conditions keeps the kstatus trio (Ready, Reconciling, Stalled)
 // and domain conditions consistent on our objects' statuses, so that
 // `kubectl wait --for=condition=Ready`, Argo CD and Flux health checks read
-// them the way they read any well-behaved object.
+// them the way they read any well-behaved object. It also says, the same
+// way in every reconciler, why a pass stopped short (errors.go: Stalled,
+// Waiting, Retrying, and Record writing them); the reasons themselves are
+// API, constants in api/v1alpha1.
 package conditions
 
 import (

@@ -43,18 +43,6 @@ import (
 	"github.com/fedcommons/fedcommons/internal/software"
 )
 
-// Reasons of the FederationSynced condition.
-const (
-	ReasonSynced           = "Synced"
-	ReasonWaitingForPolicy = "WaitingForPolicy"
-	ReasonWaitingForAdmin  = "WaitingForAdmin"
-	ReasonSyncFailed       = "SyncFailed"
-	// ReasonAddressRefused: the operator would not call the admin API's
-	// address (private, loopback, metadata...), see internal/outbound.
-	ReasonAddressRefused = "AddressRefused"
-	ReasonApplying       = "Applying"
-)
-
 // Options are the operator-wide delivery settings.
 type Options struct {
 	// DriftCheckInterval is how often a server is compared with its policy

@@ -154,7 +154,7 @@ func incomplete(r *federation.Result, key types.NamespacedName, generation int64
 // as each check lists every entry and writes lastSyncTime.
 func (p *pass) notDue(want *desired) (time.Duration, bool) {
 	prev := p.prev
-	if prev == nil || p.prevReason != ReasonSynced || prev.PolicyHash != want.combined.Hash || prev.Pending != 0 ||
+	if prev == nil || p.prevReason != v1alpha1.ReasonSynced || prev.PolicyHash != want.combined.Hash || prev.Pending != 0 ||
 		p.inst.Status.ObservedGeneration != p.inst.Generation || prev.LastSyncTime == nil {
 		return 0, false
 	}

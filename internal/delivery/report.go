@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +18,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/outbound"
+	"github.com/fedcommons/fedcommons/internal/requeue"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
 
@@ -64,9 +64,9 @@ func waitingForPolicies(waiting []string) Outcome {
 	// The policy reconciler enqueues this Instance once it has a result;
 	// the requeue is a safety net.
 	return Outcome{
-		Condition: &Condition{Status: metav1.ConditionFalse, Reason: ReasonWaitingForPolicy,
+		Condition: &Condition{Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonWaitingForPolicy,
 			Message: fmt.Sprintf("waiting for FederationPolicy %s; the server is left as it is meanwhile", strings.Join(named, ", "))},
-		RequeueAfter: jitter(30 * time.Second),
+		RequeueAfter: requeue.Jitter(30 * time.Second),
 	}
 }
 
@@ -81,9 +81,9 @@ func (p *pass) waitingForAdmin() Outcome {
 	// AdminReady turning True is a status write on this Instance, which
 	// reconciles it; the requeue is a safety net.
 	return p.finish(Outcome{
-		Condition: &Condition{Status: metav1.ConditionFalse, Reason: ReasonWaitingForAdmin,
+		Condition: &Condition{Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonWaitingForAdmin,
 			Message: errWaitingForAdmin.Error() + "; the server is left as it is meanwhile"},
-		RequeueAfter: jitter(30 * time.Second),
+		RequeueAfter: requeue.Jitter(30 * time.Second),
 	})
 }
 
@@ -95,12 +95,12 @@ func (p *pass) failed(err error, res drivers.ApplyResult) Outcome {
 	if st == nil {
 		st = &v1alpha1.FederationSyncStatus{}
 	}
-	reason, msg, event, retry := ReasonSyncFailed, err.Error(), "FederationSyncFailed", time.Minute
+	reason, msg, event, retry := v1alpha1.ReasonSyncFailed, err.Error(), "FederationSyncFailed", time.Minute
 	var refused *outbound.RefusedError
 	if errors.As(err, &refused) {
 		// Not a server's failure: the operator would not call there. It
 		// stays so until the Instance (or the operator's flags) change.
-		reason, msg, event, retry = ReasonAddressRefused, msg+" ("+refusedHint+")", "FederationAddressRefused", 5*time.Minute
+		reason, msg, event, retry = v1alpha1.ReasonAddressRefused, msg+" ("+refusedHint+")", "FederationAddressRefused", 5*time.Minute
 	}
 	st.LastError = msg
 	metrics.RecordSync(p.inst.Namespace, p.inst.Name, metrics.Sync{Result: metrics.SyncFailed, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted})
@@ -110,7 +110,7 @@ func (p *pass) failed(err error, res drivers.ApplyResult) Outcome {
 	return p.finish(Outcome{
 		Condition:    &Condition{Status: metav1.ConditionFalse, Reason: reason, Message: msg},
 		Status:       st,
-		RequeueAfter: jitter(retry),
+		RequeueAfter: requeue.Jitter(retry),
 	})
 }
 
@@ -144,12 +144,12 @@ func (p *pass) report(ctx context.Context, want *desired, ch changes, res driver
 		}
 		st.Pending = int32(res.Total - res.Done)
 		out.RequeueAfter = max(res.RetryAfter, 5*time.Second)
-		out.Condition = &Condition{Status: metav1.ConditionFalse, Reason: ReasonApplying,
+		out.Condition = &Condition{Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonApplying,
 			Message: fmt.Sprintf("%d of %d changes sent, %d pending (%v); resuming", res.Done, res.Total, st.Pending, err)}
 	} else {
-		out.RequeueAfter = jitter(want.drift)
+		out.RequeueAfter = requeue.Jitter(want.drift)
 		msg := fmt.Sprintf("%d entries from %s in place (%s)", st.Entries, policyList(want.combined.Policies), want.combined.Hash)
-		out.Condition = &Condition{Status: metav1.ConditionTrue, Reason: ReasonSynced, Message: msg}
+		out.Condition = &Condition{Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonSynced, Message: msg}
 		p.syncedEvent(want, res, msg)
 	}
 	metrics.RecordSync(p.inst.Namespace, p.inst.Name, metrics.Sync{Result: result, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted,
@@ -166,7 +166,7 @@ func (p *pass) syncedEvent(want *desired, res drivers.ApplyResult, msg string) {
 	switch {
 	case p.prev == nil || p.prev.PolicyHash == "":
 		p.event(corev1.EventTypeNormal, "FederationSynced", "Sync", "First moderation sync: %s", msg)
-	case p.prevReason == ReasonSyncFailed || p.prevReason == ReasonAddressRefused:
+	case p.prevReason == v1alpha1.ReasonSyncFailed || p.prevReason == v1alpha1.ReasonAddressRefused:
 		p.event(corev1.EventTypeNormal, "FederationSyncRecovered", "Sync", "Moderation sync recovered: %s", msg)
 	case p.prev.PolicyHash == want.combined.Hash && writes > 0:
 		p.event(corev1.EventTypeNormal, "FederationDriftCorrected", "Sync",
@@ -206,14 +206,4 @@ func policyList(names []string) string {
 		return "no FederationPolicy (all of ours removed)"
 	}
 	return "FederationPolicy " + strings.Join(names, ", ")
-}
-
-// jitter spreads periodic work by up to ±10% so that many Instances synced
-// together do not wake together.
-func jitter(d time.Duration) time.Duration {
-	if d <= 0 {
-		return d
-	}
-	spread := int64(d) / 10
-	return d + time.Duration(rand.Int64N(2*spread+1)-spread)
 }

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
-	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/federation"
 	"github.com/fedcommons/fedcommons/internal/resources"
 )
@@ -58,20 +57,20 @@ func TestNoErrorPathDeletes(t *testing.T) {
 		deletes int
 	}{
 		{name: "control: a complete result without drop.example deletes it", world: externalWorld,
-			breaks: func(*world) {}, reason: delivery.ReasonSynced, deletes: 1},
+			breaks: func(*world) {}, reason: v1alpha1.ReasonSynced, deletes: 1},
 		{name: "control: the policy deleted by its author retracts all its entries", world: externalWorld,
-			breaks: func(w *world) { w.remove(w.policy(2)); w.registry.Delete(key) }, reason: delivery.ReasonSynced, deletes: 2},
+			breaks: func(w *world) { w.remove(w.policy(2)); w.registry.Delete(key) }, reason: v1alpha1.ReasonSynced, deletes: 2},
 		{name: "control (hosted): a revoked token is renewed by signing in, then the result applies", world: hostedWorld,
-			breaks: func(w *world) { w.srv.RevokeTokens() }, reason: delivery.ReasonSynced, deletes: 1},
+			breaks: func(w *world) { w.srv.RevokeTokens() }, reason: v1alpha1.ReasonSynced, deletes: 1},
 
 		{name: "policy not computed for its current generation", world: externalWorld,
 			breaks:  func(w *world) { w.registry.Put(w.result(1, "keep.example", "drop.example")) },
-			reason:  delivery.ReasonWaitingForPolicy,
+			reason:  v1alpha1.ReasonWaitingForPolicy,
 			message: "shared (not computed yet)"},
 		{name: "policy result missing (operator restarted)", world: externalWorld,
-			breaks: func(w *world) { w.registry.Delete(key) }, reason: delivery.ReasonWaitingForPolicy, message: "not computed yet"},
+			breaks: func(w *world) { w.registry.Delete(key) }, reason: v1alpha1.ReasonWaitingForPolicy, message: "not computed yet"},
 		{name: "policy Stalled at its generation, an older result of that generation still held", world: externalWorld,
-			breaks: stalled("MergeFailed"), reason: delivery.ReasonWaitingForPolicy, message: "Stalled: MergeFailed"},
+			breaks: stalled("MergeFailed"), reason: v1alpha1.ReasonWaitingForPolicy, message: "Stalled: MergeFailed"},
 		{name: "policy selector cannot be evaluated (In without values): it would select nothing", world: externalWorld,
 			breaks: func(w *world) {
 				stalled("InvalidSelector")(w)
@@ -79,25 +78,25 @@ func TestNoErrorPathDeletes(t *testing.T) {
 				p.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn}}}
 				w.registry.Put(w.result(1, "keep.example", "drop.example"))
 			},
-			reason: delivery.ReasonWaitingForPolicy, message: "instanceSelector cannot be evaluated"},
+			reason: v1alpha1.ReasonWaitingForPolicy, message: "instanceSelector cannot be evaluated"},
 		{name: "policy result unreadable (too big)", world: externalWorld,
-			breaks: func(w *world) { w.results = brokenResults{err: errTooBig} }, reason: delivery.ReasonWaitingForPolicy, message: "cannot be read"},
+			breaks: func(w *world) { w.results = brokenResults{err: errTooBig} }, reason: v1alpha1.ReasonWaitingForPolicy, message: "cannot be read"},
 		{name: "policy result incomplete (no effective policy)", world: externalWorld,
 			breaks: func(w *world) {
 				w.registry.Put(&federation.Result{Policy: key, Generation: 2, Hash: w.result(2, "keep.example").Hash})
 			},
-			reason: delivery.ReasonWaitingForPolicy, message: "its result is empty"},
+			reason: v1alpha1.ReasonWaitingForPolicy, message: "its result is empty"},
 		{name: "a second selecting policy not computed yet", world: externalWorld,
 			breaks: func(w *world) {
 				p := w.policy(1)
 				p.Name = "extra"
 				w.put(p)
 			},
-			reason: delivery.ReasonWaitingForPolicy, message: "extra (not computed yet)"},
+			reason: v1alpha1.ReasonWaitingForPolicy, message: "extra (not computed yet)"},
 		{name: "FederationPolicy list fails", world: externalWorld,
 			breaks: func(w *world) { w.listErr = errors.New("etcdserver: request timed out") }},
 		{name: "server probe fails", world: externalWorld,
-			breaks: onlyPath(http.MethodGet, "/instance", http.StatusServiceUnavailable), reason: delivery.ReasonSyncFailed},
+			breaks: onlyPath(http.MethodGet, "/instance", http.StatusServiceUnavailable), reason: v1alpha1.ReasonSyncFailed},
 		{name: "server list fails", world: externalWorld,
 			breaks: func(w *world) {
 				w.proxy.failWith(func(r *http.Request) int {
@@ -107,7 +106,7 @@ func TestNoErrorPathDeletes(t *testing.T) {
 					return 0
 				})
 			},
-			reason: delivery.ReasonSyncFailed},
+			reason: v1alpha1.ReasonSyncFailed},
 		{name: "server list partial: a later page fails", world: externalWorld,
 			breaks: func(w *world) {
 				w.proxy.failWith(func(r *http.Request) int {
@@ -117,45 +116,45 @@ func TestNoErrorPathDeletes(t *testing.T) {
 					return 0
 				})
 			},
-			reason: delivery.ReasonSyncFailed},
+			reason: v1alpha1.ReasonSyncFailed},
 		{name: "server unreachable", world: externalWorld,
-			breaks: func(w *world) { w.proxy.Close() }, reason: delivery.ReasonSyncFailed},
+			breaks: func(w *world) { w.proxy.Close() }, reason: v1alpha1.ReasonSyncFailed},
 		{name: "the sysadmin's token Secret is gone", world: externalWorld,
 			breaks: func(w *world) { w.remove(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "social-token"}}) },
-			reason: delivery.ReasonSyncFailed, message: "social-token"},
+			reason: v1alpha1.ReasonSyncFailed, message: "social-token"},
 		{name: "the server refuses the sysadmin's token", world: externalWorld,
 			breaks: func(w *world) {
 				w.put(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "social-token"}, Data: map[string][]byte{"token": []byte("revoked")}})
 			},
 			// Mastodon's admin API refuses a token it does not know with
 			// 403 (test/conformance/testdata/mastodon).
-			reason: delivery.ReasonSyncFailed, message: "403"},
+			reason: v1alpha1.ReasonSyncFailed, message: "403"},
 		{name: "hosted: the admin account is not ready", world: hostedWorld,
 			breaks: func(w *world) {
 				w.inst.Status.Conditions = []metav1.Condition{{Type: v1alpha1.ConditionAdminReady, Status: metav1.ConditionFalse, Reason: "JobRunning"}}
 			},
-			reason: delivery.ReasonWaitingForAdmin},
+			reason: v1alpha1.ReasonWaitingForAdmin},
 		{name: "hosted: the token is revoked and signing in again fails", world: hostedWorld,
 			breaks: func(w *world) {
 				w.srv.RevokeTokens()
 				w.srv.SetAdminCredentials(adminEmail, "changed-by-a-human")
 			},
-			reason: delivery.ReasonSyncFailed, message: "obtaining a new one failed"},
+			reason: v1alpha1.ReasonSyncFailed, message: "obtaining a new one failed"},
 		{name: "hosted: the token Secret is gone and signing in fails", world: hostedWorld,
 			breaks: func(w *world) {
 				w.remove(resources.AdminTokenSecret(w.inst, resources.Params{}, ""))
 				w.srv.SetAdminCredentials(adminEmail, "changed-by-a-human")
 			},
-			reason: delivery.ReasonSyncFailed, message: "obtain an admin token"},
+			reason: v1alpha1.ReasonSyncFailed, message: "obtain an admin token"},
 		{name: "external: the server's URL moves to an address the operator did not open", world: externalWorld,
 			breaks: func(w *world) { w.inst.Spec.External.URL = strings.Replace(w.proxy.URL, "127.0.0.1", "127.0.0.2", 1) },
-			reason: delivery.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
+			reason: v1alpha1.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
 		{name: "hosted: apiURL names an address that is not the Instance's own Service", world: hostedWorld,
 			breaks: func(w *world) {
 				w.inst.Spec.Federation.APIURL = strings.Replace(w.proxy.URL, "127.0.0.1", "127.0.0.2", 1)
 				w.remove(resources.AdminTokenSecret(w.inst, resources.Params{}, ""))
 			},
-			reason: delivery.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
+			reason: v1alpha1.ReasonAddressRefused, message: "refused: 127.0.0.2 is a loopback address"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,7 +162,7 @@ func TestNoErrorPathDeletes(t *testing.T) {
 			w.put(w.policy(1))
 			w.registry.Put(w.result(1, "keep.example", "drop.example"))
 			out, err := w.sync()
-			if err != nil || out.Condition == nil || out.Condition.Reason != delivery.ReasonSynced {
+			if err != nil || out.Condition == nil || out.Condition.Reason != v1alpha1.ReasonSynced {
 				t.Fatalf("first sync: %v, %+v", err, out.Condition)
 			}
 			if got := w.managed(); !slices.Equal(got, []string{"drop.example", "keep.example"}) {

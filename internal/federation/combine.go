@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/textcut"
 )
 
 // Combined is the effective policy of one Instance: the merge of every
@@ -107,21 +108,9 @@ func combineInto(have *CombinedEntry, e moderation.Entry, policy string) {
 		have.Obfuscate = have.Obfuscate || e.Obfuscate
 		have.Policies = append(have.Policies, policy)
 		if e.Action == have.Action && !strings.Contains(have.PrivateComment, policy+": ") {
-			have.PrivateComment = truncate(have.PrivateComment+"; "+e.PrivateComment, 200)
+			// Bounded to keep the comment readable in admin UIs; the
+			// engine's summaries are 200 bytes at most for the same reason.
+			have.PrivateComment = textcut.Prefix(have.PrivateComment+"; "+e.PrivateComment, 200)
 		}
 	}
 }
-
-// truncate keeps the comment readable in admin UIs; the engine's summaries
-// are 200 bytes at most for the same reason.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8Start(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func utf8Start(b byte) bool { return b&0xC0 != 0x80 }

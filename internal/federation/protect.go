@@ -12,10 +12,6 @@ import (
 	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
-// ReasonDomainTaken is the Stalled reason of an Instance refused because
-// another Instance of the cluster holds its domain.
-const ReasonDomainTaken = "DomainTaken"
-
 // ClaimHolder is the Instance that keeps a domain several claim: the
 // oldest. Creation times have a resolution of one second, so on a tie the
 // one that already holds the domain (reconciled, and not refused) keeps
@@ -25,7 +21,7 @@ const ReasonDomainTaken = "DomainTaken"
 func ClaimHolder(claims []*v1alpha1.Instance) *v1alpha1.Instance {
 	holds := func(i *v1alpha1.Instance) bool {
 		stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
-		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == ReasonDomainTaken
+		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == v1alpha1.ReasonDomainTaken
 		return i.Status.ObservedGeneration > 0 && !refused
 	}
 	return slices.MinFunc(claims, func(a, b *v1alpha1.Instance) int {
@@ -127,5 +123,5 @@ func refused(inst *v1alpha1.Instance) bool {
 	if stalled == nil || stalled.Status != metav1.ConditionTrue {
 		return false
 	}
-	return stalled.Reason == ReasonDomainTaken || slices.Contains(tenancy.RefusalReasons, stalled.Reason)
+	return stalled.Reason == v1alpha1.ReasonDomainTaken || slices.Contains(tenancy.RefusalReasons, stalled.Reason)
 }

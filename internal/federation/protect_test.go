@@ -131,7 +131,7 @@ func TestClaimHolder(t *testing.T) {
 	}
 	serving := v1alpha1.InstanceStatus{ObservedGeneration: 1}
 	refused := v1alpha1.InstanceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
-		{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: ReasonDomainTaken},
+		{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonDomainTaken},
 	}}
 	later := metav1.NewTime(second.Add(time.Second))
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/textcut"
 )
 
 // Retraction is the guard against an outage or a broken export looking
@@ -366,18 +367,13 @@ func dedupe(in []moderation.Entry) []moderation.Entry {
 	return out
 }
 
+// clip keeps maxMessage bytes of an error and marks the cut.
 func clip(s string) string {
 	if len(s) <= maxMessage {
 		return s
 	}
-	cut := maxMessage
-	for cut > 0 && !isRuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
+	return textcut.Prefix(s, maxMessage) + textcut.Ellipsis
 }
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // Effective returns the entries in force for a source, sorted by domain:
 // the last good copy plus the dropped entries whose retraction is not yet

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/fedcommons/fedcommons/internal/textcut"
 )
 
 // Format names a blocklist format, spelled as in FederationPolicy sources.
@@ -180,7 +182,7 @@ func (b *builder) problem(line int, record, reason string) {
 	if len(b.result.Problems) >= MaxProblems {
 		return
 	}
-	record = cleanText(truncate(record, maxRecordLen))
+	record = cleanText(textcut.Truncate(record, maxRecordLen))
 	b.result.Problems = append(b.result.Problems, Problem{Line: line, Record: record, Reason: reason})
 }
 
@@ -197,7 +199,7 @@ func (b *builder) add(line int, record string, e Entry) error {
 	case errors.Is(err, ErrObfuscated):
 		b.result.Obfuscated++
 		if len(b.result.ObfuscatedRows) < MaxProblems {
-			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: cleanText(truncate(record, maxRecordLen)),
+			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: cleanText(textcut.Truncate(record, maxRecordLen)),
 				Reason: "the domain is starred out, so it cannot be matched to a server"})
 		}
 		return nil
@@ -223,7 +225,7 @@ func (b *builder) add(line int, record string, e Entry) error {
 	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
-		e.PublicComment = strings.TrimSpace(truncate(e.PublicComment, MaxCommentBytes))
+		e.PublicComment = strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes))
 		b.result.TruncatedComments++
 	} else {
 		e.PublicComment = strings.Clone(e.PublicComment)
@@ -279,17 +281,4 @@ func cleanText(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// truncate shortens s to at most n bytes on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "…"
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/fedcommons/fedcommons/internal/textcut"
 )
 
 // csvColumns are the header names the CSV formats use, after the leading
@@ -44,7 +46,7 @@ func readCSVHeader(header []string) (csvColumns, error) {
 		*slot = i
 	}
 	if cols.domain < 0 {
-		return cols, fmt.Errorf("no domain column in the header %q: not a Mastodon or FediBlockHole CSV", truncate(strings.Join(header, ","), maxRecordLen))
+		return cols, fmt.Errorf("no domain column in the header %q: not a Mastodon or FediBlockHole CSV", textcut.Truncate(strings.Join(header, ","), maxRecordLen))
 	}
 	return cols, nil
 }

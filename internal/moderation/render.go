@@ -3,6 +3,8 @@ package moderation
 import (
 	"strconv"
 	"strings"
+
+	"github.com/fedcommons/fedcommons/internal/textcut"
 )
 
 // Threshold wording is built in this one place: a decision says what the
@@ -186,7 +188,7 @@ func (x Explanation) String() string {
 		}
 		if c.Said.PublicComment != "" {
 			b.WriteString(": ")
-			b.WriteString(truncate(c.Said.PublicComment, 80))
+			b.WriteString(textcut.Truncate(c.Said.PublicComment, 80))
 		}
 		if c.Said.Action == Allow {
 			b.WriteString(" (subscribed allows are advice only)")
@@ -236,7 +238,7 @@ func (e *EffectiveEntry) Summary() string {
 			b.WriteString(": ")
 			b.WriteString(oneLine(e.Provenance.Local.PrivateComment))
 		}
-		return truncate(b.String(), maxSummary)
+		return textcut.Truncate(b.String(), maxSummary)
 	}
 	b.WriteString(e.Provenance.Decision.String())
 	sep := ": "
@@ -250,7 +252,7 @@ func (e *EffectiveEntry) Summary() string {
 		b.WriteByte(' ')
 		b.WriteString(c.Action.String())
 	}
-	return truncate(b.String(), maxSummary)
+	return textcut.Truncate(b.String(), maxSummary)
 }
 
 func oneLine(s string) string {

@@ -28,7 +28,10 @@ import (
 
 // RefusalReasons are every Refusal.Reason: an Instance Stalled with one of
 // them was refused before anything was made for it.
-var RefusalReasons = []string{"InvalidDomain", "DomainNotAllowed", "CommunityNotFound", "AnnotationNotAllowed", "IssuerNotAllowed", "GatewayNotAllowed"}
+var RefusalReasons = []string{
+	v1alpha1.ReasonInvalidDomain, v1alpha1.ReasonDomainNotAllowed, v1alpha1.ReasonCommunityNotFound,
+	v1alpha1.ReasonAnnotationNotAllowed, v1alpha1.ReasonIssuerNotAllowed, v1alpha1.ReasonGatewayNotAllowed,
+}
 
 // Refusal is why a tenant's Instance is refused: a condition reason and a
 // message a sysadmin can act on.
@@ -69,19 +72,19 @@ func CheckDomains(c *v1alpha1.Community, inst *v1alpha1.Instance) *Refusal {
 	}
 	for _, n := range names {
 		if err := ValidDomain(n.name); err != nil {
-			return &Refusal{"InvalidDomain", fmt.Sprintf("%s %s is not a valid domain name: %v", n.field, n.name, err)}
+			return &Refusal{v1alpha1.ReasonInvalidDomain, fmt.Sprintf("%s %s is not a valid domain name: %v", n.field, n.name, err)}
 		}
 	}
 	if c == nil {
 		return nil
 	}
 	if len(c.Spec.Domains) == 0 {
-		return &Refusal{"DomainNotAllowed", fmt.Sprintf(
+		return &Refusal{v1alpha1.ReasonDomainNotAllowed, fmt.Sprintf(
 			"Community %s declares no domains, so its Instances may use none; a co-op sysadmin adds the community's domain suffixes to the Community's spec.domains", c.Name)}
 	}
 	for _, n := range names {
 		if !underAny(n.name, c.Spec.Domains) {
-			return &Refusal{"DomainNotAllowed", fmt.Sprintf(
+			return &Refusal{v1alpha1.ReasonDomainNotAllowed, fmt.Sprintf(
 				"%s %s is not under the domains of Community %s (%s); use one of those, or ask a co-op sysadmin to add the domain to the Community's spec.domains",
 				n.field, n.name, c.Name, joinDomains(c.Spec.Domains))}
 		}
@@ -139,14 +142,14 @@ func (l Limits) CheckLimits(inst *v1alpha1.Instance) *Refusal {
 			if len(l.IngressAnnotations) > 0 {
 				allowed = strings.Join(l.IngressAnnotations, ", ")
 			}
-			return &Refusal{"AnnotationNotAllowed", fmt.Sprintf(
+			return &Refusal{v1alpha1.ReasonAnnotationNotAllowed, fmt.Sprintf(
 				"spec.ingress.annotations: %s may not be set by a community (the co-op allows: %s); remove it, or ask a co-op sysadmin to allow it in the operator's tenancy settings",
 				strings.Join(refused, ", "), allowed)}
 		}
 	}
 	if tls := inst.Spec.TLS; tls != nil && tls.IssuerRef != nil && (tls.IssuerRef.Kind == "" || tls.IssuerRef.Kind == "ClusterIssuer") {
 		if len(l.ClusterIssuers) > 0 && !slices.Contains(l.ClusterIssuers, tls.IssuerRef.Name) {
-			return &Refusal{"IssuerNotAllowed", fmt.Sprintf(
+			return &Refusal{v1alpha1.ReasonIssuerNotAllowed, fmt.Sprintf(
 				"spec.tls.issuerRef: ClusterIssuer %q is not one a community may use (the co-op allows: %s)",
 				tls.IssuerRef.Name, strings.Join(l.ClusterIssuers, ", "))}
 		}
@@ -161,7 +164,7 @@ func (l Limits) CheckLimits(inst *v1alpha1.Instance) *Refusal {
 				if len(l.Gateways) > 0 {
 					allowed = strings.Join(l.Gateways, ", ")
 				}
-				return &Refusal{"GatewayNotAllowed", fmt.Sprintf(
+				return &Refusal{v1alpha1.ReasonGatewayNotAllowed, fmt.Sprintf(
 					"spec.gateway.parentRefs: Gateway %s is in another namespace and not one a community may use (the co-op allows: %s)", key, allowed)}
 			}
 		}

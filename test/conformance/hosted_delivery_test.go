@@ -101,7 +101,7 @@ func (h *hosted) deliver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s pass: %v", name, err)
 		}
-		if out.Condition == nil || out.Condition.Reason != delivery.ReasonSynced || out.Condition.Status != metav1.ConditionTrue {
+		if out.Condition == nil || out.Condition.Reason != v1alpha1.ReasonSynced || out.Condition.Status != metav1.ConditionTrue {
 			t.Fatalf("%s pass: FederationSynced %+v", name, out.Condition)
 		}
 		tok := &corev1.Secret{}
