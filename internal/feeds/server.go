@@ -22,8 +22,9 @@ import (
 //     Ingress): it serves policies whose visibility is public.
 //   - ClusterAudience, a listener reachable only from inside the cluster
 //     (a ClusterIP Service whose NetworkPolicy admits only the cluster's
-//     pods, never exposed by an Ingress): it serves public and cluster
-//     policies.
+//     pods, never exposed by an Ingress; both ship in the Helm chart,
+//     feeds.networkPolicy, and in config/manager): it serves public and
+//     cluster policies.
 //
 // What a request is allowed to see thus depends only on where it could
 // connect, which the network enforces, and never on what it claims
