@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -283,12 +284,33 @@ func notModified(r *http.Request, etag string, updated time.Time) bool {
 	return false
 }
 
+// visible returns p as the audience may see it: for the public audience,
+// without the entries that must stay inside the cluster (ClusterOnly).
+// p itself when nothing is withheld.
+func (s *Server) visible(p *Published) *Published {
+	if s.audience == ClusterAudience || !slices.ContainsFunc(p.Entries, func(pe PublishedEntry) bool { return pe.ClusterOnly }) {
+		return p
+	}
+	cp := *p
+	cp.Entries = make([]PublishedEntry, 0, len(p.Entries))
+	for _, pe := range p.Entries {
+		if !pe.ClusterOnly {
+			cp.Entries = append(cp.Entries, pe)
+		}
+	}
+	return &cp
+}
+
 // publicEntries returns p's entries as they may leave the operator: never
-// a private comment, and for the public audience of a machine-readable
-// feed, no obfuscated entry.
+// a private comment nor, for the public audience, an entry that must stay
+// in the cluster; and for the public audience of a machine-readable feed,
+// no obfuscated entry.
 func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
 	out := make([]moderation.Entry, 0, len(p.Entries))
 	for _, pe := range p.Entries {
+		if pe.ClusterOnly && s.audience != ClusterAudience {
+			continue
+		}
 		e := pe.Entry
 		e.PrivateComment = ""
 		if forFeed && e.Obfuscate && s.audience != ClusterAudience {
@@ -301,7 +323,7 @@ func (s *Server) publicEntries(p *Published, forFeed bool) []moderation.Entry {
 
 func (s *Server) render(p *Published, k kind) ([]byte, error) {
 	if k == kindPage {
-		return renderPage(p)
+		return renderPage(s.visible(p))
 	}
 	return renderFeed(k, s.publicEntries(p, true))
 }
@@ -313,7 +335,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, p)
 		}
 	}
-	body, err := s.cache.get(r.Context(), "", func() ([]byte, error) { return renderIndex(visible, s.audience) })
+	body, err := s.cache.get(r.Context(), "", func() ([]byte, error) { return renderIndex(visible, s.audience, s.entryCount) })
 	if err != nil {
 		renderFailed(w, err)
 		return
@@ -422,12 +444,26 @@ type indexRow struct {
 	Visibility                                  string
 }
 
-func renderIndex(ps []*Published, a Audience) ([]byte, error) {
+// entryCount is how many of p's entries the audience sees.
+func (s *Server) entryCount(p *Published) int {
+	if s.audience == ClusterAudience {
+		return len(p.Entries)
+	}
+	n := 0
+	for i := range p.Entries {
+		if !p.Entries[i].ClusterOnly {
+			n++
+		}
+	}
+	return n
+}
+
+func renderIndex(ps []*Published, a Audience, count func(*Published) int) ([]byte, error) {
 	rows := make([]indexRow, 0, len(ps))
 	for _, p := range ps {
 		row := indexRow{
 			Community: p.Community, Namespace: p.Namespace, Name: p.Name,
-			Href: p.Namespace + "/" + p.Name + ".html", Entries: len(p.Entries), Visibility: string(p.Visibility),
+			Href: p.Namespace + "/" + p.Name + ".html", Entries: count(p), Visibility: string(p.Visibility),
 		}
 		if !p.UpdatedAt.IsZero() {
 			row.UpdatedAt = p.UpdatedAt.UTC().Format(time.RFC3339)
