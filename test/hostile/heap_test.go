@@ -1,0 +1,63 @@
+package hostile
+
+import (
+	"runtime"
+	"sync"
+	"time"
+)
+
+// heapSampler records the peak of runtime.MemStats.HeapInuse (spans holding
+// live objects and garbage not yet collected: what the heap costs the
+// process) while it runs, sampled every 10 ms. It measures the whole test
+// process: the operator, and also the API clients, the feed server and the
+// fake admin servers of the test, so the figure is an upper bound for the
+// operator alone.
+type heapSampler struct {
+	base uint64
+	mu   sync.Mutex
+	peak uint64
+	at   time.Duration
+	stop chan struct{}
+	done sync.WaitGroup
+}
+
+func heapInuse() uint64 {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// startHeapSampler collects garbage, takes the baseline and starts sampling.
+func startHeapSampler() *heapSampler {
+	runtime.GC()
+	h := &heapSampler{base: heapInuse(), stop: make(chan struct{})}
+	h.peak = h.base
+	began := time.Now()
+	h.done.Add(1)
+	go func() {
+		defer h.done.Done()
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-tick.C:
+				if v := heapInuse(); v > h.peak {
+					h.mu.Lock()
+					h.peak, h.at = v, time.Since(began)
+					h.mu.Unlock()
+				}
+			}
+		}
+	}()
+	return h
+}
+
+// Stop ends sampling and returns the baseline, the peak and when the peak
+// was seen.
+func (h *heapSampler) Stop() (base, peak uint64, at time.Duration) {
+	close(h.stop)
+	h.done.Wait()
+	return h.base, h.peak, h.at
+}
