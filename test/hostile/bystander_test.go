@@ -21,6 +21,7 @@ type bystander struct {
 
 	mu        sync.Mutex
 	latencies []time.Duration
+	began     []time.Time // of each change
 	err       error
 	stop      chan struct{}
 	done      sync.WaitGroup
@@ -56,28 +57,29 @@ func newBystander(e *env) *bystander {
 
 // change adds one entry to the policy and returns how long it took to
 // reach the server.
-func (b *bystander) change(n int) (time.Duration, error) {
+func (b *bystander) change(n int) (time.Time, time.Duration, error) {
 	domain := fmt.Sprintf("change-%03d.example", n)
 	p, err := b.e.policy(bystanderNS, bystanderPolicy)
 	if err != nil {
-		return 0, err
+		return time.Time{}, 0, err
 	}
 	base := p.DeepCopy()
 	p.Spec.Entries = append(p.Spec.Entries, v1alpha1.PolicyEntry{Domain: v1alpha1.Domain(domain), Action: v1alpha1.ActionSilence})
 	began := time.Now()
 	if err := b.e.c.Patch(b.e.ctx, p, client.MergeFrom(base)); err != nil {
-		return 0, err
+		return began, 0, err
 	}
 	for time.Since(began) < convergeWithin {
 		if _, ok := managed(b.srv)[domain]; ok {
-			return time.Since(began), nil
+			return began, time.Since(began), nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return 0, fmt.Errorf("%s did not reach the bystander's server within %s", domain, convergeWithin)
+	return began, 0, fmt.Errorf("%s did not reach the bystander's server within %s", domain, convergeWithin)
 }
 
-// run changes the policy once a second until Stop, and at least rounds
+// run changes the policy, 250 ms after each change reached the server,
+// until Stop and at least rounds
 // times.
 func (b *bystander) run(rounds int) {
 	b.done.Add(1)
@@ -91,18 +93,31 @@ func (b *bystander) run(rounds int) {
 				default:
 				}
 			}
-			d, err := b.change(n)
+			at, d, err := b.change(n)
 			b.mu.Lock()
 			if err != nil {
 				b.err = err
 				b.mu.Unlock()
 				return
 			}
-			b.latencies = append(b.latencies, d)
+			b.latencies, b.began = append(b.latencies, d), append(b.began, at)
 			b.mu.Unlock()
-			time.Sleep(time.Second)
+			time.Sleep(250 * time.Millisecond)
 		}
 	}()
+}
+
+// between returns the delays of the changes made from one time to another.
+func (b *bystander) between(from, to time.Time) []time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []time.Duration
+	for i, at := range b.began {
+		if !at.Before(from) && at.Before(to) {
+			out = append(out, b.latencies[i])
+		}
+	}
+	return out
 }
 
 // Stop waits for the round in progress and returns every change's delay.

@@ -139,12 +139,20 @@ func (e *env) community(name, domain string, size int32) {
 	})
 }
 
-// server connects a fake Mastodon admin API as an external Instance of the
-// namespace, labelled so that one policy can select it alone.
+// server connects a fake Mastodon admin API, in this process, as an
+// external Instance of the namespace.
 func (e *env) server(ns, name, domain string, labels map[string]string) *fakeserver.Server {
 	e.t.Helper()
 	srv := fakeserver.NewMastodon(fakeserver.Options{PageSize: 200})
 	e.t.Cleanup(srv.Close)
+	e.connect(ns, name, domain, srv.URL, labels)
+	return srv
+}
+
+// connect makes the admin API at url an external Instance of the
+// namespace, labelled so that one policy can select it alone.
+func (e *env) connect(ns, name, domain, url string, labels map[string]string) {
+	e.t.Helper()
 	e.create(&corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-token"},
 		Data:       map[string][]byte{"token": []byte(fakeserver.DefaultToken)},
@@ -154,13 +162,12 @@ func (e *env) server(ns, name, domain string, labels map[string]string) *fakeser
 		Spec: v1alpha1.InstanceSpec{
 			Software: v1alpha1.SoftwareMastodon,
 			Domain:   v1alpha1.Domain(domain),
-			External: &v1alpha1.ExternalServer{URL: srv.URL, TokenSecretRef: v1alpha1.SecretKeyReference{Name: name + "-token"}},
+			External: &v1alpha1.ExternalServer{URL: url, TokenSecretRef: v1alpha1.SecretKeyReference{Name: name + "-token"}},
 			Federation: &v1alpha1.InstanceFederation{
 				DriftCheckInterval: &metav1.Duration{Duration: time.Hour},
 			},
 		},
 	})
-	return srv
 }
 
 func (e *env) policy(ns, name string) (*v1alpha1.FederationPolicy, error) {
@@ -190,15 +197,4 @@ func (e *env) synced(ns, name, hash string) error {
 		return fmt.Errorf("holds %+v, want hash %s", inst.Status.Federation, hash)
 	}
 	return nil
-}
-
-// managed returns the entries the operator put on a fake server, by domain.
-func managed(srv *fakeserver.Server) map[string]fakeserver.Record {
-	out := map[string]fakeserver.Record{}
-	for _, b := range srv.Blocks() {
-		if strings.HasPrefix(b.PrivateComment, drivers.Marker) {
-			out[b.Domain] = b
-		}
-	}
-	return out
 }
