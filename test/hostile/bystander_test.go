@@ -78,9 +78,8 @@ func (b *bystander) change(n int) (time.Time, time.Duration, error) {
 	return began, 0, fmt.Errorf("%s did not reach the bystander's server within %s", domain, convergeWithin)
 }
 
-// run changes the policy, 250 ms after each change reached the server,
-// until Stop and at least rounds
-// times.
+// run makes a change 250 ms after the previous one reached the server,
+// until Stop, and at least rounds changes.
 func (b *bystander) run(rounds int) {
 	b.done.Add(1)
 	go func() {
