@@ -20,7 +20,10 @@ import (
 // Cross-tenant specs of issue 12: two communities, each acted for by its
 // own admin through the API server's RBAC (impersonated), and what one
 // does must not change the other's result. Each spec says which case it
-// proves and fails on the main before that case's fix.
+// proves and how it was seen to fail with that case's fix reverted.
+// (Other cases have theirs elsewhere: 2 and 3 admission in tenancy_test,
+// 9 in fairness_test, 11's visibility none and URL change in
+// federationpolicy_test.)
 var _ = Describe("One community cannot hurt another", Ordered, func() {
 	const (
 		river = "xt-river"
@@ -72,7 +75,7 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		p := &v1alpha1.FederationPolicy{
 			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 			Spec: v1alpha1.FederationPolicySpec{
-				InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"spec": selects + "-none"}},
+				InstanceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"spec": "none"}},
 			},
 		}
 		if selects != "" {
@@ -93,6 +96,11 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		Expect(tenant.Patch(ctx, p, client.MergeFrom(base))).To(Succeed())
 	}
 
+	// Case 2. Checked by reverting: with invalid protected names failing
+	// the merge and InvalidDomain Instances still protecting (main before
+	// 90c29d1 and cf0eeac) both communities' policies go MergeFailed here.
+	// Either layer alone keeps this spec green; each has its unit test
+	// (moderation TestMergeSkipsInvalidProtected, tenancy limits_test).
 	It("case 2: an Instance whose domain is not valid punycode stops no community's policy", func() {
 		hillSrv, riverSrv := server(bobC, hill, "c2"), server(aliceC, river, "c2")
 		policy(bobC, hill, "c2", "c2", "before.example")
@@ -124,6 +132,9 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		}
 	})
 
+	// Case 3. Checked by reverting: when another community's Instance
+	// refuses our local entries too (moderation.Protected without owners),
+	// hill's xt-gab.example is rejected and deleted from its server.
 	It("case 3: another community's Instance under a name we block lifts none of our own blocks", func() {
 		hillSrv := server(bobC, hill, "c3")
 		policy(bobC, hill, "c3", "c3", "xt-gab.example")
@@ -173,6 +184,9 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		Expect(hillSrv.Writes()).To(Equal(1), "one write, other.example's: nothing deleted")
 	})
 
+	// Case 5. Checked by reverting: when delivery reads a selector it
+	// cannot evaluate as "selects nothing" (internal/delivery resultFor),
+	// the Instance syncs an empty policy and keep-a/keep-b are deleted.
 	It("case 5: a selector typo retracts nothing from the tenant's servers, and the other community keeps converging", func() {
 		riverSrv, hillSrv := server(aliceC, river, "c5"), server(bobC, hill, "c5")
 		policy(aliceC, river, "c5", "c5", "keep-a.example", "keep-b.example")
@@ -214,6 +228,9 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		Expect(riverSrv.Writes()).To(BeZero())
 	})
 
+	// Case 11 (transparency page, formula injection). Checked by reverting
+	// each: with the name read from the policy's label the page says
+	// xt-hill; without EscapeFormula the CSV cell starts with "=".
 	It("case 11: the transparency page names the Community that owns the namespace, not a label the tenant sets, and CSV comments are escaped", func() {
 		p := policy(aliceC, river, "c11-page", "")
 		base := p.DeepCopy()
@@ -233,10 +250,12 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 			ContainSubstring(`formula.example,suspend,false,false,"'=HYPERLINK(""https://evil.example"",""click"")",false`))
 	})
 
+	// Case 11 (visibility laundering). Checked by reverting: without
+	// federation.Result.Restrict, hill-secret.example is in river's
+	// public CSV.
 	It("case 11: a public policy does not re-publish what it reads from another community's cluster-only policy", func() {
-		internal := policy(bobC, hill, "c11-internal", "", "hill-secret.example")
-		Expect(internal.Spec.Publish).NotTo(BeNil()) // defaulted by the API
-		Expect(internal.Spec.Publish.Visibility).To(Equal(v1alpha1.VisibilityCluster))
+		// No spec.publish: published to the cluster only, the default.
+		policy(bobC, hill, "c11-internal", "", "hill-secret.example")
 		relay := policy(aliceC, river, "c11-relay", "", "river-own.example")
 		base := relay.DeepCopy()
 		relay.Spec.Publish = &v1alpha1.PublishSpec{Visibility: v1alpha1.VisibilityPublic}
@@ -251,7 +270,9 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		Expect(fetch(feedClusterURL + "/policies/xt-river/c11-relay.csv")).To(ContainSubstring("hill-secret.example"))
 
 		By("hill publishes its policy to the world: river's public feed may carry it")
-		patchPolicy(hill, "c11-internal", func(p *v1alpha1.FederationPolicy) { p.Spec.Publish.Visibility = v1alpha1.VisibilityPublic })
+		patchPolicy(hill, "c11-internal", func(p *v1alpha1.FederationPolicy) {
+			p.Spec.Publish = &v1alpha1.PublishSpec{Visibility: v1alpha1.VisibilityPublic}
+		})
 		Eventually(publicCSV).WithTimeout(30 * time.Second).Should(ContainSubstring("hill-secret.example"))
 
 		By("and back to the cluster only: withheld again")
