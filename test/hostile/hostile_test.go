@@ -31,8 +31,16 @@ const (
 	// container limit, of which this is half. Heap in use counts garbage
 	// not yet collected: the live heap is reported beside it.
 	acceptedBudget = 256 << 20
-	// settleWithin bounds the whole catalogue's way through the operator.
+	// settleWithin bounds each round's way through the operator.
 	settleWithin = 5 * time.Minute
+	// maxDelivered is the largest accepted feed whose entries are
+	// delivered to a server. Mastodon takes one write call per entry: the
+	// 20,000-entry feeds would take minutes (ten times that with -race)
+	// measuring the fake admin API's throughput, not what the operator
+	// makes of the feed, and delivering 5,000 entries is the Federation
+	// suite's. Larger feeds are computed, checked and measured here, with
+	// no server selected.
+	maxDelivered = 1000
 )
 
 // victim is one hostile feed, the policy subscribing to it and the one
@@ -42,14 +50,18 @@ type victim struct {
 	name  string // of the policy and the Instance
 	fakes *remoteFakes
 	index int // of its server among fakes
+	// delivered: the feed has a server (see maxDelivered).
+	delivered bool
 }
 
 // TestHostileFeeds: every feed of the catalogue, served over HTTP to the
-// real operator at once, gets a condition that names what is wrong, puts
-// nothing on the victim's server when refused (and only clean entries when
-// accepted), keeps the process's heap within heapBudget of the baseline,
-// and does not stop the bystander community's changes from reaching its
-// server meanwhile.
+// real operator (the refused ones at once, then the accepted ones at once),
+// gets a condition that names what is wrong, puts nothing on the victim's
+// server when refused (and exactly the clean entries its policy computed
+// when accepted), keeps the process's heap within refusedBudget or
+// acceptedBudget of the baseline, and does not stop the bystander
+// community's changes from reaching its server meanwhile. Run with -v for
+// each feed's conditions and the figures.
 func TestHostileFeeds(t *testing.T) {
 	feeds := hostile.Feeds()
 	if len(feeds) < 25 {
@@ -69,15 +81,21 @@ func TestHostileFeeds(t *testing.T) {
 	fakes := startFakes(t, len(feeds))
 	victims := make([]*victim, len(feeds))
 	for i, f := range feeds {
-		v := &victim{feed: f, name: fmt.Sprintf("f%02d", i), fakes: fakes, index: i}
+		v := &victim{feed: f, name: fmt.Sprintf("f%02d", i), fakes: fakes, index: i, delivered: f.Expect.Entries <= maxDelivered}
+		victims[i] = v
+		if !v.delivered {
+			continue
+		}
 		domain := v.name + ".victim.example"
 		if len(f.Expect.Protected) > 0 {
 			domain = hostile.OwnDomain // the server the feed tries to cut off
 		}
 		e.connect(victimNS, v.name, domain, fakes.Servers[i], map[string]string{"hostile-feed": v.name})
-		victims[i] = v
 	}
 	for _, v := range victims {
+		if !v.delivered {
+			continue
+		}
 		e.eventually(time.Minute, "Instance "+v.name+" reconciled", func() error {
 			inst, err := e.instance(victimNS, v.name)
 			if err != nil {
@@ -175,6 +193,9 @@ func settled(e *env, v *victim) error {
 	case ready == nil || ready.ObservedGeneration != p.Generation || p.Status.PolicyHash == "":
 		return fmt.Errorf("not computed: %v", p.Status.Conditions)
 	}
+	if !v.delivered {
+		return nil
+	}
 	return e.synced(victimNS, v.name, p.Status.PolicyHash)
 }
 
@@ -196,6 +217,9 @@ func check(t *testing.T, e *env, v *victim) {
 		t.Fatal(err)
 	}
 	outcome := "accepted"
+	if !v.delivered {
+		outcome = "accepted, no server selected"
+	}
 	if want.Err != "" {
 		outcome = "refused"
 	}
@@ -228,6 +252,12 @@ func check(t *testing.T, e *env, v *victim) {
 	if int(p.Status.Entries+p.Status.Rejected) != want.Entries || int(p.Status.Rejected) < len(refused) {
 		t.Errorf("%d effective and %d rejected entries, want %d read of which at least %d (%v) rejected",
 			p.Status.Entries, p.Status.Rejected, want.Entries, len(refused), refused)
+	}
+	if !v.delivered {
+		if p.Status.Instances != 0 || writes != 0 {
+			t.Errorf("an undelivered feed selected %d Instances and made %d write calls", p.Status.Instances, writes)
+		}
+		return
 	}
 	if len(got) != int(p.Status.Entries) || writes > len(got) {
 		t.Errorf("the server holds %d entries after %d write calls, want the %d effective entries, one call each", len(got), writes, p.Status.Entries)
