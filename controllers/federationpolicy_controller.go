@@ -161,10 +161,12 @@ func (r *FederationPolicyReconciler) compute(ctx context.Context, policy *v1alph
 			selected++
 		}
 	}
-	return &federation.Result{
+	res := &federation.Result{
 		Policy: client.ObjectKeyFromObject(policy), Generation: policy.Generation, Visibility: federation.Visibility(policy),
 		Effective: eff, Hash: eff.Hash(), Refs: federation.Refs(policy), ComputedAt: time.Now(),
-	}, selected, nil
+	}
+	res.Restrict(resolved)
+	return res, selected, nil
 }
 
 // forget drops a deleted policy everywhere. Its subscribers and Instances

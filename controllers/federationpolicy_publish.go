@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,7 @@ import (
 	"github.com/fedcommons/fedcommons/internal/feeds"
 	"github.com/fedcommons/fedcommons/internal/metrics"
 	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 // publish hands the result to the Registry (for the Instance syncer and
@@ -33,10 +35,7 @@ func (r *FederationPolicyReconciler) publish(ctx context.Context, policy *v1alph
 		r.Store.Delete(policy.Namespace, policy.Name)
 		return
 	}
-	community := policy.Labels[v1alpha1.LabelCommunity]
-	if community == "" {
-		community = policy.Namespace
-	}
+	community := r.communityName(ctx, policy.Namespace)
 	if p, ok := r.Store.Get(policy.Namespace, policy.Name); ok &&
 		p.Hash == res.Hash && p.Visibility == feeds.Visibility(res.Visibility) && p.Community == community {
 		return
@@ -44,7 +43,7 @@ func (r *FederationPolicyReconciler) publish(ctx context.Context, policy *v1alph
 	entries := make([]feeds.PublishedEntry, 0, len(res.Effective.Entries))
 	for i := range res.Effective.Entries {
 		e := &res.Effective.Entries[i]
-		entries = append(entries, feeds.PublishedEntry{Entry: e.Entry, Summary: publicSummary(e)})
+		entries = append(entries, feeds.PublishedEntry{Entry: e.Entry, Summary: publicSummary(e), ClusterOnly: res.ClusterOnly[e.Domain]})
 	}
 	if err := r.Store.Put(feeds.Published{
 		Namespace: policy.Namespace, Name: policy.Name, Community: community,
@@ -52,6 +51,28 @@ func (r *FederationPolicyReconciler) publish(ctx context.Context, policy *v1alph
 	}); err != nil {
 		ctrl.LoggerFrom(ctx).Error(err, "Cannot publish the FederationPolicy's feed", "policy", client.ObjectKeyFromObject(policy))
 	}
+}
+
+// communityName is what the transparency page calls a policy's community:
+// the display name (else the name) of the Community that owns the
+// namespace, found through the label the operator put on the namespace,
+// which tenants cannot write. Nothing a tenant writes is read (a label on
+// the policy let any community pass itself off as another on its page). A
+// namespace no Community owns is shown by its name.
+func (r *FederationPolicyReconciler) communityName(ctx context.Context, namespace string) string {
+	ns := &corev1.Namespace{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return namespace
+	}
+	c := &v1alpha1.Community{}
+	if name := ns.Labels[v1alpha1.LabelCommunity]; name == "" || r.Client.Get(ctx, client.ObjectKey{Name: name}, c) != nil ||
+		tenancy.NamespaceOf(c) != namespace {
+		return namespace
+	}
+	if c.Spec.DisplayName != "" {
+		return c.Spec.DisplayName
+	}
+	return c.Name
 }
 
 // publicSummary is the provenance others may read: who decided and with

@@ -158,7 +158,9 @@ func (s *sourceReader) PolicyRef(ctx context.Context, _ string, ref types.Namesp
 			return res
 		}
 	}
-	res.Entries = got.PublishedFor(s.reader)
+	// Entries keep the visibility of the policy they come from: a public
+	// policy never re-publishes what a cluster-only one shared.
+	res.ResolvedSource = got.ReadBy(s.reader, federation.Visibility(target))
 	res.Status.Entries = int32(len(res.Entries))
 	return res
 }

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,11 @@ var (
 	// writes records every write the operator's client sends, by object,
 	// for the steady-state (zero writes) assertions.
 	writes writeLog
+
+	// feedPublicURL and feedClusterURL are the operator's two feed
+	// listeners (http://127.0.0.1:port), as the world and the cluster
+	// reach them.
+	feedPublicURL, feedClusterURL string
 )
 
 type writeLog struct {
@@ -114,12 +120,16 @@ var _ = BeforeSuite(func() {
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 	Expect(testenv.InstallOperatorRBAC(ctx, k8sClient)).To(Succeed())
 
+	publicAddr, clusterAddr := freeLoopbackAddr(), freeLoopbackAddr()
+	feedPublicURL, feedClusterURL = "http://"+publicAddr, "http://"+clusterAddr
 	// The operator runs as its ServiceAccount under config/rbac, as
 	// shipped: a verb missing there fails the specs that need it.
 	mgr, err := manager.New(testenv.AsOperator(cfg), manager.Options{
-		MetricsAddr: "0",
-		ProbeAddr:   "0",
-		NewClient:   countingClient,
+		MetricsAddr:     "0",
+		ProbeAddr:       "0",
+		FeedPublicAddr:  publicAddr,
+		FeedClusterAddr: clusterAddr,
+		NewClient:       countingClient,
 		Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
 			// The fake admin servers do not limit; the sources are on loopback.
 			AdminRateLimit:      drivers.RateLimit{Requests: -1},
@@ -144,6 +154,16 @@ var _ = AfterSuite(func() {
 		Expect(testEnv.Stop()).To(Succeed())
 	}
 })
+
+// freeLoopbackAddr returns a loopback address with a port free a moment
+// ago, for a listener the manager opens itself.
+func freeLoopbackAddr() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	addr := ln.Addr().String()
+	Expect(ln.Close()).To(Succeed())
+	return addr
+}
 
 // countingClient is the manager's own client with every write counted.
 func countingClient(config *rest.Config, options client.Options) (client.Client, error) {

@@ -25,9 +25,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	psapi "k8s.io/pod-security-admission/api"
@@ -209,6 +211,8 @@ func TestTemplateDefaults(t *testing.T) {
 		// metrics, public feeds, cluster feeds
 		"Service":    3,
 		"Deployment": 1,
+		// the cluster feed listener admits pods of the cluster only
+		"NetworkPolicy": 1,
 	}
 	if diff := cmp.Diff(want, kindCounts(objs)); diff != "" {
 		t.Errorf("rendered kinds (-want +got):\n%s", diff)
@@ -379,6 +383,77 @@ func TestTemplateDefaults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFeedsNetworkPolicy (issue 12 case 11: the NetworkPolicy that keeps
+// the cluster feed listener inside the cluster shipped nowhere): it
+// selects the manager's pods, opens the public feed, probe and metrics
+// ports to anyone and the cluster feed port to pods of the cluster only,
+// and config/manager ships the same rules to kustomize users.
+func TestFeedsNetworkPolicy(t *testing.T) {
+	objs := render(t)
+	var d appsv1.Deployment
+	toTyped(t, named(t, objs, "Deployment", release), &d)
+	var np networkingv1.NetworkPolicy
+	toTyped(t, named(t, objs, "NetworkPolicy", release+"-feeds"), &np)
+	checkFeedsNetworkPolicy(t, &np, d.Spec.Template.Labels)
+
+	var kustomized networkingv1.NetworkPolicy
+	toTyped(t, readYAMLFile(t, filepath.Join(repoRoot, "config/manager/feeds_networkpolicy.yaml"))[0], &kustomized)
+	var manager appsv1.Deployment
+	toTyped(t, readYAMLFile(t, filepath.Join(repoRoot, "config/manager/manager.yaml"))[0], &manager)
+	checkFeedsNetworkPolicy(t, &kustomized, manager.Spec.Template.Labels)
+	kustomization, err := os.ReadFile(filepath.Join(repoRoot, "config/manager/kustomization.yaml"))
+	if err != nil || !strings.Contains(string(kustomization), "feeds_networkpolicy.yaml") {
+		t.Errorf("config/manager/kustomization.yaml does not list feeds_networkpolicy.yaml (%v)", err)
+	}
+
+	if n := len(ofKind(render(t, "--set", "feeds.networkPolicy.enabled=false"), "NetworkPolicy")); n != 0 {
+		t.Errorf("feeds.networkPolicy.enabled=false still renders %d NetworkPolicies", n)
+	}
+	var noMetrics networkingv1.NetworkPolicy
+	toTyped(t, named(t, render(t, "--set", "metrics.enabled=false"), "NetworkPolicy", release+"-feeds"), &noMetrics)
+	if strings.Contains(toJSON(t, noMetrics.Spec.Ingress), "8443") {
+		t.Errorf("metrics.enabled=false still opens the metrics port: %s", toJSON(t, noMetrics.Spec.Ingress))
+	}
+}
+
+func checkFeedsNetworkPolicy(t *testing.T, np *networkingv1.NetworkPolicy, podLabels map[string]string) {
+	t.Helper()
+	sel, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector)
+	if err != nil || sel.Empty() || !sel.Matches(labels.Set(podLabels)) {
+		t.Errorf("NetworkPolicy %s selects %v (%v), not the manager's pods (%v)", np.Name, np.Spec.PodSelector, err, podLabels)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) {
+		t.Errorf("NetworkPolicy %s policyTypes %v, want [Ingress]", np.Name, np.Spec.PolicyTypes)
+	}
+	// from[port] is who may reach each port: "anyone" or "cluster pods".
+	from := map[int32]string{}
+	for _, rule := range np.Spec.Ingress {
+		who := "anyone"
+		if len(rule.From) > 0 {
+			who = "?"
+			if len(rule.From) == 1 && rule.From[0].PodSelector == nil && rule.From[0].IPBlock == nil &&
+				rule.From[0].NamespaceSelector != nil && len(rule.From[0].NamespaceSelector.MatchLabels) == 0 &&
+				len(rule.From[0].NamespaceSelector.MatchExpressions) == 0 {
+				who = "cluster pods"
+			}
+		}
+		if len(rule.Ports) == 0 {
+			t.Errorf("NetworkPolicy %s: a rule without ports opens every port to %s", np.Name, who)
+		}
+		for _, p := range rule.Ports {
+			if p.Port == nil || p.Port.IntValue() == 0 || p.EndPort != nil {
+				t.Errorf("NetworkPolicy %s: port %v, want a single port number", np.Name, p.Port)
+				continue
+			}
+			from[int32(p.Port.IntValue())] = who
+		}
+	}
+	want := map[int32]string{8090: "anyone", 8081: "anyone", 8443: "anyone", 8091: "cluster pods"}
+	if diff := cmp.Diff(want, from); diff != "" {
+		t.Errorf("NetworkPolicy %s: who reaches which port (-want +got):\n%s", np.Name, diff)
+	}
 }
 
 func TestTemplateNonDefault(t *testing.T) {

@@ -13,6 +13,13 @@ import (
 type ResolvedSource struct {
 	Name    string
 	Entries []moderation.Entry
+	// ClusterOnly: every entry must stay inside the cluster (the source
+	// reads a policy published with visibility cluster; see ReadBy).
+	ClusterOnly bool
+	// ClusterOnlyDomains are entries that must stay inside the cluster
+	// although the policy read is public: it holds them from a
+	// cluster-only source. Shared, read only.
+	ClusterOnlyDomains map[string]bool
 }
 
 // LocalEntries converts the community's own decisions. Domains are passed

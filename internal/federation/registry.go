@@ -22,8 +22,14 @@ type Result struct {
 	Visibility v1alpha1.Visibility
 	// Effective is the engine's merge result, with provenance.
 	Effective *moderation.Policy
-	// Hash is Effective.Hash(), computed once.
+	// Hash is Effective.Hash(), computed once; for a public policy holding
+	// cluster-only entries, folded with them (see Restrict).
 	Hash string
+	// ClusterOnly are the effective domains that came from a source
+	// published to the cluster only (see Restrict): never served by the
+	// public feed listener, nor passed on as public to a subscriber.
+	// Shared, read only.
+	ClusterOnly map[string]bool
 	// Refs maps the names of the policy's policyRef sources to the
 	// policies they read, to keep subscription loops from echoing.
 	Refs map[string]types.NamespacedName

@@ -116,6 +116,11 @@ func checkHostile(t *testing.T, f *hostile.Feed, res FetchResult, tr *Tracker) {
 			t.Errorf("the merge would not refuse %s", d)
 		}
 	}
+	for _, d := range want.Protected {
+		if _, ok := got[d]; !ok {
+			t.Errorf("missing %s (kept by the parser, refused by a merge that protects it)", d)
+		}
+	}
 	if res.Skipped < want.Skipped {
 		t.Errorf("%d rows skipped, want at least %d", res.Skipped, want.Skipped)
 	}

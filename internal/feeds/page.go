@@ -169,12 +169,12 @@ type indexRow struct {
 	Visibility                                  string
 }
 
-func renderIndex(ps []*Published, a Audience) ([]byte, error) {
+func renderIndex(ps []*Published, a Audience, count func(*Published) int) ([]byte, error) {
 	rows := make([]indexRow, 0, len(ps))
 	for _, p := range ps {
 		rows = append(rows, indexRow{
 			Community: p.Community, Namespace: p.Namespace, Name: p.Name,
-			Href: p.Namespace + "/" + p.Name + ".html", Entries: len(p.Entries), Visibility: string(p.Visibility),
+			Href: p.Namespace + "/" + p.Name + ".html", Entries: count(p), Visibility: string(p.Visibility),
 			UpdatedAt: humanTime(p.UpdatedAt),
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,9 @@ import (
 //     Ingress): it serves policies whose visibility is public.
 //   - ClusterAudience, a listener reachable only from inside the cluster
 //     (a ClusterIP Service whose NetworkPolicy admits only the cluster's
-//     pods, never exposed by an Ingress): it serves public and cluster
-//     policies.
+//     pods, never exposed by an Ingress; both ship in the Helm chart,
+//     feeds.networkPolicy, and in config/manager): it serves public and
+//     cluster policies.
 //
 // What a request is allowed to see thus depends only on where it could
 // connect, which the network enforces, and never on what it claims
@@ -290,12 +292,38 @@ func notModified(r *http.Request, etag string, updated time.Time) bool {
 	return false
 }
 
+// visible returns p as the audience may see it: for the public audience,
+// without the entries that must stay inside the cluster (ClusterOnly).
+// p itself when nothing is withheld.
+func (s *Server) visible(p *Published) *Published {
+	if s.audience == ClusterAudience || !slices.ContainsFunc(p.Entries, func(pe PublishedEntry) bool { return pe.ClusterOnly }) {
+		return p
+	}
+	cp := *p
+	cp.Entries = make([]PublishedEntry, 0, len(p.Entries))
+	for _, pe := range p.Entries {
+		if !pe.ClusterOnly {
+			cp.Entries = append(cp.Entries, pe)
+		}
+	}
+	return &cp
+}
+
+// entryCount is how many of p's entries the audience sees.
+func (s *Server) entryCount(p *Published) int {
+	return len(s.visible(p).Entries)
+}
+
 // feedEntries returns p's entries as they may leave the operator in a
-// feed: never a private comment, and for the public audience an
+// feed: never a private comment nor, for the public audience, an entry
+// that must stay in the cluster; and for the public audience an
 // obfuscated domain starred out exactly as on the page.
 func (s *Server) feedEntries(p *Published) []moderation.Entry {
 	out := make([]moderation.Entry, 0, len(p.Entries))
 	for _, pe := range p.Entries {
+		if pe.ClusterOnly && s.audience != ClusterAudience {
+			continue
+		}
 		e := pe.Entry
 		e.PrivateComment = ""
 		if e.Obfuscate && s.audience != ClusterAudience {
@@ -308,7 +336,7 @@ func (s *Server) feedEntries(p *Published) []moderation.Entry {
 
 func (s *Server) render(p *Published, k kind) ([]byte, error) {
 	if k == kindPage {
-		return renderPage(p, s.audience)
+		return renderPage(s.visible(p), s.audience)
 	}
 	return renderFeed(k, s.feedEntries(p))
 }
@@ -320,7 +348,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 			visible = append(visible, p)
 		}
 	}
-	body, err := s.cache.get(r.Context(), "", func() ([]byte, error) { return renderIndex(visible, s.audience) })
+	body, err := s.cache.get(r.Context(), "", func() ([]byte, error) { return renderIndex(visible, s.audience, s.entryCount) })
 	if err != nil {
 		renderFailed(w, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,4 +497,58 @@ func TestServerConcurrentRequests(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestClusterOnlyEntriesStayInTheCluster (issue 12 case 11, "visibility
+// laundering"): a public policy holding entries it read from a policy
+// published to the cluster only serves them on the cluster listener and
+// nowhere on the public one: no feed, no page row, no count in the index.
+func TestClusterOnlyEntriesStayInTheCluster(t *testing.T) {
+	p := policy("riverside", "public", VisibilityPublic)
+	p.Entries = append(p.Entries, PublishedEntry{
+		Entry:   moderation.Entry{Domain: "hill-only.example", Action: moderation.Suspend, PublicComment: "shared with the co-op only"},
+		Summary: "hillside (1) ≥ 1", ClusterOnly: true,
+	})
+	pub, cluster := listeners(t, newStore(t, p))
+	for _, suffix := range []string{".csv", ".json", ".txt", ".html", ""} {
+		_, body := get(t, pub.URL+"/policies/riverside/public"+suffix)
+		if strings.Contains(body, "hill-only") || strings.Contains(body, "shared with the co-op only") {
+			t.Errorf("public %q serves the cluster-only entry:\n%s", suffix, body)
+		}
+		if !strings.Contains(body, "spam.example") {
+			t.Errorf("public %q lacks the public entries:\n%s", suffix, body)
+		}
+		_, body = get(t, cluster.URL+"/policies/riverside/public"+suffix)
+		if !strings.Contains(body, "hill-only.example") {
+			t.Errorf("cluster %q lacks the cluster-only entry:\n%s", suffix, body)
+		}
+	}
+	_, body := get(t, pub.URL+"/policies/riverside/public.html")
+	if !strings.Contains(body, "3 entries") {
+		t.Errorf("public page counts what it withholds:\n%s", body)
+	}
+	_, body = get(t, pub.URL+"/policies/")
+	if !strings.Contains(body, `<td data-label="Entries">3</td>`) {
+		t.Errorf("public index counts what it withholds:\n%s", body)
+	}
+	_, body = get(t, cluster.URL+"/policies/")
+	if !strings.Contains(body, `<td data-label="Entries">4</td>`) {
+		t.Errorf("cluster index:\n%s", body)
+	}
+}
+
+// TestPublishedCSVEscapesFormulas (issue 12 case 11): a comment a
+// spreadsheet would run is served as text.
+func TestPublishedCSVEscapesFormulas(t *testing.T) {
+	p := policy("riverside", "public", VisibilityPublic)
+	p.Entries[0].Entry.PublicComment = `=HYPERLINK("https://evil.example","click")`
+	pub, _ := listeners(t, newStore(t, p))
+	_, body := get(t, pub.URL+"/policies/riverside/public.csv")
+	if !strings.Contains(body, `"'=HYPERLINK(""https://evil.example"",""click"")"`) {
+		t.Errorf("the formula is not escaped:\n%s", body)
+	}
+	res, err := moderation.Parse(moderation.FormatMastodonCSV, strings.NewReader(body))
+	if err != nil || res.Entries[slices.IndexFunc(res.Entries, func(e moderation.Entry) bool { return e.Domain == "spam.example" })].PublicComment != p.Entries[0].Entry.PublicComment {
+		t.Errorf("a subscriber does not read the comment back as written: %+v, %v", res, err)
+	}
 }

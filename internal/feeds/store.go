@@ -52,6 +52,10 @@ type PublishedEntry struct {
 	// Summary is the public provenance: "our own decision", "hillside (1)
 	// + iftas-dni (2) ≥ 2". It must not quote private comments.
 	Summary string
+	// ClusterOnly: the entry came from a policy published to the cluster
+	// only, and keeps that visibility whatever the policy holding it says:
+	// the public listener never serves it (no feed, no page, no count).
+	ClusterOnly bool
 }
 
 // PolicyStore is where the Server reads published policies. Returned

@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -47,7 +49,7 @@ func (t *Tracker) SaveWithin(budget int) (data []byte, unsaved []string, err err
 	if err != nil {
 		return nil, nil, err
 	}
-	if data, err = compress(parts); err != nil || len(data) <= budget {
+	if data, err = compress(parts, budget); err == nil || !errors.Is(err, errOverBudget) {
 		return data, nil, err
 	}
 	largest := make([]string, 0, len(parts))
@@ -63,30 +65,83 @@ func (t *Tracker) SaveWithin(budget int) (data []byte, unsaved []string, err err
 	for _, name := range largest {
 		parts[name] = stubs[name]
 		unsaved = append(unsaved, name)
-		if data, err = compress(parts); err != nil || len(data) <= budget {
+		if data, err = compress(parts, budget); err == nil || !errors.Is(err, errOverBudget) {
 			return data, unsaved, err
 		}
 	}
-	return nil, unsaved, fmt.Errorf("the feed state takes %s even without any source's entries, above the %s budget", byteSize(int64(len(data))), byteSize(int64(budget)))
+	return nil, unsaved, fmt.Errorf("the feed state takes more than the %s budget even without any source's entries", byteSize(int64(budget)))
 }
 
-func compress(sources map[string]json.RawMessage) ([]byte, error) {
-	data, err := json.Marshal(struct {
-		V       int                        `json:"v"`
-		Sources map[string]json.RawMessage `json:"sources,omitempty"`
-	}{trackerVersion, sources})
-	if err != nil {
-		return nil, err
+// errOverBudget is compress giving up: the compressed state outgrew its
+// budget.
+var errOverBudget = errors.New("over budget")
+
+// compress writes {"v":…,"sources":{…}} straight into the compressor,
+// sources in name order, and gives up as soon as the compressed output
+// outgrows limit. A state that does not fit (20,000 entries with long
+// comments serialise to 20 MB) then costs neither a second serialised copy
+// nor a compressed one of several MiB, on each of the tries SaveWithin
+// makes.
+func compress(sources map[string]json.RawMessage, limit int) ([]byte, error) {
+	out := &cappedBuffer{limit: limit}
+	zw := gzip.NewWriter(out)
+	w := errWriter{w: zw}
+	w.printf(`{"v":%d`, trackerVersion)
+	if len(sources) > 0 {
+		w.printf(`,"sources":{`)
+		for i, name := range slices.Sorted(maps.Keys(sources)) {
+			key, err := json.Marshal(name)
+			if err != nil {
+				return nil, err
+			}
+			if i > 0 {
+				w.write([]byte{','})
+			}
+			w.write(key)
+			w.write([]byte{':'})
+			w.write(sources[name])
+		}
+		w.write([]byte{'}'})
 	}
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		return nil, err
+	w.write([]byte{'}'})
+	if w.err != nil {
+		return nil, w.err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return out.buf.Bytes(), nil
+}
+
+// errWriter keeps the first error of a series of writes.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(p []byte) {
+	if e.err == nil {
+		_, e.err = e.w.Write(p)
+	}
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}
+
+// cappedBuffer is a bytes.Buffer that refuses to grow past limit bytes.
+type cappedBuffer struct {
+	buf   bytes.Buffer
+	limit int
+}
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if c.buf.Len()+len(p) > c.limit {
+		return 0, errOverBudget
+	}
+	return c.buf.Write(p)
 }
 
 // maxSavedState bounds what Load decompresses: the state of 32 sources at

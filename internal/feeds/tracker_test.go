@@ -1,9 +1,13 @@
 package feeds
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
@@ -363,5 +367,39 @@ func TestTrackerSerialisation(t *testing.T) {
 	}
 	if err := restored.Load([]byte{0x1f, 0x8b, 1, 2, 3}); err == nil {
 		t.Fatal("Load accepted a broken gzip stream")
+	}
+}
+
+// TestCompressWritesTheJSONItMarshals: the state written piece by piece
+// is the JSON json.Marshal makes of it, and a state over its budget is
+// given up without being compressed whole.
+func TestCompressWritesTheJSONItMarshals(t *testing.T) {
+	for _, sources := range []map[string]json.RawMessage{
+		nil,
+		{"b": json.RawMessage(`{"x":1}`), "a\"quoted\"": json.RawMessage(`[]`), "é": json.RawMessage(`"s"`)},
+	} {
+		gz, err := compress(sources, math.MaxInt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(zr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := json.Marshal(struct {
+			V       int                        `json:"v"`
+			Sources map[string]json.RawMessage `json:"sources,omitempty"`
+		}{trackerVersion, sources})
+		if !bytes.Equal(got, want) {
+			t.Errorf("compress wrote\n%s\nwant\n%s", got, want)
+		}
+	}
+	big := map[string]json.RawMessage{"s": json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)}
+	if _, err := compress(big, 512); !errors.Is(err, errOverBudget) {
+		t.Errorf("over the budget: %v", err)
 	}
 }

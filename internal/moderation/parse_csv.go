@@ -206,7 +206,9 @@ func addCSVRecord(b *builder, cols csvColumns, line int, record []string) error 
 		}
 		return strings.TrimSpace(record[i])
 	}
-	e := Entry{Domain: field(cols.domain), PublicComment: field(cols.publicComment)}
+	// A comment escaped against formula injection (by WriteMastodonCSV or
+	// any careful exporter) reads back as written.
+	e := Entry{Domain: field(cols.domain), PublicComment: UnescapeFormula(field(cols.publicComment))}
 	var err error
 	if e.Action, err = parseSeverity(field(cols.severity)); err != nil {
 		return b.skip(line, text, err.Error())

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Writers publish a policy so other communities and servers can subscribe
@@ -37,7 +38,10 @@ var mastodonCSVHeader = []string{"#domain", "#severity", "#reject_media", "#reje
 
 // WriteMastodonCSV writes Mastodon's domain-block CSV. Reject-media, which
 // Mastodon has as a flag rather than a severity, is written the way
-// Mastodon does: severity noop with reject_media true.
+// Mastodon does: severity noop with reject_media true. Comments are
+// written clean (see cleanComment) and escaped against formula injection
+// (EscapeFormula); the CSV parsers undo the escape. The other cells are
+// domains, severities and booleans, which never start with a trigger.
 func WriteMastodonCSV(w io.Writer, entries []Entry) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(mastodonCSVHeader); err != nil {
@@ -57,7 +61,7 @@ func WriteMastodonCSV(w io.Writer, entries []Entry) error {
 		record[1] = severity
 		record[2] = boolString(e.RejectMedia)
 		record[3] = boolString(e.RejectReports)
-		record[4] = e.PublicComment
+		record[4] = EscapeFormula(cleanComment(e.PublicComment))
 		record[5] = boolString(e.Obfuscate)
 		if err := cw.Write(record); err != nil {
 			return err
@@ -65,6 +69,38 @@ func WriteMastodonCSV(w io.Writer, entries []Entry) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// formulaTriggers are the first characters that make a spreadsheet read a
+// cell as a formula (OWASP, "CSV Injection"): a published comment such as
+// =HYPERLINK("https://evil.example","click") would otherwise run in the
+// spreadsheet of every moderator who opens the feed.
+const formulaTriggers = "=+-@\t\r"
+
+// EscapeFormula returns cell as a spreadsheet shows it as text: a cell
+// starting with a formula trigger gets a leading "'", as OWASP advises.
+// A cell that already starts with "'"s followed by a trigger gets one
+// more, so that UnescapeFormula is its exact inverse and a comment that
+// really starts with "'=" survives the round trip.
+func EscapeFormula(cell string) string {
+	if formulaLike(cell) || cell != "" && cell[0] == '\'' && formulaLike(strings.TrimLeft(cell, "'")) {
+		return "'" + cell
+	}
+	return cell
+}
+
+// UnescapeFormula undoes EscapeFormula: it removes one leading "'" when
+// what follows the "'"s is a formula trigger, and leaves every other cell
+// (a comment like "'tis spam") as it is.
+func UnescapeFormula(cell string) string {
+	if cell != "" && cell[0] == '\'' && formulaLike(strings.TrimLeft(cell, "'")) {
+		return cell[1:]
+	}
+	return cell
+}
+
+func formulaLike(cell string) bool {
+	return cell != "" && strings.IndexByte(formulaTriggers, cell[0]) >= 0
 }
 
 func boolString(b bool) string {

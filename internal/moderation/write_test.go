@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"bytes"
+	"encoding/csv"
 	"slices"
 	"strings"
 	"testing"
@@ -107,5 +108,70 @@ func TestPublishedPolicyReadsBack(t *testing.T) {
 	}
 	if got := effective(again); !slices.Equal(got, want) {
 		t.Errorf("subscribed copy differs:\n got  %+v\n want %+v", got, want)
+	}
+}
+
+// TestWriteMastodonCSVEscapesFormulas (issue 12 case 11): a published
+// comment a spreadsheet would run as a formula gets a leading "'" (OWASP,
+// CSV injection), and the parser reads it back as it was written.
+func TestWriteMastodonCSVEscapesFormulas(t *testing.T) {
+	comments := map[string]string{
+		"f1.example": `=HYPERLINK("https://evil.example","click")`,
+		"f2.example": "+1+1",
+		"f3.example": "-2+3",
+		"f4.example": "@SUM(A1)",
+		"f5.example": "'=already quoted once",
+		"f6.example": "''+twice",
+		"f7.example": "'tis spam",
+		"f8.example": "spam = bad",
+		"f9.example": "'",
+	}
+	escaped := map[string]bool{"f1.example": true, "f2.example": true, "f3.example": true, "f4.example": true, "f5.example": true, "f6.example": true}
+	var entries []Entry
+	for d, c := range comments {
+		entries = append(entries, Entry{Domain: d, Action: Suspend, PublicComment: c})
+	}
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Domain, b.Domain) })
+	var buf bytes.Buffer
+	if err := WriteMastodonCSV(&buf, entries); err != nil {
+		t.Fatal(err)
+	}
+	r := csv.NewReader(bytes.NewReader(buf.Bytes()))
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows[1:] {
+		cell := row[4]
+		if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+			t.Errorf("%s: comment cell %q starts a formula", row[0], cell)
+		}
+		want := comments[row[0]]
+		if escaped[row[0]] != (cell == "'"+want) || !escaped[row[0]] && cell != want {
+			t.Errorf("%s: cell %q for comment %q", row[0], cell, want)
+		}
+	}
+	res, err := Parse(FormatMastodonCSV, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range res.Entries {
+		if e.PublicComment != comments[e.Domain] {
+			t.Errorf("%s: read back %q, want %q", e.Domain, e.PublicComment, comments[e.Domain])
+		}
+	}
+	if len(res.Entries) != len(comments) {
+		t.Errorf("%d entries read back, want %d", len(res.Entries), len(comments))
+	}
+}
+
+func TestFormulaEscapeIsInvertible(t *testing.T) {
+	for _, s := range []string{"", "'", "''", "=", "'=", "''=", "a", "'a", "\t", "'\t", "-", "@x", "x=y"} {
+		if got := UnescapeFormula(EscapeFormula(s)); got != s {
+			t.Errorf("UnescapeFormula(EscapeFormula(%q)) = %q", s, got)
+		}
+		if e := EscapeFormula(s); formulaLike(e) {
+			t.Errorf("EscapeFormula(%q) = %q starts a formula", s, e)
+		}
 	}
 }

@@ -19,6 +19,11 @@ const (
 	endless   int64 = 1 << 30
 )
 
+// OwnDomain is the domain of a server of the subscribing community, in the
+// suites that run one (test/hostile): a feed blocking it, or a name above
+// it, must not cut the community off from its own server.
+const OwnDomain = "social.victim.example"
+
 const mastodonHeader = "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"
 
 // csvRow is a Mastodon CSV row: domain, severity, comment.
@@ -268,6 +273,14 @@ func Feeds() []*Feed {
 			Expect: Expect{Entries: 6, Has: []string{"github.io"}, Rejected: []string{"com", "co.uk", "uk", "foo.kawasaki.jp", "example"}},
 			write: text(mastodonHeader, csvRow("com", "suspend", ""), csvRow("co.uk", "suspend", ""), csvRow("uk", "silence", ""),
 				csvRow("foo.kawasaki.jp", "suspend", ""), csvRow("example", "suspend", ""), csvRow("github.io", "silence", "")),
+		},
+		{
+			Name: "csv-own-domain.csv", Format: mcsv,
+			Why: "blocks of the subscriber's own server (OwnDomain) and of the name above it: well-formed names the parser keeps, " +
+				"refused by the merge of a policy whose community runs that server, so no feed can cut a community off from itself",
+			Expect: Expect{Entries: 3, Has: []string{OwnDomain, "victim.example", "other.example"}, Protected: []string{OwnDomain, "victim.example"}},
+			write: text(mastodonHeader, csvRow(OwnDomain, "suspend", "cut them off"), csvRow("victim.example", "suspend", ""),
+				csvRow("other.example", "silence", "")),
 		},
 		{
 			Name: "plain-wildcards.txt", Format: plain,

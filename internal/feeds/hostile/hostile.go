@@ -51,6 +51,10 @@ type Expect struct {
 	// Rejected are entries the parser keeps but the merge must refuse
 	// (moderation.RefusePublicSuffix): they never reach a server.
 	Rejected []string
+	// Protected are entries the parser keeps but the merge of a policy
+	// whose community runs a server at OwnDomain must refuse: that server's
+	// name and the names above it (test/hostile runs one).
+	Protected []string
 	// NoValidators: the response's ETag and Last-Modified must not be kept
 	// for the next conditional request (they are oversized or malformed).
 	NoValidators bool
