@@ -195,11 +195,14 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		waitSynced(hill, "c5", policyHash(hill, "c5"))
 		riverSrv.ResetCounters()
 
-		By("alice writes an In without values")
+		// An In without values is refused at admission now (validation_test);
+		// a label value the API server's schema cannot check (a leading
+		// '-') still reaches the reconcilers, which must hold, not retract.
+		By("alice writes a selector whose value is not a label value")
 		p := fedPolicy(river, "c5")
 		base := p.DeepCopy()
 		p.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
-			{Key: "spec", Operator: metav1.LabelSelectorOpIn}}}
+			{Key: "spec", Operator: metav1.LabelSelectorOpIn, Values: []string{"-gold"}}}}
 		if err := aliceC.Patch(ctx, p, client.MergeFrom(base)); err != nil {
 			// Refused at admission is as good: the typo never lands.
 			Expect(apierrors.IsInvalid(err)).To(BeTrue(), "want Invalid, got %v", err)

@@ -329,6 +329,17 @@ var _ = Describe("Admission validation", func() {
 		Entry("unknown visibility", func(p *v1alpha1.FederationPolicy) {
 			p.Spec.Publish = &v1alpha1.PublishSpec{Visibility: "secret"}
 		}, "spec.publish.visibility", "Unsupported value"),
+		// Issue 12 case 5: this typo was admitted, selected nothing, and
+		// the empty policy retracted every block of the namespace.
+		Entry("selector In without values", func(p *v1alpha1.FederationPolicy) {
+			p.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpIn}}}
+		}, "In and NotIn need at least one value"),
+		Entry("selector Exists with values", func(p *v1alpha1.FederationPolicy) {
+			p.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpExists, Values: []string{"gold"}}}}
+		}, "Exists and DoesNotExist take no values"),
+		Entry("selector with an unknown operator", func(p *v1alpha1.FederationPolicy) {
+			p.Spec.InstanceSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Equals", Values: []string{"gold"}}}}
+		}, "operator must be In, NotIn, Exists or DoesNotExist"),
 	)
 
 	It("admits a valid FederationPolicy with defaults filled", func() {

@@ -67,7 +67,14 @@ const (
 type FederationPolicySpec struct {
 	// instanceSelector selects the Instances in this namespace the policy
 	// applies to. Unset or empty selects every Instance in the namespace.
+	// A selector that could select nothing by mistake is refused here
+	// rather than found at reconcile: In and NotIn need values, Exists and
+	// DoesNotExist take none (issue 12 case 5: such a typo once emptied
+	// every server of the namespace).
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !(e.operator in ['In', 'NotIn']) || (has(e.values) && size(e.values) > 0))",message="matchExpressions: In and NotIn need at least one value (without values the policy would select no Instance)"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !(e.operator in ['Exists', 'DoesNotExist']) || !has(e.values) || size(e.values) == 0)",message="matchExpressions: Exists and DoesNotExist take no values"
 	InstanceSelector *metav1.LabelSelector `json:"instanceSelector,omitempty"`
 
 	// entries are the community's own decisions. They always apply.
