@@ -248,7 +248,7 @@ var _ = Describe("One community cannot hurt another", Ordered, func() {
 		Expect(page).To(ContainSubstring("River Commons: federation policy"))
 		Expect(page).NotTo(ContainSubstring(hill))
 		Expect(page).NotTo(ContainSubstring("Hill Co-op"))
-		Expect(fetch(feedPublicURL + "/policies/")).To(MatchRegexp(`<td>River Commons</td><td><a href="xt-river/c11-page.html">`))
+		Expect(fetch(feedPublicURL + "/policies/")).To(MatchRegexp(`<td>River Commons</td><td data-label="Policy"><a href="xt-river/c11-page.html">`))
 		Expect(fetch(feedPublicURL + "/policies/xt-river/c11-page.csv")).To(
 			ContainSubstring(`formula.example,suspend,false,false,"'=HYPERLINK(""https://evil.example"",""click"")",false`))
 	})
