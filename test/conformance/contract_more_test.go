@@ -40,7 +40,12 @@ type perm struct {
 // server answers it.
 func (e *endpoint) rawList(t *testing.T, kind string) map[string]perm {
 	t.Helper()
-	r := e.call(t, e.token, http.MethodGet, "/api/v1/admin/domain_"+kind+"s", nil)
+	return permsByDomain(t, kind, e.call(t, e.token, http.MethodGet, "/api/v1/admin/domain_"+kind+"s", nil))
+}
+
+// permsByDomain decodes a list answer of domain_<kind>s by domain.
+func permsByDomain(t *testing.T, kind string, r raw) map[string]perm {
+	t.Helper()
 	if r.status != http.StatusOK {
 		t.Fatalf("list %ss: %s", kind, r)
 	}

@@ -2,8 +2,6 @@ package conformance
 
 import (
 	"context"
-	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -193,17 +191,5 @@ func (h *hosted) deliver(t *testing.T) {
 // perms lists a collection of the hosted server.
 func (h *hosted) perms(t *testing.T, token, kind string) map[string]perm {
 	t.Helper()
-	r := h.get(t, token, "/api/v1/admin/domain_"+kind+"s")
-	if r.status != http.StatusOK {
-		t.Fatalf("list %ss: %s", kind, r)
-	}
-	var ps []perm
-	if err := json.Unmarshal([]byte(r.body), &ps); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]perm{}
-	for _, p := range ps {
-		out[p.Domain] = p
-	}
-	return out
+	return permsByDomain(t, kind, h.get(t, token, "/api/v1/admin/domain_"+kind+"s"))
 }

@@ -207,20 +207,30 @@ var (
 // Register makes a driver family available to New under name. Families
 // register themselves from init, so callers only ever name a driver (as the
 // software profile says) and adding a family never touches them.
-func Register(name string, f Factory) {
+func Register(name string, f Factory) { register(registry, "Register", name, f) }
+
+// register adds f under name to one of the family tables (drivers,
+// authenticators), once: a second registration is a programming error.
+func register[F any](table map[string]F, what, name string, f F) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	if _, dup := registry[name]; dup {
-		panic("drivers: Register called twice for " + name)
+	if _, dup := table[name]; dup {
+		panic("drivers: " + what + " called twice for " + name)
 	}
-	registry[name] = f
+	table[name] = f
+}
+
+// lookup returns what a family table holds under name.
+func lookup[F any](table map[string]F, name string) (F, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	f, ok := table[name]
+	return f, ok
 }
 
 // New builds the named driver.
 func New(name string, cfg Config) (Driver, error) {
-	registryMu.RLock()
-	f, ok := registry[name]
-	registryMu.RUnlock()
+	f, ok := lookup(registry, name)
 	if !ok {
 		return nil, fmt.Errorf("%w %q (have %v)", ErrUnknownDriver, name, Names())
 	}
@@ -255,20 +265,13 @@ var authenticators = map[string]AuthenticatorFactory{}
 // RegisterAuthenticator gives the family registered under name the
 // Authenticator capability, from init like Register.
 func RegisterAuthenticator(name string, f AuthenticatorFactory) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	if _, dup := authenticators[name]; dup {
-		panic("drivers: RegisterAuthenticator called twice for " + name)
-	}
-	authenticators[name] = f
+	register(authenticators, "RegisterAuthenticator", name, f)
 }
 
 // NewAuthenticator builds the named family's Authenticator, or returns an
 // error matching ErrNoAuthenticator when it has none.
 func NewAuthenticator(name string, cfg Config) (Authenticator, error) {
-	registryMu.RLock()
-	f, ok := authenticators[name]
-	registryMu.RUnlock()
+	f, ok := lookup(authenticators, name)
 	if !ok {
 		return nil, fmt.Errorf("%s: %w", name, ErrNoAuthenticator)
 	}
