@@ -156,6 +156,7 @@ func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResu
 type builder struct {
 	result     ParseResult
 	seen       map[string]int // domain → line of first occurrence
+	comments   map[string]string
 	maxEntries int
 	maxKept    int
 	rows       int
@@ -265,11 +266,36 @@ func (b *builder) add(line int, record row, e Entry) error {
 		e.PublicComment = strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes))
 		b.result.TruncatedComments++
 	} else {
-		e.PublicComment = strings.Clone(e.PublicComment)
+		e.PublicComment = b.intern(e.PublicComment)
 	}
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
 	return nil
+}
+
+// maxInterned bounds how many distinct comments a builder shares: past it,
+// each new comment is its own copy, as before.
+const maxInterned = 4096
+
+// intern returns a copy of comment, shared with every earlier entry of the
+// feed with the same comment. Feeds repeat a few reasons ("Spam", "Hate
+// speech") over thousands of rows; one copy each saves an allocation a row
+// (issue 16 item 4) and the memory of every repeat.
+func (b *builder) intern(comment string) string {
+	if comment == "" {
+		return ""
+	}
+	if c, ok := b.comments[comment]; ok {
+		return c
+	}
+	c := strings.Clone(comment)
+	if len(b.comments) < maxInterned {
+		if b.comments == nil {
+			b.comments = make(map[string]string)
+		}
+		b.comments[c] = c
+	}
+	return c
 }
 
 // isCanary recognises rows like Seirdy's

@@ -271,12 +271,22 @@ func (r *Resolver) fromFile(path string, format moderation.Format) federation.Re
 	return readFile(path, format)
 }
 
+// readFile parses the list in path as a stream, as a fetched body is
+// parsed: the parser's MaxBytes bounds it (a file that grows while read
+// included), and the file is never held whole.
 func readFile(path string, format moderation.Format) federation.Resolution {
-	data, err := readBounded(path, feeds.DefaultMaxBytes)
+	f, err := os.Open(path)
 	if err != nil {
 		return federation.Resolution{Waiting: err.Error()}
 	}
-	parsed, err := moderation.ParseWithOptions(format, bytes.NewReader(data), moderation.ParseOptions{SizeHint: int64(len(data))})
+	defer f.Close()
+	var size int64
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		if size = info.Size(); size > feeds.DefaultMaxBytes {
+			return federation.Resolution{Waiting: fmt.Sprintf("%s: larger than %d MiB", path, feeds.DefaultMaxBytes>>20)}
+		}
+	}
+	parsed, err := moderation.ParseWithOptions(format, f, moderation.ParseOptions{MaxBytes: feeds.DefaultMaxBytes, SizeHint: size})
 	if err != nil {
 		return federation.Resolution{Waiting: fmt.Sprintf("%s is not a readable %s list: %v", path, format, err)}
 	}
