@@ -91,7 +91,7 @@ func BenchmarkExplainTenLists(b *testing.B) {
 	b.StopTimer()
 	// The machine is shared: CPU time (user+system, garbage collector
 	// included) is the figure other builds disturb least.
-	b.ReportMetric((cpuTime(b) - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime(b)-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(len(c.Policy.Entries)), "entries")
 	if got := policyHash(c, dir); got != goldenFull && goldenFull != "TODO" {
 		b.Fatalf("merged policy digest %s, want %s (recorded before the optimisation)", got, goldenFull)
