@@ -79,7 +79,7 @@ func parseCSV(in io.Reader, b *builder) error {
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				if err := b.skip(pe.StartLine, "", pe.Err.Error()); err != nil {
+				if err := b.skip(pe.StartLine, row{}, pe.Err.Error()); err != nil {
 					return err
 				}
 				continue
@@ -130,13 +130,39 @@ func (c *csvShape) Read(p []byte) (int, error) {
 		return 0, c.err
 	}
 	n, err := c.r.Read(p)
-	for i, b := range p[:n] {
-		if c.err = c.step(b); c.err != nil {
+	for i := 0; i < n; {
+		// A run of bytes that are none of '\n', '"', ',', '\r' (nearly
+		// every byte of a feed) changes nothing but the lengths, and a
+		// state at the start of a field or after a quote once: take it
+		// whole. Byte by byte, this scan was a fifth of parsing (issue 16
+		// item 4). The run is taken up to the caps; the byte that passes
+		// one goes through step, which says where.
+		j := i
+		for j < n && !csvSpecial[p[j]] {
+			j++
+		}
+		if run := min(j-i, MaxLineBytes-c.lineLen, MaxRecordBytes-c.recordLen); run > 0 && c.state != crAfterQuote {
+			c.lineLen += run
+			c.recordLen += run
+			switch c.state {
+			case fieldStart:
+				c.state = unquoted
+			case quoteInQuote:
+				c.state = quoted // a bare quote, kept as text
+			}
+			i += run
+			continue
+		}
+		if c.err = c.step(p[i]); c.err != nil {
 			return i, c.err
 		}
+		i++
 	}
 	return n, err
 }
+
+// csvSpecial marks the bytes csvShape.step does more than count.
+var csvSpecial = [256]bool{'\n': true, '"': true, ',': true, '\r': true}
 
 func (c *csvShape) step(b byte) error {
 	if b != '\n' {
@@ -196,7 +222,7 @@ func (c *csvShape) step(b byte) error {
 }
 
 func addCSVRecord(b *builder, cols csvColumns, line int, record []string) error {
-	text := strings.Join(record, ",")
+	text := row{fields: record}
 	if len(record) != cols.width {
 		return b.skip(line, text, fmt.Sprintf("%d fields where the header has %d", len(record), cols.width))
 	}

@@ -30,10 +30,10 @@ func parseGoToSocialJSON(in *bufio.Reader, b *builder) error {
 	return eachJSONElement(in, func(line int, raw []byte) error {
 		var rec gotosocialRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return b.skip(line, string(raw), "not a domain block object: "+err.Error())
+			return b.skip(line, textRow(string(raw)), "not a domain block object: "+err.Error())
 		}
 		if rec.Domain == nil {
-			return b.skip(line, string(raw), "no domain")
+			return b.skip(line, textRow(string(raw)), "no domain")
 		}
 		e := Entry{Domain: *rec.Domain, Action: Suspend}
 		switch {
@@ -45,7 +45,7 @@ func parseGoToSocialJSON(in *bufio.Reader, b *builder) error {
 		if rec.Obfuscate != nil {
 			e.Obfuscate = *rec.Obfuscate
 		}
-		return b.add(line, string(raw), e)
+		return b.add(line, textRow(string(raw)), e)
 	})
 }
 
@@ -53,10 +53,10 @@ func parseMastodonAPIJSON(in *bufio.Reader, b *builder) error {
 	return eachJSONElement(in, func(line int, raw []byte) error {
 		var rec mastodonAPIRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
-			return b.skip(line, string(raw), "not a domain block object: "+err.Error())
+			return b.skip(line, textRow(string(raw)), "not a domain block object: "+err.Error())
 		}
 		if rec.Domain == nil {
-			return b.skip(line, string(raw), "no domain")
+			return b.skip(line, textRow(string(raw)), "no domain")
 		}
 		e := Entry{Domain: *rec.Domain}
 		var severity string
@@ -65,12 +65,12 @@ func parseMastodonAPIJSON(in *bufio.Reader, b *builder) error {
 		}
 		var err error
 		if e.Action, err = parseSeverity(severity); err != nil {
-			return b.skip(line, string(raw), err.Error())
+			return b.skip(line, textRow(string(raw)), err.Error())
 		}
 		if rec.Comment != nil {
 			e.PublicComment = *rec.Comment
 		}
-		return b.add(line, string(raw), e)
+		return b.add(line, textRow(string(raw)), e)
 	})
 }
 

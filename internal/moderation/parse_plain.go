@@ -39,7 +39,7 @@ func plainLine(b *builder, line int, text []byte) error {
 		return nil
 	}
 	if strings.ContainsAny(s, " \t,;") {
-		return b.skip(line, s, "more than one word on the line: want one domain a line")
+		return b.skip(line, textRow(s), "more than one word on the line: want one domain a line")
 	}
-	return b.add(line, s, Entry{Domain: s, Action: Suspend})
+	return b.add(line, textRow(s), Entry{Domain: s, Action: Suspend})
 }

@@ -24,7 +24,7 @@ func TestNotesNameTheRows(t *testing.T) {
 	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	note := fromFile(path, moderation.FormatMastodonCSV).Note
+	note := readFile(path, moderation.FormatMastodonCSV).Note
 	for _, want := range []string{
 		`1 row skipped (line 4 "ok.example,silence`, "duplicate",
 		`5 rows left out because the domain is starred out`, `line 3 "ba*.*t`, "…and 2 more",
