@@ -189,6 +189,12 @@ type CommunityStatus struct {
 // Community is a collective and its tenancy: a namespace, its members and
 // their roles, its quotas and its network isolation. Cluster-scoped and
 // created by the co-op's sysadmins.
+//
+// Deleting a Community deletes the namespace the operator created for it,
+// so deletion waits (Stalled) while Instances remain, and while data they
+// kept under deletionPolicy Retain (volumes, generated Secrets) is still in
+// the namespace. The annotation fedcommons.io/delete-retained-data: "true"
+// deletes that data with the namespace, on purpose (docs/operating.md).
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=fcc;community,categories=fedcommons
