@@ -332,8 +332,11 @@ func (r *CommunityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&v1alpha1.Instance{}, byNamespace).
 		// A retained claim removed by hand may unblock a waiting deletion.
 		Watches(&corev1.PersistentVolumeClaim{}, byNamespace, builder.WithPredicates(predicate.Funcs{
-			CreateFunc:  func(event.CreateEvent) bool { return false },
-			UpdateFunc:  func(event.UpdateEvent) bool { return false },
+			CreateFunc: func(event.CreateEvent) bool { return false },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				// Deletion begins (pvc-protection may hold the claim a while).
+				return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+			},
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
 		Watches(&v1alpha1.FederationPolicy{}, byNamespace, builder.WithPredicates(predicate.Funcs{

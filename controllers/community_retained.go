@@ -80,9 +80,12 @@ func (r *CommunityReconciler) retained(ctx context.Context, namespace *corev1.Na
 }
 
 // isRetained: made by the operator and owned by nothing, so the garbage
-// collector will not remove it and deleting the namespace would.
+// collector will not remove it and deleting the namespace would. One
+// already being deleted (a claim held by its pvc-protection finalizer
+// while a pod still mounts it) is going by somebody's decision.
 func isRetained(o client.Object) bool {
-	return o.GetLabels()[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue && len(o.GetOwnerReferences()) == 0
+	return o.GetLabels()[v1alpha1.LabelManagedBy] == v1alpha1.ManagedByValue && len(o.GetOwnerReferences()) == 0 &&
+		o.GetDeletionTimestamp().IsZero()
 }
 
 // deletesRetainedData: the sysadmin opted in to destroying retained data.
