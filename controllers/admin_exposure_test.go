@@ -28,6 +28,16 @@ var _ = Describe("Admin bootstrap and registrations", func() {
 		createClusterIssuer("letsencrypt")
 	})
 
+	// The operator applies Mastodon's four Deployments one after the
+	// other: roll out once all exist, as the Deployment controller would.
+	allFour := func(ns string) {
+		GinkgoHelper()
+		for _, name := range []string{"toot-web", "toot-streaming", "toot-sidekiq", "toot-scheduler"} {
+			Eventually(func() error {
+				return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &appsv1.Deployment{})
+			}).WithTimeout(30*time.Second).Should(Succeed(), name)
+		}
+	}
 	noIngress := func(name string) {
 		GinkgoHelper()
 		err := k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &networkingv1.Ingress{})
@@ -66,6 +76,7 @@ var _ = Describe("Admin bootstrap and registrations", func() {
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-web"}, &appsv1.Deployment{})
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+		allFour(ns)
 		rollOutDeployments(ns, "toot")
 		readyStatefulSets(ns, "toot")
 		waitJob(ns, "toot", "toot-admin-bootstrap")
@@ -102,6 +113,7 @@ var _ = Describe("Admin bootstrap and registrations", func() {
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-web"}, &appsv1.Deployment{})
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+		allFour(ns)
 		rollOutDeployments(ns, "toot")
 		readyStatefulSets(ns, "toot")
 

@@ -24,7 +24,7 @@ var _ = Describe("Community deletion with retained data", func() {
 		name := uniqueName("keep")
 		Expect(k8sClient.Create(ctx, &v1alpha1.Community{
 			ObjectMeta: metav1.ObjectMeta{Name: name},
-			Spec:       v1alpha1.CommunitySpec{DisplayName: "Keepers"},
+			Spec:       v1alpha1.CommunitySpec{DisplayName: "Keepers", Domains: []v1alpha1.Domain{v1alpha1.Domain(name + ".test")}},
 		})).To(Succeed())
 		readyCommunity(name)
 		ns := name
@@ -33,8 +33,9 @@ var _ = Describe("Community deletion with retained data", func() {
 		Expect(k8sClient.Create(ctx, inst)).To(Succeed())
 		var generated []string
 		Eventually(func(g Gomega) {
-			generated = getInstance(ns, inst.Name).Status.GeneratedSecrets
-			g.Expect(generated).NotTo(BeEmpty())
+			live := getInstance(ns, inst.Name)
+			generated = live.Status.GeneratedSecrets
+			g.Expect(generated).NotTo(BeEmpty(), "conditions: %v", live.Status.Conditions)
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: inst.Name + "-data"}, &corev1.PersistentVolumeClaim{})).To(Succeed())
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 

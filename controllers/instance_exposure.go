@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -69,9 +70,9 @@ func (r *InstanceReconciler) applyRegistrations(ctx context.Context, inst *v1alp
 	}
 	want := resources.RegistrationsMode(inst)
 	what := fmt.Sprintf("Registrations %s", want)
-	after := ""
+	after, seq := "", 1
 	if latest := newestJob(jobs); latest != nil {
-		after = latest.Name
+		after, seq = latest.Name, jobSeq(latest)+1
 		state := finished(latest)
 		if latest.Annotations[resources.AnnotationRegistrations] == string(want) {
 			if state == batchv1.JobComplete {
@@ -84,7 +85,7 @@ func (r *InstanceReconciler) applyRegistrations(ctx context.Context, inst *v1alp
 			return r.runJobWait(ctx, inst, latest, what)
 		}
 	}
-	job, err := resources.RegistrationsJob(inst, p, inst.Status.Version, after, params)
+	job, err := resources.RegistrationsJob(inst, p, inst.Status.Version, after, seq, params)
 	if err != nil || job == nil {
 		return err
 	}
@@ -108,17 +109,24 @@ func (r *InstanceReconciler) registrationsJobs(ctx context.Context, inst *v1alph
 	return list.Items, nil
 }
 
-// newestJob is the Job created last (by name when created in the same second).
+// newestJob is the Job made last, by its sequence number.
 func newestJob(jobs []batchv1.Job) *batchv1.Job {
 	var out *batchv1.Job
 	for i := range jobs {
-		j := &jobs[i]
-		if out == nil || out.CreationTimestamp.Before(&j.CreationTimestamp) ||
-			(out.CreationTimestamp.Equal(&j.CreationTimestamp) && out.Name < j.Name) {
-			out = j
+		if out == nil || jobSeq(&jobs[i]) > jobSeq(out) {
+			out = &jobs[i]
 		}
 	}
 	return out
+}
+
+// jobSeq reads AnnotationRegistrationsSeq (0 when missing or garbled).
+func jobSeq(j *batchv1.Job) int {
+	n, err := strconv.Atoi(j.Annotations[resources.AnnotationRegistrationsSeq])
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 // finished is JobComplete or JobFailed once the Job has finished, "" before.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -133,8 +134,14 @@ func AdminMismatch(job *batchv1.Job) bool {
 	return false
 }
 
-// AnnotationRegistrations on a registrations Job is the mode it applies.
-const AnnotationRegistrations = "fedcommons.io/registrations"
+// AnnotationRegistrations on a registrations Job is the mode it applies;
+// AnnotationRegistrationsSeq numbers the Instance's registrations Jobs in
+// the order they were made (creation timestamps have one-second
+// resolution: two changes within a second would tie).
+const (
+	AnnotationRegistrations    = "fedcommons.io/registrations"
+	AnnotationRegistrationsSeq = "fedcommons.io/registrations-seq"
+)
 
 // RegistrationsComponent is the component label of registrations Jobs.
 const RegistrationsComponent = "registrations"
@@ -149,7 +156,7 @@ const RegistrationsComponent = "registrations"
 // name is a hash of the mode and of it, so going back to a mode applied
 // long ago (open, closed, open) runs a new Job rather than finding the old
 // one complete.
-func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version, after string, params Params) (*batchv1.Job, error) {
+func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version, after string, seq int, params Params) (*batchv1.Job, error) {
 	if p.RegistrationsCommand == nil {
 		return nil, nil
 	}
@@ -163,7 +170,7 @@ func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version, aft
 		return nil, err
 	}
 	job := newJob(inst, p, registrationsJobName(inst, mode, after), RegistrationsComponent, params, false, nil, c)
-	job.Annotations = map[string]string{AnnotationRegistrations: string(mode)}
+	job.Annotations = map[string]string{AnnotationRegistrations: string(mode), AnnotationRegistrationsSeq: strconv.Itoa(seq)}
 	return job, nil
 }
 

@@ -181,7 +181,7 @@ func TestAdminJobGoToSocial(t *testing.T) {
 
 func TestRegistrationsJob(t *testing.T) {
 	inst := mastodonExternal()
-	j, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "", params)
+	j, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "", 1, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestRegistrationsJob(t *testing.T) {
 		t.Errorf("annotations = %v", j.Annotations)
 	}
 	// Back to a mode applied before: a new Job, not the old complete one.
-	again, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "ext-reg-0000000000", params)
+	again, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "ext-reg-0000000000", 2, params)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestRegistrationsJob(t *testing.T) {
 		t.Errorf("a Job after another must have a new name, got %s twice", j.Name)
 	}
 	g := gotosocialSQLite()
-	if j, _ := RegistrationsJob(g, profile(t, g), "0.20.1", "", params); j != nil {
+	if j, _ := RegistrationsJob(g, profile(t, g), "0.20.1", "", 1, params); j != nil {
 		t.Error("gotosocial registrations are configuration")
 	}
 }
