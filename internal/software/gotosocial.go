@@ -160,7 +160,11 @@ func gtsEnv(in EnvInput) []corev1.EnvVar {
 	}
 
 	// Since 0.16 every sign-up needs a moderator's approval: "open" and
-	// "approval" both open the sign-up form, "closed" closes it.
+	// "approval" both open the sign-up form, "closed" closes it. Observed
+	// on the real 0.20.0-rc1 binary: GTS_ACCOUNTS_REGISTRATION_OPEN=false
+	// gives /api/v2/instance registrations {"enabled":false,
+	// "approval_required":true}, =true gives {"enabled":true,
+	// "approval_required":true}.
 	open := registrationsOrDefault(spec.Registrations) != v1alpha1.RegistrationsClosed
 	e = append(e,
 		env("GTS_ACCOUNTS_REGISTRATION_OPEN", strconv.FormatBool(open)),
