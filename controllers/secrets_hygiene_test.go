@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -136,8 +137,13 @@ func checkSecretsHygiene() {
 	values := secretValues()
 	text, sizes := observable()
 	hits := secretLeaks(text, values)
-	fmt.Fprintf(GinkgoWriter, "secrets hygiene: %d secret values scanned in %d log bytes, %d Events, %d statuses: %d hits\n",
+	// On stdout, not GinkgoWriter: the figure is wanted when all passes.
+	fmt.Fprintf(os.Stdout, "secrets hygiene: %d secret values scanned in %d log bytes, %d Events, %d statuses: %d hits\n",
 		len(values), sizes["log bytes"], sizes["events"], sizes["statuses"], len(hits))
-	Expect(values).NotTo(BeEmpty(), "no secrets to look for: the check would prove nothing")
+	// The whole suite always makes secrets; a focused run of specs that
+	// make none has nothing to look for, and is not a failure.
+	if suite, _ := GinkgoConfiguration(); len(suite.FocusStrings) == 0 && len(suite.FocusFiles) == 0 {
+		Expect(values).NotTo(BeEmpty(), "no secrets to look for: the check would prove nothing")
+	}
 	Expect(hits).To(BeEmpty(), "secret values seen in logs, Events or status (by Secret/key)")
 }
