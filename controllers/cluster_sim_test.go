@@ -188,3 +188,30 @@ func issueCertificate(ns, name string) {
 	}}
 	Expect(k8sClient.Status().Update(ctx, cert)).To(Succeed())
 }
+
+// registrationsJobs lists an Instance's registrations Jobs (issue 14 defect
+// 3), newest last by name order of creation as the operator makes them.
+func registrationsJobs(ns, instance string) []batchv1.Job {
+	GinkgoHelper()
+	list := &batchv1.JobList{}
+	Expect(k8sClient.List(ctx, list, client.InNamespace(ns), client.MatchingLabels{
+		v1alpha1.LabelInstance: instance, v1alpha1.LabelComponent: "registrations",
+	})).To(Succeed())
+	return list.Items
+}
+
+// finishRegistrations waits for the registrations Job of the current mode
+// and plays the Job controller completing it.
+func finishRegistrations(ns, instance, mode string) {
+	GinkgoHelper()
+	var name string
+	Eventually(func(g Gomega) {
+		for _, j := range registrationsJobs(ns, instance) {
+			if j.Annotations["fedcommons.io/registrations"] == mode && len(j.Status.Conditions) == 0 {
+				name = j.Name
+			}
+		}
+		g.Expect(name).NotTo(BeEmpty(), "no running registrations Job for %s", mode)
+	}).WithTimeout(30 * time.Second).Should(Succeed())
+	finishJob(ns, name, true)
+}

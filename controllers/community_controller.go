@@ -130,7 +130,17 @@ func (r *CommunityReconciler) reconcileNamespace(ctx context.Context, c *v1alpha
 	if existing.Labels[v1alpha1.LabelCommunity] == "" {
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, "NamespaceAdopted", "Adopt", "Adopted existing namespace %s", name)
 	}
-	_, err = r.Applier.Apply(ctx, tenancy.Namespace(c, created))
+	// Remember every Instance hosted here: their retained Secrets can
+	// only be found by name once they are gone (reconcileDelete).
+	instances := &v1alpha1.InstanceList{}
+	if err := r.Client.List(ctx, instances, client.InNamespace(name)); err != nil {
+		return fmt.Errorf("list instances in %s: %w", name, err)
+	}
+	names := make([]string, 0, len(instances.Items))
+	for i := range instances.Items {
+		names = append(names, instances.Items[i].Name)
+	}
+	_, err = r.Applier.Apply(ctx, tenancy.WithInstancesSeen(tenancy.Namespace(c, created), existing, names))
 	return err
 }
 
@@ -267,6 +277,26 @@ func (r *CommunityReconciler) reconcileDelete(ctx context.Context, c *v1alpha1.C
 	}
 	if err == nil && namespace.Annotations[tenancy.AnnotationCreatedNamespace] == "community/"+c.Name &&
 		namespace.Labels[v1alpha1.LabelCommunity] == c.Name && namespace.DeletionTimestamp.IsZero() {
+		// Deleting the namespace deletes everything in it, including what
+		// the Instances kept on purpose: refuse unless asked in so many
+		// words.
+		kept, err := r.retained(ctx, namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		if !kept.empty() {
+			if !deletesRetainedData(c) {
+				before := c.Status.DeepCopy()
+				conditions.MarkStalled(&c.Status.Conditions, c.Generation, v1alpha1.ReasonRetainedDataRemains, retainedMessage(c, ns, kept))
+				if !equality.Semantic.DeepEqual(before, &c.Status) {
+					r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "DeletionBlocked", "Delete",
+						"Retained data remains in %s: %s; annotate %s=true to delete it with the namespace", ns, kept.describe(), v1alpha1.AnnotationDeleteRetainedData)
+				}
+				return ctrl.Result{RequeueAfter: retainedRecheck}, r.patchStatus(ctx, c, before)
+			}
+			r.Recorder.Eventf(c, nil, corev1.EventTypeWarning, "RetainedDataDeleted", "Delete",
+				"Deleting namespace %s with the retained data in it, as %s asks: %s", ns, v1alpha1.AnnotationDeleteRetainedData, kept.describe())
+		}
 		if err := r.Client.Delete(ctx, namespace); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("delete namespace %s: %w", ns, err)
 		}
@@ -286,7 +316,9 @@ func (r *CommunityReconciler) patchStatus(ctx context.Context, c *v1alpha1.Commu
 func (r *CommunityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	byNamespace := handler.EnqueueRequestsFromMapFunc(r.communityOfNamespace)
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.Community{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Annotations too: the opt-in to delete retained data is one, set
+		// on a Community whose deletion waits.
+		For(&v1alpha1.Community{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&rbacv1.RoleBinding{}).
 		Owns(&corev1.ResourceQuota{}).
 		Owns(&corev1.LimitRange{}).
@@ -298,6 +330,15 @@ func (r *CommunityReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return nil
 		})).
 		Watches(&v1alpha1.Instance{}, byNamespace).
+		// A retained claim removed by hand may unblock a waiting deletion.
+		Watches(&corev1.PersistentVolumeClaim{}, byNamespace, builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				// Deletion begins (pvc-protection may hold the claim a while).
+				return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+			},
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
 		Watches(&v1alpha1.FederationPolicy{}, byNamespace, builder.WithPredicates(predicate.Funcs{
 			UpdateFunc: func(e event.UpdateEvent) bool { return false }, // only the count matters
 		})).

@@ -216,6 +216,7 @@ var _ = Describe("Federation to hosted servers", func() {
 		waitJob(ns, "toot", "toot-admin-bootstrap")
 		Consistently(mast.Requests).WithTimeout(2*time.Second).Should(BeZero(), "no call before the admin Job installed the token")
 		finishJob(ns, "toot-admin-bootstrap", true)
+		finishRegistrations(ns, "toot", "approval")
 		issueCertificate(ns, "toot-tls")
 
 		waitSynced(ns, "toot", hash)

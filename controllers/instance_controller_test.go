@@ -201,6 +201,7 @@ var _ = Describe("Instance", func() {
 		rollOutDeployments(ns, "toot")
 		readyStatefulSets(ns, "toot")
 		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(30 * time.Second).Should(Equal("4.5.2"))
+		finishRegistrations(ns, "toot", "approval")
 		issueCertificate(ns, "toot-tls")
 		eventuallyCondition(ns, "toot", v1alpha1.ConditionReady, metav1.ConditionTrue, "Reconciled")
 		before := secrets.DeepCopy()

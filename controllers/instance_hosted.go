@@ -54,6 +54,9 @@ func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1
 	if err == nil {
 		err = r.bootstrapAdmin(ctx, inst, p, &params)
 	}
+	if err == nil {
+		err = r.applyRegistrations(ctx, inst, p, params)
+	}
 	// The domain conditions follow the children on every pass, also while
 	// an install or upgrade is still under way.
 	ready, observed := r.observeChildren(ctx, inst, p)
@@ -226,8 +229,12 @@ func (r *InstanceReconciler) applyDesired(ctx context.Context, inst *v1alpha1.In
 	if err != nil {
 		return conditions.Stall(v1alpha1.ReasonInvalidSpec, err.Error())
 	}
+	exposed := r.exposed(ctx, inst, p)
 	for _, obj := range objs {
 		if _, ok := obj.(*appsv1.Deployment); ok && !withDeployments {
+			continue
+		}
+		if isExposure(obj) && !exposed {
 			continue
 		}
 		if sts, ok := obj.(*appsv1.StatefulSet); ok {
@@ -386,6 +393,14 @@ func (r *InstanceReconciler) bootstrapAdmin(ctx context.Context, inst *v1alpha1.
 	job, err := resources.AdminJob(inst, p, inst.Status.Version, *params)
 	if err != nil {
 		return err
+	}
+	live := &batchv1.Job{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), live); err == nil && resources.AdminMismatch(live) {
+		msg := fmt.Sprintf("the username %s is taken by an account whose email is not spec.admin.email (%s); the operator refuses to make it admin. "+
+			"Check who made it (it may be a sign-up under the admin's name); then delete or rename that account, or set spec.admin to the account's real owner, and delete Job %s/%s to retry",
+			inst.Spec.Admin.Username, inst.Spec.Admin.Email, live.Namespace, live.Name)
+		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionAdminReady, metav1.ConditionFalse, v1alpha1.ReasonAdminAccountMismatch, msg)
+		return conditions.Stall(v1alpha1.ReasonAdminAccountMismatch, msg)
 	}
 	done, err := r.runJob(ctx, inst, job, "AdminBootstrap")
 	if !done {

@@ -125,6 +125,7 @@ var _ = Describe("Admin API addresses: one community cannot reach another's serv
 		readyStatefulSets(river, "toot")
 		waitJob(river, "toot", "toot-admin-bootstrap")
 		finishJob(river, "toot-admin-bootstrap", true)
+		finishRegistrations(river, "toot", "approval")
 		issueCertificate(river, "toot-tls")
 
 		waitSynced(river, "toot", hash)

@@ -3,6 +3,7 @@ package controllers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -90,7 +91,8 @@ func TestControllers(t *testing.T) {
 }
 
 var _ = BeforeSuite(func() {
-	logf.SetLogger(zap.New(zap.WriteTo(GinkgoWriter), zap.UseDevMode(true)))
+	// Every log line is also kept for the secrets hygiene check.
+	logf.SetLogger(zap.New(zap.WriteTo(io.MultiWriter(GinkgoWriter, &logCapture)), zap.UseDevMode(true)))
 	ctx, cancel = context.WithCancel(context.Background())
 
 	assets, err := testenv.Assets()
@@ -147,11 +149,17 @@ var _ = BeforeSuite(func() {
 })
 
 var _ = AfterSuite(func() {
-	if cancel != nil {
-		cancel()
-	}
-	if testEnv != nil {
-		Expect(testEnv.Stop()).To(Succeed())
+	defer func() {
+		if cancel != nil {
+			cancel()
+		}
+		if testEnv != nil {
+			Expect(testEnv.Stop()).To(Succeed())
+		}
+	}()
+	// The cluster is still up: read back what the operator left to see.
+	if k8sClient != nil {
+		checkSecretsHygiene()
 	}
 })
 

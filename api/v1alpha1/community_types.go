@@ -146,7 +146,14 @@ type CommunityIsolation struct {
 	// controller (or gateway) allowed to reach the community's servers.
 	// Defaults to the operator's configured selector
 	// (kubernetes.io/metadata.name=ingress-nginx unless set otherwise).
+	// A selector that could not select what it means is refused at
+	// admission, with the policy selector's messages (issue 14 suite 5):
+	// unrefused, it would surface only as a NetworkPolicy the API server
+	// rejects at reconcile.
 	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions: operator must be In, NotIn, Exists or DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !(e.operator in ['In', 'NotIn']) || (has(e.values) && size(e.values) > 0))",message="matchExpressions: In and NotIn need at least one value"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, !(e.operator in ['Exists', 'DoesNotExist']) || !has(e.values) || size(e.values) == 0)",message="matchExpressions: Exists and DoesNotExist take no values"
 	IngressNamespaceSelector *metav1.LabelSelector `json:"ingressNamespaceSelector,omitempty"`
 }
 
@@ -182,6 +189,12 @@ type CommunityStatus struct {
 // Community is a collective and its tenancy: a namespace, its members and
 // their roles, its quotas and its network isolation. Cluster-scoped and
 // created by the co-op's sysadmins.
+//
+// Deleting a Community deletes the namespace the operator created for it,
+// so deletion waits (Stalled) while Instances remain, and while data they
+// kept under deletionPolicy Retain (volumes, generated Secrets) is still in
+// the namespace. The annotation fedcommons.io/delete-retained-data: "true"
+// deletes that data with the namespace, on purpose (docs/operating.md).
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:scope=Cluster,shortName=fcc;community,categories=fedcommons

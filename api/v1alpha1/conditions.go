@@ -51,4 +51,10 @@ const (
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	// ManagedByValue is our value for LabelManagedBy.
 	ManagedByValue = "fedcommons"
+	// AnnotationDeleteRetainedData, set to "true" on a Community, lets its
+	// deletion remove the namespace the operator created even though data
+	// kept by deletionPolicy Retain (volumes, generated keys and passwords)
+	// is still in it, destroying that data. Without it the Community
+	// refuses to go (Stalled, RetainedDataRemains) and names what is left.
+	AnnotationDeleteRetainedData = "fedcommons.io/delete-retained-data"
 )

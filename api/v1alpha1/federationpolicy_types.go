@@ -172,6 +172,7 @@ type PolicySource struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+')",message="must be an http(s) URL such as https://example.org/blocklist.csv"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z]+://[^/?#]*@')",message="must not hold a user name or password (user:password@): it would show in status, Events and logs"
 	URL string `json:"url,omitempty"`
 
 	// format of the list at url.

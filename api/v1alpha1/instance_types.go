@@ -493,6 +493,7 @@ type InstanceFederation struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+(/[^?#]*)?$')",message="must be an http(s) URL such as http://social-web.riverside.svc:8080"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z]+://[^/?#]*@')",message="must not hold a user name or password (user:password@): it would show in status, Events and logs; credentials go in a Secret"
 	APIURL string `json:"apiURL,omitempty"`
 
 	// driftCheckInterval is how often the server's entries are compared with
@@ -512,6 +513,7 @@ type ExternalServer struct {
 	// +required
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:XValidation:rule="self.matches('^https?://[^/?#]+/?$')",message="must be the server's base URL such as https://old.riverside.coop"
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-zA-Z]+://[^/?#]*@')",message="must not hold a user name or password (user:password@): it would show in status, Events and logs; credentials go in a Secret"
 	URL string `json:"url"`
 
 	// tokenSecretRef is the Secret key holding an admin API token with the

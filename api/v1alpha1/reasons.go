@@ -68,6 +68,10 @@ const (
 	// ReasonDomainTaken: another Instance of the cluster holds the domain
 	// or account domain (internal/federation.ClaimHolder decides which).
 	ReasonDomainTaken = "DomainTaken"
+	// ReasonAdminAccountMismatch: spec.admin.username is taken by an
+	// account whose email is not spec.admin.email; the operator refuses to
+	// make it admin (whoever signed up first would own the server).
+	ReasonAdminAccountMismatch = "AdminAccountMismatch"
 )
 
 // Reasons of Stalled=True on an Instance refused for its tenancy before
@@ -88,6 +92,11 @@ const (
 	// ReasonInstancesRemain: a deleted Community waits for its Instances
 	// to be deleted one by one.
 	ReasonInstancesRemain = "InstancesRemain"
+	// ReasonRetainedDataRemains: a deleted Community waits because data
+	// its Instances kept (deletionPolicy Retain) is still in the namespace
+	// the operator would delete; the message names it and the opt-in
+	// (AnnotationDeleteRetainedData) that destroys it on purpose.
+	ReasonRetainedDataRemains = "RetainedDataRemains"
 )
 
 // Reasons of Ready=False on a FederationPolicy that is computed and in

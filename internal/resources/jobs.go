@@ -1,7 +1,11 @@
 package resources
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"strconv"
+	"strings"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -102,14 +106,57 @@ func AdminJob(inst *v1alpha1.Instance, p *software.Profile, version string, para
 		containers = append(containers, c)
 	}
 	last := len(containers) - 1
-	return newJob(inst, p, adminJobName(inst), "admin-bootstrap", params, p.Admin.MountsData, containers[:last], containers[last]), nil
+	job := newJob(inst, p, adminJobName(inst), "admin-bootstrap", params, p.Admin.MountsData, containers[:last], containers[last])
+	// An account taken by somebody else will not become theirs on a retry:
+	// fail the Job at once, with the exit code in its Failed condition.
+	job.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action: batchv1.PodFailurePolicyActionFailJob,
+		OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{
+			Operator: batchv1.PodFailurePolicyOnExitCodesOpIn,
+			Values:   []int32{software.AdminMismatchExitCode},
+		},
+	}}}
+	return job, nil
 }
 
+// AdminMismatch tells whether a failed admin Job failed because the
+// admin's username belongs to an account with another email: the Job
+// controller's message for the pod failure policy names the exit code
+// ("Container account for pod ns/x failed with exit code 42 matching
+// FailJob rule at index 0").
+func AdminMismatch(job *batchv1.Job) bool {
+	for _, c := range job.Status.Conditions {
+		if c.Type == batchv1.JobFailed && c.Status == corev1.ConditionTrue && c.Reason == batchv1.JobReasonPodFailurePolicy &&
+			strings.Contains(c.Message, fmt.Sprintf("exit code %d ", software.AdminMismatchExitCode)) {
+			return true
+		}
+	}
+	return false
+}
+
+// AnnotationRegistrations on a registrations Job is the mode it applies;
+// AnnotationRegistrationsSeq numbers the Instance's registrations Jobs in
+// the order they were made (creation timestamps have one-second
+// resolution: two changes within a second would tie).
+const (
+	AnnotationRegistrations    = "fedcommons.io/registrations"
+	AnnotationRegistrationsSeq = "fedcommons.io/registrations-seq"
+)
+
+// RegistrationsComponent is the component label of registrations Jobs.
+const RegistrationsComponent = "registrations"
+
 // RegistrationsJob returns the Job applying spec.registrations inside the
-// server, or nil when the software takes it from its configuration. Its
-// name carries the mode, so changing the mode runs a new Job; the
-// reconciler prunes the Job of the previous mode.
-func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version string, params Params) (*batchv1.Job, error) {
+// server, or nil when the software takes it from its configuration.
+//
+// Jobs are created once and never deleted (the operator holds no delete on
+// Jobs), so the Jobs themselves are the durable record of what was
+// applied: the newest one is in force. after is the name of the newest
+// registrations Job of the Instance ("" before the first): the new Job's
+// name is a hash of the mode and of it, so going back to a mode applied
+// long ago (open, closed, open) runs a new Job rather than finding the old
+// one complete.
+func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version, after string, seq int, params Params) (*batchv1.Job, error) {
 	if p.RegistrationsCommand == nil {
 		return nil, nil
 	}
@@ -117,15 +164,30 @@ func RegistrationsJob(inst *v1alpha1.Instance, p *software.Profile, version stri
 	if err != nil {
 		return nil, err
 	}
-	mode := inst.Spec.Registrations
-	if mode == "" {
-		mode = v1alpha1.RegistrationsApproval
-	}
+	mode := RegistrationsMode(inst)
 	c, err := jobContainer(inst, p, v, "registrations", "web", version, false, p.RegistrationsCommand(mode))
 	if err != nil {
 		return nil, err
 	}
-	return newJob(inst, p, inst.Name+"-registrations-"+string(mode), "registrations", params, false, nil, c), nil
+	job := newJob(inst, p, registrationsJobName(inst, mode, after), RegistrationsComponent, params, false, nil, c)
+	job.Annotations = map[string]string{AnnotationRegistrations: string(mode), AnnotationRegistrationsSeq: strconv.Itoa(seq)}
+	return job, nil
+}
+
+// RegistrationsMode is spec.registrations with the API default.
+func RegistrationsMode(inst *v1alpha1.Instance) v1alpha1.Registrations {
+	if inst.Spec.Registrations == "" {
+		return v1alpha1.RegistrationsApproval
+	}
+	return inst.Spec.Registrations
+}
+
+// registrationsJobName fits in the 16 characters an Instance name leaves
+// (admission caps it at 47): the mode is in the Job's annotation, the hash
+// of the mode and the previous Job keeps each change's name new.
+func registrationsJobName(inst *v1alpha1.Instance, mode v1alpha1.Registrations, after string) string {
+	sum := sha256.Sum256([]byte(string(mode) + "\x00" + after))
+	return inst.Name + "-reg-" + hex.EncodeToString(sum[:])[:10]
 }
 
 // jobContainer is a container running command with a component's image and configuration.

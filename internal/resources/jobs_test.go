@@ -181,15 +181,26 @@ func TestAdminJobGoToSocial(t *testing.T) {
 
 func TestRegistrationsJob(t *testing.T) {
 	inst := mastodonExternal()
-	j, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", params)
+	j, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "", 1, params)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Name != "ext-registrations-closed" || strings.Join(j.Spec.Template.Spec.Containers[0].Command, " ") != "bin/tootctl settings registrations close" {
+	if !strings.HasPrefix(j.Name, "ext-reg-") || strings.Join(j.Spec.Template.Spec.Containers[0].Command, " ") != "bin/tootctl settings registrations close" {
 		t.Errorf("job = %s %v", j.Name, j.Spec.Template.Spec.Containers[0].Command)
 	}
+	if j.Annotations[AnnotationRegistrations] != "closed" {
+		t.Errorf("annotations = %v", j.Annotations)
+	}
+	// Back to a mode applied before: a new Job, not the old complete one.
+	again, err := RegistrationsJob(inst, profile(t, inst), "4.4.3", "ext-reg-0000000000", 2, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Name == j.Name {
+		t.Errorf("a Job after another must have a new name, got %s twice", j.Name)
+	}
 	g := gotosocialSQLite()
-	if j, _ := RegistrationsJob(g, profile(t, g), "0.20.1", params); j != nil {
+	if j, _ := RegistrationsJob(g, profile(t, g), "0.20.1", "", 1, params); j != nil {
 		t.Error("gotosocial registrations are configuration")
 	}
 }

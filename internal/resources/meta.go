@@ -164,7 +164,8 @@ func CheckNames(inst *v1alpha1.Instance, p *software.Profile) error {
 	for _, c := range p.Components(v) {
 		names = append(names, ComponentName(inst, c.Name))
 	}
-	names = append(names, PostgresName(inst), RedisName(inst), AdminSecretName(inst), adminJobName(inst))
+	names = append(names, PostgresName(inst), RedisName(inst), AdminSecretName(inst), adminJobName(inst),
+		registrationsJobName(inst, v1alpha1.RegistrationsApproval, ""))
 	for _, s := range append(append([]software.Step{}, p.InstallSteps...), p.UpgradeSteps...) {
 		if s.Kind == software.StepJob {
 			names = append(names, StepJobName(inst, s, v))

@@ -79,7 +79,10 @@ func podTemplates(t *testing.T, inst *v1alpha1.Instance) map[string]corev1.PodTe
 		}
 		out["Job/"+j.Name] = j.Spec.Template
 	}
-	for _, build := range []func(*v1alpha1.Instance, *software.Profile, string, Params) (*job, error){AdminJob, RegistrationsJob} {
+	registrations := func(inst *v1alpha1.Instance, p *software.Profile, version string, params Params) (*job, error) {
+		return RegistrationsJob(inst, p, version, "", 1, params)
+	}
+	for _, build := range []func(*v1alpha1.Instance, *software.Profile, string, Params) (*job, error){AdminJob, registrations} {
 		j, err := build(inst, p, inst.Spec.Version, params)
 		if err != nil {
 			t.Fatal(err)

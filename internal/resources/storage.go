@@ -113,3 +113,14 @@ func generatedSecret(inst *v1alpha1.Instance, name, component string, params Par
 		Data:       data,
 	}
 }
+
+// RetainedSecretNames are the names of every Secret an Instance of this
+// name may leave behind under deletionPolicy Retain: the generated keys and
+// passwords (GeneratedSecrets) and the admin token the operator obtained
+// (AdminTokenSecret). The operator may only read Secrets by name, so this
+// list is how a Community's deletion finds them after the Instance is gone.
+func RetainedSecretNames(instance string) []string {
+	inst := &v1alpha1.Instance{}
+	inst.Name = instance
+	return []string{SecretsName(inst), AdminSecretName(inst), AdminTokenSecretName(inst), PostgresName(inst), RedisName(inst)}
+}

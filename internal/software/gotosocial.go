@@ -160,7 +160,11 @@ func gtsEnv(in EnvInput) []corev1.EnvVar {
 	}
 
 	// Since 0.16 every sign-up needs a moderator's approval: "open" and
-	// "approval" both open the sign-up form, "closed" closes it.
+	// "approval" both open the sign-up form, "closed" closes it. Observed
+	// on the real 0.20.0-rc1 binary: GTS_ACCOUNTS_REGISTRATION_OPEN=false
+	// gives /api/v2/instance registrations {"enabled":false,
+	// "approval_required":true}, =true gives {"enabled":true,
+	// "approval_required":true}.
 	open := registrationsOrDefault(spec.Registrations) != v1alpha1.RegistrationsClosed
 	e = append(e,
 		env("GTS_ACCOUNTS_REGISTRATION_OPEN", strconv.FormatBool(open)),
@@ -197,18 +201,51 @@ func gtsTLSMode(sslmode string) string {
 	return ""
 }
 
-// gtsAdminScript creates, confirms and promotes the admin account. The Job
-// may be retried after a partial run, so it must tolerate an existing
-// account: `admin account confirm` succeeds only when the account exists,
-// which tells the two cases apart.
+// gtsAdminScript creates, confirms and promotes the admin account, and
+// refuses to promote an account somebody else made (issue 14 defect 2:
+// whoever first signed up under the admin's username became admin).
+//
+// Observed on the real binary (GoToSocial 0.20.0-rc1, the build in
+// /work/shared/tools/gotosocial), not assumed:
+//   - `admin account create` refuses a username in use ("username admin is
+//     already in use", exit 1), so it is tried first and an existing account
+//     is the failure path;
+//   - `admin account list` prints username, id and flags but no email;
+//   - `admin export --path F` writes one JSON object per line: accounts
+//     with "id" and "username", users with "accountID" and "email". It is
+//     the only CLI that shows a user's email, so the script joins the two.
+//
+// An existing account whose email is not spec.admin.email ends the Job
+// with AdminMismatchExitCode (the Job's pod failure policy fails it at
+// once and the operator reports AdminAccountMismatch). One with the right
+// email gets the operator's generated password: the operator signs in
+// with it, and whoever set the old one loses access.
 const gtsAdminScript = `set -eu
 gts=` + gtsBinary + `
-if "$gts" admin account confirm --username "$ADMIN_USERNAME"; then
-  echo "fedcommons: account $ADMIN_USERNAME exists"
+if "$gts" admin account create --username "$ADMIN_USERNAME" --email "$ADMIN_EMAIL" --password "$ADMIN_PASSWORD"; then
+  echo "fedcommons: created account $ADMIN_USERNAME"
 else
-  "$gts" admin account create --username "$ADMIN_USERNAME" --email "$ADMIN_EMAIL" --password "$ADMIN_PASSWORD"
-  "$gts" admin account confirm --username "$ADMIN_USERNAME"
+  export_file=$(mktemp)
+  trap 'rm -f "$export_file"' EXIT
+  "$gts" admin export --path "$export_file"
+  ids=$(grep '"type":"account"' "$export_file" | grep -F "\"username\":\"$ADMIN_USERNAME\"" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
+  email=""
+  for id in $ids; do
+    found=$(grep '"type":"user"' "$export_file" | grep -F "\"accountID\":\"$id\"" | sed -n 's/.*"email":"\([^"]*\)".*/\1/p')
+    if [ -n "$found" ]; then email=$found; fi
+  done
+  if [ -z "$email" ]; then
+    echo "fedcommons: could not create account $ADMIN_USERNAME, and no local user of that name exists; see the errors above" >&2
+    exit 1
+  fi
+  if [ "$(printf '%s' "$email" | tr 'A-Z' 'a-z')" != "$(printf '%s' "$ADMIN_EMAIL" | tr 'A-Z' 'a-z')" ]; then
+    echo "fedcommons: AdminAccountMismatch: account $ADMIN_USERNAME already exists with an email other than spec.admin.email; refusing to make it admin" >&2
+    exit ` + AdminMismatchExitCodeText + `
+  fi
+  echo "fedcommons: account $ADMIN_USERNAME exists with spec.admin.email; setting the operator's password"
+  "$gts" admin account password --username "$ADMIN_USERNAME" --password "$ADMIN_PASSWORD"
 fi
+"$gts" admin account confirm --username "$ADMIN_USERNAME"
 "$gts" admin account promote --username "$ADMIN_USERNAME"
 `
 

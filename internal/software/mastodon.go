@@ -297,17 +297,26 @@ func mastodonRegistrations(r v1alpha1.Registrations) []string {
 	return []string{"bin/tootctl", "settings", "registrations", mode}
 }
 
-// mastodonAccountScript creates the admin account. `tootctl accounts
-// create` refuses an existing username and the Job may be retried after a
-// partial run, so an existing account is detected first (`accounts modify`
-// fails with "No user with such username"). create prints a random
-// password nobody needs (the operator uses its token): it is kept out of
-// the Job's log.
+// mastodonAccountScript creates the admin account, or makes an existing
+// one Owner only when its email is spec.admin.email (issue 14 defect 2:
+// `accounts modify --role Owner` promoted whoever had signed up under the
+// admin's username). tootctl prints no account's email, so a one-line
+// rails runner reads it, behind a marker so that warnings on stdout are
+// not taken for it; the email itself is never printed to the log. A
+// mismatch ends the Job with AdminMismatchExitCode. `tootctl accounts
+// create` prints a random password nobody needs (the operator uses its
+// token): it is kept out of the Job's log.
 const mastodonAccountScript = `set -euo pipefail
-if bin/tootctl accounts modify "$ADMIN_USERNAME" --role Owner --confirm --approve; then
-  echo "fedcommons: account $ADMIN_USERNAME exists"
-else
+email=$(bundle exec rails runner 'print "fedcommons-email:" + Account.find_local(ENV.fetch("ADMIN_USERNAME"))&.user&.email.to_s' | sed -n 's/^fedcommons-email://p')
+if [ -z "$email" ]; then
   bin/tootctl accounts create "$ADMIN_USERNAME" --email "$ADMIN_EMAIL" --confirmed --role Owner --approve | sed '/^New password/d'
+  echo "fedcommons: created account $ADMIN_USERNAME"
+elif [ "${email,,}" != "${ADMIN_EMAIL,,}" ]; then
+  echo "fedcommons: AdminAccountMismatch: account $ADMIN_USERNAME already exists with an email other than spec.admin.email; refusing to make it Owner" >&2
+  exit ` + AdminMismatchExitCodeText + `
+else
+  echo "fedcommons: account $ADMIN_USERNAME exists with spec.admin.email"
+  bin/tootctl accounts modify "$ADMIN_USERNAME" --role Owner --confirm --approve
 fi
 `
 

@@ -212,6 +212,16 @@ type AdminBootstrap struct {
 	MountsData bool
 }
 
+// AdminMismatchExitCode is the exit code of an admin bootstrap script that
+// found the admin's username taken by an account with another email. The
+// admin Job's pod failure policy fails the Job at once on it (no retries),
+// and the operator reads it from the Job's Failed condition to report
+// AdminAccountMismatch rather than a generic JobFailed.
+const (
+	AdminMismatchExitCode     = 42
+	AdminMismatchExitCodeText = "42"
+)
+
 // AdminInput is what the admin commands are rendered from.
 type AdminInput struct {
 	Username, Email string

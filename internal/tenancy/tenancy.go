@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -245,4 +246,52 @@ func IsolationPolicy(c *v1alpha1.Community, opts IsolationOptions) *networkingv1
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: from}},
 		},
 	}
+}
+
+// AnnotationInstancesSeen on a community namespace lists, comma-separated
+// and sorted, every Instance the Community controller has seen in it. It
+// outlives the Instances: when the Community is deleted the operator asks
+// for each one's retained Secrets by name (it may not list Secrets, which
+// would be the power to read every Secret of the cluster), so it must
+// remember which names to ask for.
+const AnnotationInstancesSeen = "fedcommons.io/instances-seen"
+
+// InstancesSeen reads AnnotationInstancesSeen from a namespace.
+func InstancesSeen(ns *corev1.Namespace) []string {
+	raw := ns.Annotations[AnnotationInstancesSeen]
+	if raw == "" {
+		return nil
+	}
+	return strings.Split(raw, ",")
+}
+
+// WithInstancesSeen records the union of what the namespace already lists
+// and names on the desired namespace. Names only accumulate: forgetting one
+// would let its retained Secrets go unnoticed when the Community is deleted.
+func WithInstancesSeen(desired, existing *corev1.Namespace, names []string) *corev1.Namespace {
+	set := map[string]bool{}
+	if existing != nil {
+		for _, n := range InstancesSeen(existing) {
+			set[n] = true
+		}
+	}
+	for _, n := range names {
+		set[n] = true
+	}
+	if len(set) == 0 {
+		return desired
+	}
+	all := make([]string, 0, len(set))
+	for n := range set {
+		all = append(all, n)
+	}
+	// No cap: the annotation set's 256 KiB hold some 4000 names, far past
+	// any community's quota, and a namespace the API server refuses is a
+	// loud error where a silently shortened list would be a lost record.
+	sort.Strings(all)
+	if desired.Annotations == nil {
+		desired.Annotations = map[string]string{}
+	}
+	desired.Annotations[AnnotationInstancesSeen] = strings.Join(all, ",")
+	return desired
 }
