@@ -76,28 +76,7 @@ func TestCrashConsistencySmall(t *testing.T) {
 // run), once with the manager SIGKILLed kills times at random moments.
 func crashRun(t *testing.T, communities, perCommunity, kills int) {
 	start := time.Now()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	crds, err := thirdparty.CRDDirs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := testenv.Start(t, &envtest.Environment{
-		CRDDirectoryPaths:     append([]string{filepath.Join("..", "..", "config", "crd", "bases")}, crds...),
-		ErrorIfCRDPathMissing: true,
-	})
-	c, err := client.New(cfg, client.Options{Scheme: manager.Scheme()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testenv.OperatorNamespace}}))
-	must(t, testenv.InstallOperatorRBAC(ctx, c))
-	dir := t.TempDir()
-	cl := &cluster{t: t, ctx: ctx, c: c, bin: filepath.Join(dir, "fedcommons"), kc: filepath.Join(dir, "kubeconfig")}
-	build := exec.Command("go", "build", "-o", cl.bin, "../../cmd/fedcommons")
-	build.Stderr = os.Stderr
-	must(t, build.Run())
-	must(t, writeKubeconfig(cfg, cl.kc))
+	cl := newCluster(t)
 
 	// The clean run.
 	mgr := cl.startManager()
@@ -155,6 +134,34 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 		changed, orphans, time.Since(start).Round(time.Second))
 }
 
+// newCluster starts envtest with the operator's RBAC and builds the
+// operator binary once.
+func newCluster(t *testing.T) *cluster {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	crds, err := thirdparty.CRDDirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testenv.Start(t, &envtest.Environment{
+		CRDDirectoryPaths:     append([]string{filepath.Join("..", "..", "config", "crd", "bases")}, crds...),
+		ErrorIfCRDPathMissing: true,
+	})
+	c, err := client.New(cfg, client.Options{Scheme: manager.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testenv.OperatorNamespace}}))
+	must(t, testenv.InstallOperatorRBAC(ctx, c))
+	dir := t.TempDir()
+	cl := &cluster{t: t, ctx: ctx, c: c, bin: filepath.Join(dir, "fedcommons"), kc: filepath.Join(dir, "kubeconfig")}
+	build := exec.Command("go", "build", "-o", cl.bin, "../../cmd/fedcommons")
+	build.Stderr = os.Stderr
+	must(t, build.Run())
+	must(t, writeKubeconfig(cfg, cl.kc))
+	return cl
+}
+
 // writeKubeconfig writes a kubeconfig for cfg's admin credentials,
 // impersonating the operator's ServiceAccount (testenv.AsOperator).
 func writeKubeconfig(cfg *rest.Config, path string) error {
@@ -177,11 +184,14 @@ func (p *proc) kill() {
 	_ = p.cmd.Wait()
 }
 
-func (cl *cluster) startManager() *proc {
+func (cl *cluster) startManager(flags ...string) *proc {
 	cl.t.Helper()
-	cmd := exec.Command(cl.bin, "manager", "--leader-elect=false", "--metrics-bind-address=0",
+	if len(flags) == 0 {
+		flags = []string{"--leader-elect=false"}
+	}
+	cmd := exec.Command(cl.bin, append([]string{"manager", "--metrics-bind-address=0",
 		"--health-probe-bind-address=0", "--feed-public-bind-address=0", "--feed-cluster-bind-address=0",
-		"--operator-namespace="+testenv.OperatorNamespace, "--zap-log-level=error")
+		"--operator-namespace=" + testenv.OperatorNamespace, "--zap-log-level=error"}, flags...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cl.kc)
 	cmd.Stderr = os.Stderr
 	must(cl.t, cmd.Start())
