@@ -609,6 +609,20 @@ type FederationSyncStatus struct {
 	// lastError is the last sync error, cleared on success.
 	// +optional
 	LastError string `json:"lastError,omitempty"`
+	// failures counts the passes in a row that failed against the server
+	// (unreachable, 5xx, malformed answers, rate limited before any
+	// progress); cleared on success. It sets how long the operator waits
+	// before the next attempt, doubling each time.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	Failures int32 `json:"failures,omitempty"`
+	// nextRetryTime is the earliest time the operator contacts the server
+	// again after a failure or a rate limit. It is kept here, not in
+	// memory, so a restarted operator waits too instead of calling a
+	// struggling server at once. A change to the Instance's spec retries
+	// at once.
+	// +optional
+	NextRetryTime *metav1.Time `json:"nextRetryTime,omitempty"`
 }
 
 // The name limits below are the longest suffixes the profiles add

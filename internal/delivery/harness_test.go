@@ -44,6 +44,9 @@ type proxy struct {
 	mu     sync.Mutex
 	counts map[string]int
 	fail   func(r *http.Request) int
+	// around, when set, answers every request in the server's place; it
+	// calls next to reach the server (faults_test.go).
+	around func(w http.ResponseWriter, r *http.Request, next http.Handler)
 }
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -57,8 +60,12 @@ func newProxy(t *testing.T, target string) *proxy {
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
 		p.counts[r.Method]++
-		fail := p.fail
+		fail, around := p.fail, p.around
 		p.mu.Unlock()
+		if around != nil {
+			around(w, r, rp)
+			return
+		}
 		if fail != nil {
 			if status := fail(r); status != 0 {
 				http.Error(w, `{"error":"injected"}`, status)

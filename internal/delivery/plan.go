@@ -62,6 +62,10 @@ func (s *Syncer) plan(ctx context.Context, p *pass) (*desired, *Outcome, error) 
 	if f := p.inst.Spec.Federation; f != nil && f.DriftCheckInterval != nil {
 		want.drift = f.DriftCheckInterval.Duration
 	}
+	if wait, ok := p.backingOff(time.Now()); ok {
+		o := p.backoffOutcome(wait)
+		return nil, &o, nil
+	}
 	if wait, ok := p.notDue(want); ok {
 		o := p.unchanged(wait)
 		return nil, &o, nil

@@ -103,6 +103,12 @@ func (p *pass) failed(err error, res drivers.ApplyResult) Outcome {
 		reason, msg, event, retry = v1alpha1.ReasonAddressRefused, msg+" ("+refusedHint+")", "FederationAddressRefused", 5*time.Minute
 	}
 	st.LastError = msg
+	// Durable backoff (backoff.go): the wait doubles with each failure in
+	// a row and is written down, so a restart honours it too.
+	now := time.Now()
+	st.Failures++
+	wait := max(backoffFor(st.Failures, retryAfterOf(err)), requeue.Jitter(retry))
+	st.NextRetryTime = nextRetry(now, wait)
 	metrics.RecordSync(p.inst.Namespace, p.inst.Name, metrics.Sync{Result: metrics.SyncFailed, Created: res.Created, Updated: res.Updated, Deleted: res.Deleted})
 	if p.prevReason != reason {
 		p.event(corev1.EventTypeWarning, event, "Sync", "Moderation sync failed: %s", msg)
@@ -110,7 +116,7 @@ func (p *pass) failed(err error, res drivers.ApplyResult) Outcome {
 	return p.finish(Outcome{
 		Condition:    &Condition{Status: metav1.ConditionFalse, Reason: reason, Message: msg},
 		Status:       st,
-		RequeueAfter: requeue.Jitter(retry),
+		RequeueAfter: st.NextRetryTime.Sub(now),
 	})
 }
 
@@ -144,6 +150,20 @@ func (p *pass) report(ctx context.Context, want *desired, ch changes, res driver
 		}
 		st.Pending = int32(res.Total - res.Done)
 		out.RequeueAfter = max(res.RetryAfter, 5*time.Second)
+		if res.RetryAfter > 0 {
+			// Rate limited: the server's wait is written down so a
+			// restart honours it; a stop that made no progress counts as
+			// a failure and backs off further.
+			if res.Done == 0 {
+				st.Failures = 1
+				if p.prev != nil {
+					st.Failures += p.prev.Failures
+				}
+				out.RequeueAfter = max(out.RequeueAfter, backoffFor(st.Failures, res.RetryAfter))
+			}
+			st.NextRetryTime = nextRetry(now.Time, out.RequeueAfter)
+			out.RequeueAfter = st.NextRetryTime.Sub(now.Time)
+		}
 		out.Condition = &Condition{Status: metav1.ConditionFalse, Reason: v1alpha1.ReasonApplying,
 			Message: fmt.Sprintf("%d of %d changes sent, %d pending (%v); resuming", res.Done, res.Total, st.Pending, err)}
 	} else {

@@ -66,8 +66,23 @@ func keptSize(se moderation.ServerEntry) int64 {
 // going over it stops the listing with ErrListTooLarge before more is
 // allocated: a page is decoded as it arrives, one element at a time, and
 // read only up to what is left of the budget; no page is ever held whole.
+//
+// An entry whose id was already listed in this collection is dropped: a
+// page that repeats one (entries shifting between pages while a moderator
+// edits, or a broken proxy) would otherwise plan two deletes or updates of
+// one entry, more than the plan means (issue 14, admin API faults).
 func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, decode func(dec *json.Decoder) (moderation.ServerEntry, error), keep func(moderation.ServerEntry)) error {
 	seen := map[string]bool{}
+	ids := map[string]bool{}
+	keepOnce := func(se moderation.ServerEntry) {
+		if se.ID != "" {
+			if ids[se.ID] {
+				return
+			}
+			ids[se.ID] = true
+		}
+		keep(se)
+	}
 	for n := 0; path != ""; n++ {
 		if n >= maxPages {
 			return fmt.Errorf("%s: GET %s: %w (more than %d pages)", c.server, call, ErrListTooLarge, maxPages)
@@ -78,7 +93,7 @@ func (c *client) getAll(ctx context.Context, b *listBudget, path, call string, d
 		seen[path] = true
 		var read int64
 		resp, err := c.do(ctx, request{method: http.MethodGet, path: path, call: "GET " + call, maxBody: b.bytes,
-			stream: func(body io.Reader) error { return decodeArray(body, b, decode, keep) }, read: &read})
+			stream: func(body io.Reader) error { return decodeArray(body, b, decode, keepOnce) }, read: &read})
 		b.bytes -= read
 		if err != nil {
 			return err
