@@ -52,7 +52,8 @@ type Cluster struct {
 	tempDir bool
 	out     io.Writer
 	caPEM   []byte
-	token   string // the admin's bearer token
+	token   string     // the admin's bearer token
+	procsMu sync.Mutex // guards procs, which RestartAPIServer changes
 	procs   []*process
 	spawner *spawner
 
@@ -372,11 +373,13 @@ func (c *Cluster) writeCredentials() error {
 }
 
 func (c *Cluster) startComponent(name string, args []string) (*process, error) {
-	p, err := startProcess(c.spawner, name, c.l.bin(name), args, filepath.Join(c.l.logDir(), name+".log"))
+	p, err := startProcess(c.spawner, name, c.l.bin(name), args, filepath.Join(c.l.logDir(), name+".log"), false)
 	if err != nil {
 		return nil, err
 	}
+	c.procsMu.Lock()
 	c.procs = append(c.procs, p)
+	c.procsMu.Unlock()
 	return p, nil
 }
 
@@ -516,18 +519,24 @@ func (c *Cluster) watch(ctx context.Context) {
 		}
 	}()
 	for _, p := range c.procs {
-		go func() {
-			<-p.done
-			if c.stopping.Load() {
-				return
-			}
-			c.doneOnce.Do(func() {
-				c.failErr = p.exitError()
-				c.progress("%v", c.failErr)
-				close(c.done)
-			})
-		}()
+		c.watchProcess(p)
 	}
+}
+
+// watchProcess records p dying on its own (not stopped by Stop, not
+// replaced by a restart) as the cluster's failure.
+func (c *Cluster) watchProcess(p *process) {
+	go func() {
+		<-p.done
+		if c.stopping.Load() || p.replaced.Load() {
+			return
+		}
+		c.doneOnce.Do(func() {
+			c.failErr = p.exitError()
+			c.progress("%v", c.failErr)
+			close(c.done)
+		})
+	}()
 }
 
 // Stop terminates the components in reverse start order (SIGTERM, then
@@ -538,8 +547,13 @@ func (c *Cluster) Stop() error {
 		c.stopping.Store(true)
 		close(c.stopCh)
 		var errs []error
-		for i := len(c.procs) - 1; i >= 0; i-- {
-			p := c.procs[i]
+		// Waits for a restart under way, so the process it starts is
+		// stopped too.
+		c.procsMu.Lock()
+		procs := append([]*process(nil), c.procs...)
+		c.procsMu.Unlock()
+		for i := len(procs) - 1; i >= 0; i-- {
+			p := procs[i]
 			if !p.exited() {
 				c.progress("stopping %s…", p.name)
 			}

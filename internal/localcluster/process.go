@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -61,11 +62,22 @@ type process struct {
 
 	done chan struct{} // closed once Wait has returned
 	err  error         // Wait's result; read only after done is closed
+
+	// replaced is set before the cluster stops this process on purpose to
+	// start another in its place (RestartAPIServer): its exit is not a
+	// failure of the cluster.
+	replaced atomic.Bool
 }
 
 // startProcess runs bin with args, its stdout and stderr going to logPath.
-func startProcess(sp *spawner, name, bin string, args []string, logPath string) (*process, error) {
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+// appendLog keeps what the log already holds (a restarted component's
+// earlier life), instead of starting it afresh.
+func startProcess(sp *spawner, name, bin string, args []string, logPath string, appendLog bool) (*process, error) {
+	mode := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if appendLog {
+		mode = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	logFile, err := os.OpenFile(logPath, mode, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("creating log for %s: %w", name, err)
 	}
