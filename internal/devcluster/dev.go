@@ -169,8 +169,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(runCtx) }()
 	var standIns sync.WaitGroup
-	standIns.Go(func() { (&certStandIn{c: c, log: log.WithName("cert-manager-stand-in")}).run(runCtx) })
-	standIns.Go(func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in")}).run(runCtx) })
+	standIns.Go(func() { RunStandIns(runCtx, c, log) })
 	standIns.Go(func() { watchAdminSecrets(runCtx, c, srv.toot, srv.social) })
 	// Stop the operator and the stand-ins before the cluster (deferred
 	// earlier, so it runs later): they would log errors about a vanished

@@ -98,6 +98,9 @@ func renderManifests(d manifestData) ([]*unstructured.Unstructured, error) {
 	return out, nil
 }
 
+// InstallPlatform is installPlatform, for test rigs on a local cluster.
+func InstallPlatform(ctx context.Context, c client.Client) error { return installPlatform(ctx, c) }
+
 // installPlatform installs what a cluster running fedcommons has before
 // any community arrives: the CRDs (ours and cert-manager's and Gateway
 // API's), the community roles, the operator namespace and a ClusterIssuer.

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"sync"
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -76,6 +77,18 @@ func IssueSelfSigned(dnsNames []string, now time.Time, validity time.Duration) (
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), cert, nil
+}
+
+// RunStandIns runs the stand-ins for cert-manager and a storage
+// provisioner (certStandIn, pvStandIn) against c until ctx ends, and
+// returns when both have stopped. For test rigs on a local cluster (the
+// crash suite) that need hosted Instances to become Ready without the real
+// controllers; never for a real cluster.
+func RunStandIns(ctx context.Context, c client.Client, log logr.Logger) {
+	var wg sync.WaitGroup
+	wg.Go(func() { (&certStandIn{c: c, log: log.WithName("cert-manager-stand-in")}).run(ctx) })
+	wg.Go(func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in")}).run(ctx) })
+	wg.Wait()
 }
 
 // certStandIn plays cert-manager's controller for the demo: for every

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -17,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -27,12 +32,12 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/devcluster"
+	"github.com/fedcommons/fedcommons/internal/localcluster"
 	"github.com/fedcommons/fedcommons/internal/manager"
 	"github.com/fedcommons/fedcommons/internal/testenv"
-	"github.com/fedcommons/fedcommons/internal/thirdparty"
 )
 
 // kinds the inventory covers: what the operator creates for a Community
@@ -76,23 +81,21 @@ func TestCrashConsistencySmall(t *testing.T) {
 // run), once with the manager SIGKILLed kills times at random moments.
 func crashRun(t *testing.T, communities, perCommunity, kills int) {
 	start := time.Now()
-	cl := newCluster(t)
+	cl := newCluster(t, communities*perCommunity)
+	readyTimeout := 3*time.Minute + time.Duration(communities*perCommunity)*3*time.Second
 
 	// The clean run.
 	mgr := cl.startManager()
-	cl.rollout("clean", communities, perCommunity)
-	cl.settle("clean")
+	must(t, cl.rollout("clean", communities, perCommunity))
+	cl.settle("clean", readyTimeout)
 	clean := cl.inventory("clean")
 	mgr.kill()
 
 	// The crash run: kills at random moments while it rolls out.
 	seen := map[string]map[string][]byte{}
 	mgr = cl.startManager()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		cl.rollout("crash", communities, perCommunity)
-	}()
+	rolled := make(chan error, 1)
+	go func() { rolled <- cl.rollout("crash", communities, perCommunity) }()
 	survived := 0
 	deadline := time.Now().Add(time.Duration(kills) * 8 * time.Second)
 	for i := range kills {
@@ -107,8 +110,9 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 			break
 		}
 	}
-	<-done
-	cl.settle("crash")
+	must(t, <-rolled)
+	lastKill := time.Now()
+	ready := cl.settle("crash", readyTimeout)
 	cl.recordSecrets("crash", seen)
 	crash := cl.inventory("crash")
 	defer mgr.kill()
@@ -130,29 +134,52 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 	changed := cl.checkSecrets("crash", seen)
 	orphans := cl.checkOwners("crash")
 	t.Logf("crash consistency: %d Instances in %d communities, %d kills survived, %d objects compared, %d differences, "+
-		"%d generated Secrets changed, %d orphans; %s", communities*perCommunity, communities, survived, len(clean), lost,
-		changed, orphans, time.Since(start).Round(time.Second))
+		"%d generated Secrets changed, %d orphans, every Instance Ready %s after the rollout and the kills ended (%s after the last restart); %s",
+		communities*perCommunity, communities, survived, len(clean), lost, changed, orphans,
+		ready.Round(time.Second), time.Since(lastKill).Round(time.Second), time.Since(start).Round(time.Second))
 }
 
-// newCluster starts envtest with the operator's RBAC and builds the
-// operator binary once.
-func newCluster(t *testing.T) *cluster {
+// newCluster starts a local cluster (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, and kwok nodes that make Pods
+// run and Jobs complete) sized for instances Instances per run, installs
+// the platform (CRDs, community roles, the ClusterIssuer) and the
+// operator's RBAC, runs the stand-ins for cert-manager and a storage
+// provisioner, and builds the operator binary once.
+func newCluster(t *testing.T, instances int) *cluster {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	crds, err := thirdparty.CRDDirs()
+	bin, err := localcluster.BinDir(ctx, os.Stderr)
+	if err != nil {
+		t.Fatalf("control-plane binaries: %v", err)
+	}
+	// Two runs (clean and crash) of a handful of Pods per Instance; a kwok
+	// node takes 110 Pods.
+	lc, err := localcluster.Start(ctx, localcluster.Options{BinDir: bin, Nodes: 2 + instances/8})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := testenv.Start(t, &envtest.Environment{
-		CRDDirectoryPaths:     append([]string{filepath.Join("..", "..", "config", "crd", "bases")}, crds...),
-		ErrorIfCRDPathMissing: true,
+	t.Cleanup(func() {
+		if err := lc.Stop(); err != nil {
+			t.Errorf("stopping the cluster: %v", err)
+		}
 	})
-	c, err := client.New(cfg, client.Options{Scheme: manager.Scheme()})
+	cfg := lc.RESTConfig()
+	scheme := manager.Scheme()
+	must(t, apiextensionsv1.AddToScheme(scheme))
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The operator's RBAC (which includes the community roles) first:
+	// InstallPlatform takes the roles and the namespace already there.
 	must(t, c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testenv.OperatorNamespace}}))
 	must(t, testenv.InstallOperatorRBAC(ctx, c))
+	must(t, devcluster.InstallPlatform(ctx, c))
+	standInsCtx, stopStandIns := context.WithCancel(ctx)
+	standIns := make(chan struct{})
+	go func() { defer close(standIns); devcluster.RunStandIns(standInsCtx, c, logr.Discard()) }()
+	// Registered after the cluster's Stop, so run before it.
+	t.Cleanup(func() { stopStandIns(); <-standIns })
 	dir := t.TempDir()
 	cl := &cluster{t: t, ctx: ctx, c: c, bin: filepath.Join(dir, "fedcommons"), kc: filepath.Join(dir, "kubeconfig")}
 	build := exec.Command("go", "build", "-o", cl.bin, "../../cmd/fedcommons")
@@ -198,55 +225,87 @@ func (cl *cluster) startManager(flags ...string) *proc {
 	return &proc{cmd: cmd}
 }
 
-func (cl *cluster) rollout(prefix string, communities, perCommunity int) {
+// rollout creates the run's Communities and, once their namespaces
+// exist, their Instances. It returns an error instead of failing the test:
+// the crash run calls it from another goroutine, where t.Fatal must not be
+// called.
+func (cl *cluster) rollout(prefix string, communities, perCommunity int) error {
 	for i := range communities {
 		ns := fmt.Sprintf("%s-%d", prefix, i)
-		must(cl.t, cl.c.Create(cl.ctx, &v1alpha1.Community{ObjectMeta: metav1.ObjectMeta{Name: ns},
-			Spec: v1alpha1.CommunitySpec{Domains: []v1alpha1.Domain{v1alpha1.Domain(fmt.Sprintf("c%d-%s.example", i, prefix))}}}))
+		if err := cl.c.Create(cl.ctx, &v1alpha1.Community{ObjectMeta: metav1.ObjectMeta{Name: ns},
+			Spec: v1alpha1.CommunitySpec{Domains: []v1alpha1.Domain{v1alpha1.Domain(fmt.Sprintf("c%d-%s.example", i, prefix))}}}); err != nil {
+			return err
+		}
 	}
 	for i := range communities {
 		ns := fmt.Sprintf("%s-%d", prefix, i)
-		cl.eventually(120*time.Second, "namespace "+ns, func() error {
-			return cl.c.Get(cl.ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
-		})
 		for j := range perCommunity {
 			sw, version := v1alpha1.SoftwareMastodon, "4.5.2"
 			if j%2 == 1 {
 				sw, version = v1alpha1.SoftwareGoToSocial, "0.20.1"
 			}
-			must(cl.t, cl.c.Create(cl.ctx, &v1alpha1.Instance{
+			in := &v1alpha1.Instance{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("srv%d", j)},
 				Spec: v1alpha1.InstanceSpec{Software: sw, Version: version,
 					Domain:     v1alpha1.Domain(fmt.Sprintf("srv%d.c%d-%s.example", j, i, prefix)),
 					Federation: &v1alpha1.InstanceFederation{Sync: ptr.To(false)}},
-			}))
+			}
+			if err := cl.poll(120*time.Second, "create Instance "+ns+"/"+in.Name, func() error {
+				err := cl.c.Create(cl.ctx, in.DeepCopy())
+				switch {
+				case err == nil, apierrors.IsAlreadyExists(err):
+					return nil
+				case apierrors.IsNotFound(err):
+					// The Community controller has not made the namespace yet.
+					return errRetry{err}
+				case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "status unknown for quota"):
+					// The community's ResourceQuota is new: nothing it
+					// covers is admitted until kube-controller-manager has
+					// filled its status.
+					return errRetry{err}
+				}
+				return err
+			}); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
-// settle waits until every Instance of the run is observed at its
-// generation (a Mastodon with its generated Secrets recorded), and the
-// inventory holds still for three seconds. There is no kubelet and no
-// stand-in yet: Instances are not Ready, which this variant does not check.
-func (cl *cluster) settle(prefix string) {
-	cl.eventually(300*time.Second, prefix+" Instances observed", func() error {
+// errRetry marks an error poll waits out; any other error ends it.
+type errRetry struct{ error }
+
+// settle waits until every Instance of the run is Ready at its
+// generation (Pods run on kwok, Jobs complete, the stand-ins issue
+// certificates and bind volumes), and the inventory holds still for three
+// seconds. It returns how long the Instances took to be Ready.
+func (cl *cluster) settle(prefix string, timeout time.Duration) time.Duration {
+	began := time.Now()
+	cl.eventually(timeout, prefix+" Instances Ready", func() error {
 		list := &v1alpha1.InstanceList{}
 		if err := cl.c.List(cl.ctx, list); err != nil {
 			return err
 		}
+		notReady, first := 0, ""
 		for _, in := range list.Items {
 			if !strings.HasPrefix(in.Namespace, prefix+"-") {
 				continue
 			}
-			// GoToSocial generates its admin password only once its
-			// workloads run (there is no kubelet here); Mastodon's keys
-			// come first.
-			if in.Status.ObservedGeneration != in.Generation || (in.Spec.Software == v1alpha1.SoftwareMastodon && len(in.Status.GeneratedSecrets) == 0) {
-				return fmt.Errorf("%s/%s: observed %d of %d, secrets %v", in.Namespace, in.Name, in.Status.ObservedGeneration, in.Generation, in.Status.GeneratedSecrets)
+			r := meta.FindStatusCondition(in.Status.Conditions, v1alpha1.ConditionReady)
+			if in.Status.ObservedGeneration != in.Generation || r == nil || r.Status != metav1.ConditionTrue || r.ObservedGeneration != in.Generation {
+				if notReady == 0 {
+					first = fmt.Sprintf("%s/%s: observed %d of %d, Ready %v", in.Namespace, in.Name, in.Status.ObservedGeneration, in.Generation, r)
+				}
+				notReady++
 			}
+		}
+		if notReady > 0 {
+			return fmt.Errorf("%d not Ready, e.g. %s", notReady, first)
 		}
 		return nil
 	})
+	ready := time.Since(began)
 	prev := cl.inventory(prefix)
 	cl.eventually(120*time.Second, prefix+" inventory still", func() error {
 		time.Sleep(3 * time.Second)
@@ -261,6 +320,7 @@ func (cl *cluster) settle(prefix string) {
 		}
 		return nil
 	})
+	return ready
 }
 
 // inventory is kind/namespace/name → hash of the object's spec (data for
@@ -406,14 +466,33 @@ func (cl *cluster) checkOwners(prefix string) int {
 
 func (cl *cluster) eventually(timeout time.Duration, what string, check func() error) {
 	cl.t.Helper()
+	err := cl.poll(timeout, what, func() error {
+		if err := check(); err != nil {
+			return errRetry{err}
+		}
+		return nil
+	})
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+}
+
+// poll calls check until it returns nil, waiting out an errRetry and
+// ending at any other error. Safe off the test goroutine.
+func (cl *cluster) poll(timeout time.Duration, what string, check func() error) error {
 	var last error
 	err := wait.PollUntilContextTimeout(cl.ctx, 250*time.Millisecond, timeout, true, func(context.Context) (bool, error) {
 		last = check()
+		var retry errRetry
+		if last != nil && !errors.As(last, &retry) {
+			return false, last
+		}
 		return last == nil, nil
 	})
 	if err != nil {
-		cl.t.Fatalf("%s: not within %s: %v", what, timeout, last)
+		return fmt.Errorf("%s: not within %s: %v", what, timeout, last)
 	}
+	return nil
 }
 
 func must(t *testing.T, err error) {

@@ -21,10 +21,10 @@ const leaseDuration, retryPeriod = 15 * time.Second, 2 * time.Second
 // kills the leader (SIGKILL) mid-rollout, measures how long the follower
 // takes to hold the Lease, and compares the result with a clean run's.
 func TestLeaderTakeover(t *testing.T) {
-	cl := newCluster(t)
+	cl := newCluster(t, 6)
 	mgr := cl.startManager()
-	cl.rollout("clean", 2, 3)
-	cl.settle("clean")
+	must(t, cl.rollout("clean", 2, 3))
+	cl.settle("clean", 3*time.Minute)
 	clean := cl.inventory("clean")
 	mgr.kill()
 
@@ -51,7 +51,7 @@ func TestLeaderTakeover(t *testing.T) {
 	follower := cl.startManager("--leader-elect=true")
 	defer follower.kill()
 	seen := map[string]map[string][]byte{}
-	cl.rollout("lead", 2, 3)
+	must(t, cl.rollout("lead", 2, 3))
 	time.Sleep(1500 * time.Millisecond)
 	cl.recordSecrets("lead", seen)
 	leader.kill()
@@ -69,7 +69,7 @@ func TestLeaderTakeover(t *testing.T) {
 	if took > leaseDuration+retryPeriod+3*time.Second {
 		t.Errorf("takeover took %s, more than the lease time %s and a retry", took, leaseDuration)
 	}
-	cl.settle("lead")
+	cl.settle("lead", 3*time.Minute)
 	cl.recordSecrets("lead", seen)
 	got := cl.inventory("lead")
 	diff := 0
