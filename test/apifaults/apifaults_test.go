@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -146,14 +147,14 @@ func TestAPIServerFaults(t *testing.T) {
 		eventually(t, ctx, 60*time.Second, "namespace "+name, func() error {
 			return c.Get(ctx, client.ObjectKey{Name: name}, &corev1.Namespace{})
 		})
-		must(t, c.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "social-token"},
-			Data: map[string][]byte{"token": []byte(fakeserver.DefaultToken)}}))
-		must(t, c.Create(ctx, &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "social"},
+		create(t, ctx, c, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "social-token"},
+			Data: map[string][]byte{"token": []byte(fakeserver.DefaultToken)}})
+		create(t, ctx, c, &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "social"},
 			Spec: v1alpha1.InstanceSpec{Software: v1alpha1.SoftwareMastodon, Domain: v1alpha1.Domain("social." + name + ".example"),
 				External:   &v1alpha1.ExternalServer{URL: srv.URL, TokenSecretRef: v1alpha1.SecretKeyReference{Name: "social-token"}},
-				Federation: &v1alpha1.InstanceFederation{DriftCheckInterval: &metav1.Duration{Duration: time.Hour}}}}))
-		must(t, c.Create(ctx, &v1alpha1.FederationPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "shared"},
-			Spec: v1alpha1.FederationPolicySpec{Entries: []v1alpha1.PolicyEntry{{Domain: v1alpha1.Domain("spam-" + name + ".example"), Action: v1alpha1.ActionSuspend}}}}))
+				Federation: &v1alpha1.InstanceFederation{DriftCheckInterval: &metav1.Duration{Duration: time.Hour}}}})
+		create(t, ctx, c, &v1alpha1.FederationPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: "shared"},
+			Spec: v1alpha1.FederationPolicySpec{Entries: []v1alpha1.PolicyEntry{{Domain: v1alpha1.Domain("spam-" + name + ".example"), Action: v1alpha1.ActionSuspend}}}})
 		return func() error {
 			com := &v1alpha1.Community{}
 			if err := c.Get(ctx, client.ObjectKey{Name: name}, com); err != nil {
@@ -245,19 +246,19 @@ func TestAPIServerFaults(t *testing.T) {
 			in := &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: name, Name: n},
 				Spec: v1alpha1.InstanceSpec{Software: sw, Version: version, Domain: v1alpha1.Domain(n + "." + name + ".example"),
 					Federation: &v1alpha1.InstanceFederation{Sync: ptr.To(false)}}}
-			// A new community's ResourceQuota admits nothing until
-			// kube-controller-manager has filled its status.
-			eventually(t, ctx, 60*time.Second, "create Instance "+n, func() error {
-				if err := c.Create(ctx, in.DeepCopy()); err != nil && !apierrors.IsAlreadyExists(err) {
-					return err
-				}
-				return nil
-			})
+			create(t, ctx, c, in)
 		}
 		// The rollout is under way (the Instances exist, nothing is Ready):
 		// stop the API server (etcd keeps the data) and start it again on
 		// the same address.
 		time.Sleep(500 * time.Millisecond)
+		for _, n := range hosted {
+			in := &v1alpha1.Instance{}
+			must(t, c.Get(ctx, client.ObjectKey{Namespace: name, Name: n}, in))
+			if meta.IsStatusConditionTrue(in.Status.Conditions, v1alpha1.ConditionReady) {
+				t.Fatalf("Instance %s/%s already Ready before the restart: the restart would not be mid-rollout", name, n)
+			}
+		}
 		errsBefore := counter(t, "controller_runtime_reconcile_errors_total")
 		began := time.Now()
 		if err := lc.RestartAPIServer(ctx); err != nil {
@@ -296,6 +297,25 @@ func TestAPIServerFaults(t *testing.T) {
 		"reconcile errors %v of %v reconciles; %s",
 		c1.StatusConflicts, c1.CutWatches, c1.ExpiredWatches,
 		counter(t, "controller_runtime_reconcile_errors_total")-errs0, counter(t, "controller_runtime_reconcile_total")-total0, time.Since(start).Round(time.Second))
+}
+
+// create creates obj in a community's namespace. A new community's
+// ResourceQuota admits nothing it counts until kube-controller-manager has
+// filled its status (a second or two): that refusal is waited out, any
+// other fails the test.
+func create(t *testing.T, ctx context.Context, c client.Client, obj client.Object) {
+	t.Helper()
+	var last error
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 60*time.Second, true, func(context.Context) (bool, error) {
+		last = c.Create(ctx, obj)
+		if apierrors.IsForbidden(last) && strings.Contains(last.Error(), "status unknown for quota") {
+			return false, nil
+		}
+		return true, last
+	})
+	if err != nil {
+		t.Fatalf("create %T %s/%s: %v (last: %v)", obj, obj.GetNamespace(), obj.GetName(), err, last)
+	}
 }
 
 func must(t *testing.T, err error) {
