@@ -111,7 +111,7 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 		}
 	}
 	must(t, <-rolled)
-	lastKill := time.Now()
+	killsEnded := time.Now()
 	ready := cl.settle("crash", readyTimeout)
 	cl.recordSecrets("crash", seen)
 	crash := cl.inventory("crash")
@@ -134,9 +134,9 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 	changed := cl.checkSecrets("crash", seen)
 	orphans := cl.checkOwners("crash")
 	t.Logf("crash consistency: %d Instances in %d communities, %d kills survived, %d objects compared, %d differences, "+
-		"%d generated Secrets changed, %d orphans, every Instance Ready %s after the rollout and the kills ended (%s after the last restart); %s",
+		"%d generated Secrets changed, %d orphans, every Instance Ready %s after the rollout and the kills ended (inventory still and checks done %s after); %s",
 		communities*perCommunity, communities, survived, len(clean), lost, changed, orphans,
-		ready.Round(time.Second), time.Since(lastKill).Round(time.Second), time.Since(start).Round(time.Second))
+		ready.Round(time.Second), time.Since(killsEnded).Round(time.Second), time.Since(start).Round(time.Second))
 }
 
 // newCluster starts a local cluster (etcd, kube-apiserver,
