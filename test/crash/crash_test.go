@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -86,30 +87,37 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 
 	// The clean run.
 	mgr := cl.startManager()
+	cleanBegan := time.Now()
 	must(t, cl.rollout("clean", communities, perCommunity))
 	cl.settle("clean", readyTimeout)
+	// How long a rollout takes undisturbed: the kills are spread over it.
+	span := time.Since(cleanBegan)
 	clean := cl.inventory("clean")
 	mgr.kill()
 
-	// The crash run: kills at random moments while it rolls out.
+	// The crash run: kills at random moments of the rollout, from the
+	// creation of the first object to when the clean run was all Ready.
+	at := make([]time.Duration, kills)
+	for i := range at {
+		at[i] = time.Duration(rand.Int64N(int64(span)))
+	}
+	slices.Sort(at)
 	seen := map[string]map[string][]byte{}
 	mgr = cl.startManager()
+	crashBegan := time.Now()
 	rolled := make(chan error, 1)
 	go func() { rolled <- cl.rollout("crash", communities, perCommunity) }()
 	survived := 0
-	deadline := time.Now().Add(time.Duration(kills) * 8 * time.Second)
 	for i := range kills {
-		// A random moment in this kill's slice of the rollout.
-		time.Sleep(time.Duration(500+rand.IntN(4000)) * time.Millisecond)
+		// A manager gets at least half a second to start and do some work.
+		time.Sleep(max(time.Until(crashBegan.Add(at[i])), 500*time.Millisecond))
 		cl.recordSecrets("crash", seen)
 		mgr.kill()
 		survived++
-		t.Logf("kill %d/%d at %s", i+1, kills, time.Since(start).Round(time.Millisecond))
+		t.Logf("kill %d/%d at %s into the rollout", i+1, kills, time.Since(crashBegan).Round(time.Millisecond))
 		mgr = cl.startManager()
-		if time.Now().After(deadline) {
-			break
-		}
 	}
+	t.Logf("%d kills spread over %s, the clean run's rollout time", survived, span.Round(time.Second))
 	must(t, <-rolled)
 	killsEnded := time.Now()
 	ready := cl.settle("crash", readyTimeout)
