@@ -216,6 +216,9 @@ var _ = Describe("Instance", func() {
 			}
 			return out
 		}
+		// Seen failing before the Secret was the Events' related object:
+		// [Normal SecretGenerated: Generated Secret toot-secrets (x2)], the
+		// events API folding the three into one series.
 		Eventually(generatedEvents).WithTimeout(10 * time.Second).Should(ConsistOf(
 			"Normal SecretGenerated: Generated Secret toot-secrets",
 			"Normal SecretGenerated: Generated Secret toot-postgres",
@@ -275,6 +278,7 @@ var _ = Describe("Instance", func() {
 		// version running before the status said so (issue 15: Upgraded (x2)).
 		Eventually(upgradedEvents).WithTimeout(10 * time.Second).Should(
 			Equal([]string{"Normal Upgraded: Now running mastodon 4.5.3 (was 4.5.2)"}))
+		Expect(eventsAbout(Default, ns, "Instance", "toot")).To(ContainElement("Normal Installed: Now running mastodon 4.5.2"))
 		Consistently(upgradedEvents).WithTimeout(3 * time.Second).Should(HaveLen(1))
 		Consistently(generatedEvents).WithTimeout(time.Second).Should(HaveLen(3))
 

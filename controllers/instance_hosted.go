@@ -126,7 +126,11 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 			}
 			switch err := r.Client.Create(ctx, want); {
 			case err == nil:
-				r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
+				// The Secret is the related object: without it the events
+				// API folds the three SecretGenerated Events of one Instance
+				// into one series showing the first note (issue 15:
+				// "SecretGenerated (x2)"), hiding which Secrets were made.
+				r.Recorder.Eventf(inst, want, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
 			case apierrors.IsAlreadyExists(err):
 				// Created by the previous pass, not yet in the cache: it
 				// was announced then (issue 15: SecretGenerated (x2)).
@@ -204,7 +208,15 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		}
 	}
 	if running != desired && !r.versionRecorded(ctx, inst, desired) {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Upgraded", "Upgrade", "Now running %s %s (was %s)", inst.Spec.Software, desired, orNone(running))
+		// Installed and Upgraded are distinct reasons: the events API folds
+		// Events with the same regarding, reason, action and related object
+		// into one series and keeps the first note, so an upgrade soon
+		// after the install showed as "Upgraded … (was none) (x2)".
+		if running == "" {
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Installed", "Install", "Now running %s %s", inst.Spec.Software, desired)
+		} else {
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Upgraded", "Upgrade", "Now running %s %s (was %s)", inst.Spec.Software, desired, running)
+		}
 	}
 	inst.Status.Version = desired
 	inst.Status.Upgrade = nil
@@ -293,7 +305,7 @@ func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			return false, fmt.Errorf("create Job %s: %w", job.Name, err)
 		}
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "JobStarted", "Run", "%s: started Job %s", what, job.Name)
+		r.Recorder.Eventf(inst, job, corev1.EventTypeNormal, "JobStarted", "Run", "%s: started Job %s", what, job.Name) // related: one Event per Job, not one series
 		return false, conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s: Job %s started", what, job.Name), 0)
 	}
 	if err != nil {
