@@ -126,10 +126,12 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 			}
 			switch err := r.Client.Create(ctx, want); {
 			case err == nil:
-				// The Secret is the related object: without it the events
-				// API folds the three SecretGenerated Events of one Instance
-				// into one series showing the first note (issue 15:
-				// "SecretGenerated (x2)"), hiding which Secrets were made.
+				// The Secret is the related object: without it client-go's
+				// events broadcaster folds Events with the same regarding
+				// object (resourceVersion included), reason, action and
+				// related into one series keeping the first note, so the
+				// Secrets of one pass showed as "SecretGenerated (x2)"
+				// (issue 15), hiding which were made.
 				r.Recorder.Eventf(inst, want, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
 			case apierrors.IsAlreadyExists(err):
 				// Created by the previous pass, not yet in the cache: it
@@ -208,10 +210,8 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		}
 	}
 	if running != desired && !r.versionRecorded(ctx, inst, desired) {
-		// Installed and Upgraded are distinct reasons: the events API folds
-		// Events with the same regarding, reason, action and related object
-		// into one series and keeps the first note, so an upgrade soon
-		// after the install showed as "Upgraded … (was none) (x2)".
+		// Installing is not upgrading: "Upgraded (was none)" read as if
+		// something had been replaced.
 		if running == "" {
 			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Installed", "Install", "Now running %s %s", inst.Spec.Software, desired)
 		} else {
