@@ -60,7 +60,13 @@ func TestMakeDemoStopsOnSignals(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
+			// Not t.TempDir(): the subtest's name (parentheses, %) would
+			// reach the recipe's shell through ARGS.
+			dir, err := os.MkdirTemp("", "demo-signals-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer os.RemoveAll(dir)
 			outPath := filepath.Join(t.TempDir(), "out")
 			out, err := os.Create(outPath)
 			if err != nil {
@@ -88,6 +94,11 @@ func TestMakeDemoStopsOnSignals(t *testing.T) {
 
 			// Stop it once the operator runs: every part is up then.
 			waitFor(t, 5*time.Minute, "the demo to apply its objects", func() bool {
+				select {
+				case err := <-exited:
+					t.Fatalf("make demo ended before it was signalled (%v):\n%s", err, output())
+				default:
+				}
 				return strings.Contains(output(), "Applying the demo")
 			}, output)
 			start := time.Now()
