@@ -25,9 +25,15 @@ help: ## Show the targets.
 
 ##@ The two commands
 
+# The demo is built, then exec'd: make's child is the demo itself, so a
+# SIGTERM to make (which GNU make passes on to its children) reaches it, as
+# Ctrl-C does through the terminal. `go run` would ignore SIGINT and die on
+# SIGTERM, leaving the demo running (issue 15). cmd/fedcommons-dev's
+# TestMakeDemoStopsOnSignals holds this.
 .PHONY: demo
 demo: ## Start a local control plane, the operator and the samples; show them reconciled (ARGS=--exit to stop once Ready).
-	go run ./cmd/fedcommons-dev $(ARGS)
+	@go build -o bin/fedcommons-dev ./cmd/fedcommons-dev
+	exec bin/fedcommons-dev $(ARGS)
 
 .PHONY: test
 test: vet verify-generated verify-chart test-go fuzz test-image chart ## The whole test suite: vet, generated files, chart sync, unit + envtest + chart + e2e (-race), fuzz, image builder, chart package.

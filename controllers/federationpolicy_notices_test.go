@@ -19,14 +19,19 @@ import (
 
 // policyEvents lists "Type Reason: note" of the Events about a policy.
 func policyEvents(g Gomega, ns, name string) []string {
+	return eventsAbout(g, ns, "FederationPolicy", name)
+}
+
+// eventsAbout lists "Type Reason: note" of the Events about one object,
+// with " (xN)" when the events API folded N repeats into a series.
+func eventsAbout(g Gomega, ns, kind, name string) []string {
 	list := &eventsv1.EventList{}
 	g.Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
 	var out []string
 	for _, e := range list.Items {
-		if e.Regarding.Kind == "FederationPolicy" && e.Regarding.Name == name {
+		if e.Regarding.Kind == kind && e.Regarding.Name == name {
 			line := e.Type + " " + e.Reason + ": " + e.Note
 			if e.Series != nil {
-				// The events API folds repeats into a series.
 				line += fmt.Sprintf(" (x%d)", e.Series.Count)
 			}
 			out = append(out, line)

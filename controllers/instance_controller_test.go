@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"strings"
 	"time"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -206,6 +207,24 @@ var _ = Describe("Instance", func() {
 		eventuallyCondition(ns, "toot", v1alpha1.ConditionReady, metav1.ConditionTrue, "Reconciled")
 		before := secrets.DeepCopy()
 
+		By("each generated Secret announced once, however many passes saw it (issue 15: SecretGenerated (x2))")
+		generatedEvents := func(g Gomega) []string {
+			var out []string
+			for _, e := range eventsAbout(g, ns, "Instance", "toot") {
+				if strings.Contains(e, " SecretGenerated: ") {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		// Seen failing before the Secret was the Events' related object:
+		// [Normal SecretGenerated: Generated Secret toot-secrets (x2)], the
+		// events API folding the three into one series.
+		Eventually(generatedEvents).WithTimeout(10 * time.Second).Should(ConsistOf(
+			"Normal SecretGenerated: Generated Secret toot-secrets",
+			"Normal SecretGenerated: Generated Secret toot-postgres",
+			"Normal SecretGenerated: Generated Secret toot-redis"))
+
 		By("an upgrade: pre-deploy migration while the old version runs")
 		live := getInstance(ns, "toot")
 		base := live.DeepCopy()
@@ -247,6 +266,22 @@ var _ = Describe("Instance", func() {
 		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(30 * time.Second).Should(Equal("4.5.3"))
 		eventuallyCondition(ns, "toot", v1alpha1.ConditionReady, metav1.ConditionTrue, "Reconciled")
 		Expect(getInstance(ns, "toot").Status.Upgrade).To(BeNil())
+		upgradedEvents := func(g Gomega) []string {
+			var out []string
+			for _, e := range eventsAbout(g, ns, "Instance", "toot") {
+				if strings.Contains(e, " Upgraded: ") && strings.Contains(e, "4.5.3") {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		// One upgrade, one Event: not one per pass that found the new
+		// version running before the status said so (issue 15: Upgraded (x2)).
+		Eventually(upgradedEvents).WithTimeout(10 * time.Second).Should(
+			Equal([]string{"Normal Upgraded: Now running mastodon 4.5.3 (was 4.5.2)"}))
+		Expect(eventsAbout(Default, ns, "Instance", "toot")).To(ContainElement("Normal Installed: Now running mastodon 4.5.2"))
+		Consistently(upgradedEvents).WithTimeout(3 * time.Second).Should(HaveLen(1))
+		Consistently(generatedEvents).WithTimeout(time.Second).Should(HaveLen(3))
 
 		after := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-secrets"}, after)).To(Succeed())

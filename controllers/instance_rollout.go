@@ -82,7 +82,13 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		}
 	}
 	if running != desired && !r.versionRecorded(ctx, inst, desired) {
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Upgraded", "Upgrade", "Now running %s %s (was %s)", inst.Spec.Software, desired, orNone(running))
+		// Installing is not upgrading: "Upgraded (was none)" read as if
+		// something had been replaced.
+		if running == "" {
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Installed", "Install", "Now running %s %s", inst.Spec.Software, desired)
+		} else {
+			r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "Upgraded", "Upgrade", "Now running %s %s (was %s)", inst.Spec.Software, desired, running)
+		}
 	}
 	inst.Status.Version = desired
 	inst.Status.Upgrade = nil
@@ -175,7 +181,7 @@ func (r *InstanceReconciler) runJob(ctx context.Context, inst *v1alpha1.Instance
 		if err := r.Client.Create(ctx, job); err != nil && !apierrors.IsAlreadyExists(err) {
 			return false, fmt.Errorf("create Job %s: %w", job.Name, err)
 		}
-		r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "JobStarted", "Run", "%s: started Job %s", what, job.Name)
+		r.Recorder.Eventf(inst, job, corev1.EventTypeNormal, "JobStarted", "Run", "%s: started Job %s", what, job.Name) // related: one Event per Job, not one series
 		return false, conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s: Job %s started", what, job.Name), 0)
 	}
 	if err != nil {

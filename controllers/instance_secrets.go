@@ -66,7 +66,13 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 			}
 			switch err := r.Client.Create(ctx, want); {
 			case err == nil:
-				r.Recorder.Eventf(inst, nil, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
+				// The Secret is the related object: without it client-go's
+				// events broadcaster folds Events with the same regarding
+				// object (resourceVersion included), reason, action and
+				// related into one series keeping the first note, so the
+				// Secrets of one pass showed as "SecretGenerated (x2)"
+				// (issue 15), hiding which were made.
+				r.Recorder.Eventf(inst, want, corev1.EventTypeNormal, "SecretGenerated", "Generate", "Generated Secret %s", want.Name)
 			case apierrors.IsAlreadyExists(err):
 				// Created by the previous pass, not yet in the cache: it
 				// was announced then (issue 15: SecretGenerated (x2)).

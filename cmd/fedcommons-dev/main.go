@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,7 +31,8 @@ plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok),
 the fedcommons operator, demo stand-ins for cert-manager and a storage
 provisioner, fake Mastodon/GoToSocial admin APIs and the demo's communities,
 servers and federation policies; then shows them until everything is Ready
-and keeps running until Ctrl-C. The control-plane binaries are built once by
+and keeps running until Ctrl-C (SIGINT), SIGTERM, or until the process that
+started it (make, go run) goes away. The control-plane binaries are built once by
 hack/k8s-assets.sh into ~/.cache/fedcommons (or $FEDCOMMONS_K8S_BIN).
 
 Flags:
@@ -66,6 +68,8 @@ func run(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, stopWatch := stopWhenOrphaned(ctx, os.Stdout, time.Second)
+	defer stopWatch()
 	return devcluster.Run(ctx, devcluster.Options{
 		Dir:           *dir,
 		APIServerPort: *port,
@@ -81,4 +85,31 @@ func run(args []string) error {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// stopWhenOrphaned cancels ctx when the process that started the demo goes
+// away (make or go run killed, a terminal closed): the demo would otherwise
+// keep a control plane running that nobody can stop with Ctrl-C. Polling
+// the parent's pid is the portable way: PR_SET_PDEATHSIG follows the
+// parent's *thread*, which for `go run` is any of its threads.
+func stopWhenOrphaned(ctx context.Context, out io.Writer, every time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	parent := os.Getppid()
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if os.Getppid() != parent {
+					fmt.Fprintf(out, "\nThe process that started the demo (pid %d) is gone: stopping.\n", parent)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	return ctx, cancel
 }

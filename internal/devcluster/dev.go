@@ -191,10 +191,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	fmt.Fprintln(out, "Applying the demo: communities riverside and hillside, three servers, two federation policies ...")
-	applyErr := make(chan error, 1)
-	go func() { applyErr <- applyDemo(runCtx, c, objs) }()
-
 	obs := &observer{c: c, feedURL: "http://" + feedAddr, fakes: srv.fakes(), http: &http.Client{Timeout: 5 * time.Second}}
+	applyErr := make(chan error, 1)
+	go func() { applyErr <- applyDemo(runCtx, c, objs, obs.setApplying) }()
+
 	return watch(ctx, watchArgs{
 		opts: opts, out: out, start: start, obs: obs, cluster: cluster, mgrDone: mgrDone, applyErr: applyErr,
 		footer: footer(cluster.KubeconfigPath(), logPath, "http://"+feedAddr, opts.Exit),

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -141,11 +142,38 @@ func TestPendingNamesWhatIsNotReady(t *testing.T) {
 		t.Errorf("a server that does not sync is not pending:\n%s", got)
 	}
 	out := Render(s, 0)
-	if !strings.Contains(out, "waiting for the operator") {
+	if !strings.Contains(out, "fedcommons-dev — 4 things not Ready yet (WAITING FOR, below)") {
 		t.Errorf("title:\n%s", out)
+	}
+	if !strings.Contains(out, "WAITING FOR\n  Instance riverside/toot: DatabaseReady") {
+		t.Errorf("the frame does not list what is awaited:\n%s", out)
 	}
 	if (Snapshot{}).Ready() {
 		t.Error("an empty snapshot (nothing created yet) counts as Ready")
+	}
+}
+
+// Issue 15 finding 7: for ~38 s the table said "INSTANCES 0/0 waiting for
+// the operator" while the demo was waiting for kube-controller-manager to
+// fill a new ResourceQuota's status. The frame now says what is awaited.
+func TestRenderSaysWhatTheDemoWaitsFor(t *testing.T) {
+	s := Snapshot{Communities: readySnapshot().Communities[:1],
+		Applying: "kube-controller-manager to fill the status of ResourceQuota riverside/fedcommons-quota: the API server admits no Instance riverside/toot until it has"}
+	out := Render(s, 0)
+	for _, want := range []string{"1 thing not Ready yet", "WAITING FOR\n  kube-controller-manager to fill the status of ResourceQuota riverside/fedcommons-quota"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "waiting for the operator") {
+		t.Errorf("blames the operator:\n%s", out)
+	}
+	// Many pending lines stay a screen's worth.
+	for i := range 20 {
+		s.Instances = append(s.Instances, InstanceRow{Namespace: "n", Name: fmt.Sprint("i", i)})
+	}
+	if out := Render(s, 0); !strings.Contains(out, "  …and 13 more\n") {
+		t.Errorf("21 pending lines are not cut to %d:\n%s", maxPendingShown, out)
 	}
 }
 

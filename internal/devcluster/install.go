@@ -27,6 +27,7 @@ import (
 
 	"github.com/fedcommons/fedcommons/config"
 	crds "github.com/fedcommons/fedcommons/config/crd"
+	"github.com/fedcommons/fedcommons/internal/tenancy"
 	"github.com/fedcommons/fedcommons/internal/thirdparty"
 )
 
@@ -205,26 +206,35 @@ func waitEstablished(ctx context.Context, c client.Client, name string) error {
 }
 
 // applyDemo creates the demo's objects. Namespaced objects wait for their
-// namespace: the Community controller creates it.
-func applyDemo(ctx context.Context, c client.Client, objs []*unstructured.Unstructured) error {
+// namespace: the Community controller creates it. progress is told what the
+// demo is waiting for (for the table), and "" once everything is created.
+func applyDemo(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, progress func(string)) error {
+	defer progress("")
 	for _, o := range objs {
+		what := fmt.Sprintf("%s %s", o.GetKind(), strings.TrimPrefix(o.GetNamespace()+"/"+o.GetName(), "/"))
+		progress("the demo to create " + what)
 		err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 			err := c.Create(ctx, o.DeepCopy())
 			switch {
 			case err == nil, apierrors.IsAlreadyExists(err):
 				return true, nil
 			case apierrors.IsNotFound(err) && o.GetNamespace() != "":
-				return false, nil // the namespace is not there yet
+				progress(fmt.Sprintf("namespace %s (the Community controller creates it) before the demo can create %s", o.GetNamespace(), what))
+				return false, nil
 			case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "status unknown for quota"):
 				// The community's ResourceQuota is new: the API server
 				// admits nothing it covers until kube-controller-manager
-				// has filled its status, a second or two later.
+				// has filled its status. For a quota on a custom resource
+				// (count/instances.fedcommons.io) that waits for the quota
+				// controller's next discovery pass: up to ~30 s.
+				progress(fmt.Sprintf("kube-controller-manager to fill the status of ResourceQuota %s/%s: the API server admits no %s until it has",
+					o.GetNamespace(), tenancy.QuotaName, what))
 				return false, nil
 			}
 			return false, err
 		})
 		if err != nil {
-			return fmt.Errorf("create %s %s: %w", o.GetKind(), strings.TrimPrefix(o.GetNamespace()+"/"+o.GetName(), "/"), err)
+			return fmt.Errorf("create %s: %w", what, err)
 		}
 	}
 	return nil

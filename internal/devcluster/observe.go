@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,10 +27,17 @@ type observer struct {
 	feedURL string // http://127.0.0.1:port of the operator's cluster feed
 	fakes   []*fakeAPI
 	http    *http.Client
+	// applying is what applyDemo waits for (see Snapshot.Applying).
+	applying atomic.Pointer[string]
 }
+
+func (o *observer) setApplying(what string) { o.applying.Store(&what) }
 
 func snapshot(ctx context.Context, o *observer) (Snapshot, error) {
 	var s Snapshot
+	if what := o.applying.Load(); what != nil {
+		s.Applying = *what
+	}
 	comms := &v1alpha1.CommunityList{}
 	if err := o.c.List(ctx, comms); err != nil {
 		return s, err

@@ -15,6 +15,10 @@ type Snapshot struct {
 	Instances   []InstanceRow
 	Policies    []PolicyRow
 	Servers     []ServerRow
+	// Applying is what the demo itself is doing while its objects are not
+	// all created (e.g. waiting for a new ResourceQuota's status, which
+	// only kube-controller-manager fills); empty once they are.
+	Applying string
 }
 
 // CommunityRow is one Community.
@@ -76,7 +80,10 @@ func (r ServerRow) ServerDone() bool {
 // Pending names what is not Ready yet, one line each; empty when all is.
 func (s Snapshot) Pending() []string {
 	var out []string
-	if len(s.Communities) == 0 || len(s.Instances) == 0 || len(s.Policies) == 0 {
+	switch {
+	case s.Applying != "":
+		out = append(out, s.Applying)
+	case len(s.Communities) == 0 || len(s.Instances) == 0 || len(s.Policies) == 0:
 		out = append(out, "the demo's objects are not all created yet")
 	}
 	for _, c := range s.Communities {
@@ -141,10 +148,13 @@ func Render(s Snapshot, elapsed time.Duration) string {
 	if elapsed > 0 {
 		title += fmt.Sprintf(" — %s", elapsed.Round(time.Second))
 	}
-	if s.Ready() {
+	pending := s.Pending()
+	if len(pending) == 0 {
 		title += " — everything is Ready"
 	} else {
-		title += " — waiting for the operator"
+		// Say what is awaited, not who (issue 15: "waiting for the
+		// operator" while the API server was waiting for quota status).
+		title += fmt.Sprintf(" — %s not Ready yet (WAITING FOR, below)", plural(len(pending), "thing", "things"))
 	}
 	fmt.Fprintln(&b, title)
 
@@ -199,7 +209,28 @@ func Render(s Snapshot, elapsed time.Duration) string {
 			writeMore(&b, len(r.Examples), r.Managed+r.HandMade)
 		}
 	}
+	if len(pending) > 0 {
+		fmt.Fprintln(&b)
+		fmt.Fprintln(&b, "WAITING FOR")
+		shown := pending[:min(len(pending), maxPendingShown)]
+		for _, p := range shown {
+			fmt.Fprintf(&b, "  %s\n", clip(p, 160))
+		}
+		if len(pending) > len(shown) {
+			fmt.Fprintf(&b, "  …and %d more\n", len(pending)-len(shown))
+		}
+	}
 	return b.String()
+}
+
+// maxPendingShown keeps the frame to a screen while much is pending.
+const maxPendingShown = 8
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func writeEntries(b *bytes.Buffer, rows []EntryRow) {
