@@ -1,12 +1,14 @@
 package crash
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -15,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -71,6 +74,49 @@ type cluster struct {
 	// bodies keeps the normalized body of each inventoried object, to
 	// show what differs.
 	bodies map[string]string
+	// logs holds every line every manager process logged, for the
+	// secrets-hygiene check.
+	logs syncBuffer
+}
+
+// syncBuffer collects the managers' stderr (os/exec copies from several
+// goroutines when more than one manager runs).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncBuffer) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// checkHygiene is issue 14's secrets-hygiene check over a crash run: no
+// value of the run's Secrets in any manager's log (info level), any Event
+// or any status.
+func (cl *cluster) checkHygiene(prefix string) {
+	cl.t.Helper()
+	list := &corev1.SecretList{}
+	must(cl.t, cl.c.List(cl.ctx, list))
+	values := testenv.SecretValues(list.Items, func(s *corev1.Secret) bool { return strings.HasPrefix(s.Namespace, prefix+"-") })
+	text, events, statuses, err := testenv.Observable(cl.ctx, cl.c)
+	must(cl.t, err)
+	logs := cl.logs.String()
+	hits := testenv.SecretLeaks(logs+text, values)
+	cl.t.Logf("secrets hygiene: %d secret values scanned in %d log bytes, %d Events, %d statuses: %d hits", len(values), len(logs), events, statuses, len(hits))
+	if len(values) == 0 {
+		cl.t.Error("no secret values to look for: the hygiene check proved nothing")
+	}
+	if len(hits) > 0 {
+		cl.t.Errorf("secret values seen in logs, Events or status (by Secret/key): %v", hits)
+	}
 }
 
 func TestCrashConsistencySmall(t *testing.T) {
@@ -141,6 +187,7 @@ func crashRun(t *testing.T, communities, perCommunity, kills int) {
 	}
 	changed := cl.checkSecrets("crash", seen)
 	orphans := cl.checkOwners("crash")
+	cl.checkHygiene("crash")
 	t.Logf("crash consistency: %d Instances in %d communities, %d kills survived, %d objects compared, %d differences, "+
 		"%d generated Secrets changed, %d orphans, every Instance Ready %s after the rollout and the kills ended (inventory still and checks done %s after); %s",
 		communities*perCommunity, communities, survived, len(clean), lost, changed, orphans,
@@ -226,9 +273,10 @@ func (cl *cluster) startManager(flags ...string) *proc {
 	}
 	cmd := exec.Command(cl.bin, append([]string{"manager", "--metrics-bind-address=0",
 		"--health-probe-bind-address=0", "--feed-public-bind-address=0", "--feed-cluster-bind-address=0",
-		"--operator-namespace=" + testenv.OperatorNamespace, "--zap-log-level=error"}, flags...)...)
+		"--operator-namespace=" + testenv.OperatorNamespace, "--zap-log-level=info"}, flags...)...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+cl.kc)
-	cmd.Stderr = os.Stderr
+	// Every line is kept for the secrets-hygiene check; errors are shown.
+	cmd.Stderr = io.MultiWriter(&cl.logs, errorLines{os.Stderr})
 	must(cl.t, cmd.Start())
 	return &proc{cmd: cmd}
 }
@@ -508,4 +556,16 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// errorLines passes on only the lines a manager logged at error level, as
+// --zap-log-level=error showed before the log was kept for the hygiene
+// check. A write is one log line (zap writes each entry whole).
+type errorLines struct{ w io.Writer }
+
+func (e errorLines) Write(p []byte) (int, error) {
+	if bytes.Contains(p, []byte(`"level":"error"`)) || bytes.Contains(p, []byte("\tERROR\t")) {
+		_, _ = e.w.Write(p)
+	}
+	return len(p), nil
 }

@@ -90,5 +90,6 @@ func TestLeaderTakeover(t *testing.T) {
 	}
 	changed := cl.checkSecrets("lead", seen)
 	orphans := cl.checkOwners("lead")
+	cl.checkHygiene("lead")
 	t.Logf("leader takeover: %d objects compared, %d differences, %d generated Secrets changed, %d orphans", len(clean), diff, changed, orphans)
 }
