@@ -1,10 +1,8 @@
 package controllers_test
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -19,28 +17,9 @@ import (
 // object is read back. None of it may hold a secret value: a generated
 // key or password, an admin token, or any value of a Secret a test made.
 
-// lockedBuffer is the suite's log capture, written by many goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+// logCapture is the suite's log capture, written by many goroutines.
+var logCapture testenv.SyncBuffer
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-var logCapture lockedBuffer
-
-// notSecret are Secret keys whose values are not secret: published keys,
-// names and addresses, and the tests' stand-in TLS material.
 // secretValues reads every value worth protecting, by "ns/name/key".
 func secretValues() map[string]string {
 	GinkgoHelper()

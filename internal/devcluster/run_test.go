@@ -6,28 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/testenv"
 )
-
-// syncBuffer is an io.Writer safe for the control plane's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
 
 // TestRunExit is `make demo ARGS=--exit` in-process: a real local control
 // plane, the operator, the stand-ins and the fake servers, until
@@ -36,7 +19,7 @@ func TestRunExit(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	var ready *Snapshot
 	start := time.Now()
 	err := Run(ctx, Options{Dir: dir, Exit: true, Timeout: 5 * time.Minute, Out: out, Ready: func(s Snapshot) { ready = &s }})

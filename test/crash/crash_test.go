@@ -17,7 +17,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,26 +75,7 @@ type cluster struct {
 	bodies map[string]string
 	// logs holds every line every manager process logged, for the
 	// secrets-hygiene check.
-	logs syncBuffer
-}
-
-// syncBuffer collects the managers' stderr (os/exec copies from several
-// goroutines when more than one manager runs).
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncBuffer) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
+	logs testenv.SyncBuffer
 }
 
 // checkHygiene is issue 14's secrets-hygiene check over a crash run: no
