@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -51,6 +52,11 @@ func (r *InstanceReconciler) checkTenancy(ctx context.Context, inst *v1alpha1.In
 // (see federation.ClaimHolder), and the refused Instance touches nothing. Both names
 // are claimed: two servers answering for the same handles
 // (@alice@riverside.example) would split one community's accounts.
+// claimSettle is how long the winner of a contested claim waits before
+// creating anything: long enough for a rival's first pass, under way when
+// the claim was first decided, to finish and write its status.
+const claimSettle = 5 * time.Second
+
 func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Instance) error {
 	claims := []*v1alpha1.Instance{}
 	seen := map[types.UID]bool{}
@@ -71,7 +77,18 @@ func (r *InstanceReconciler) checkDomain(ctx context.Context, inst *v1alpha1.Ins
 	}
 	first := federation.ClaimHolder(claims)
 	if first.UID == inst.UID {
-		return nil
+		if federation.Holds(inst) || federation.ClaimPending(inst) {
+			// It already holds the names, or has now won twice,
+			// claimSettle apart: go ahead.
+			return nil
+		}
+		other := claims[0]
+		if other.UID == inst.UID {
+			other = claims[1]
+		}
+		return conditions.Wait(v1alpha1.ReasonDomainClaimPending, fmt.Sprintf(
+			"Instance %s/%s claims domain %s too; deciding again in %s, before creating anything, so that a server already starting keeps it",
+			other.Namespace, other.Name, strings.Join(sharedNames(inst, other), ", "), claimSettle), claimSettle)
 	}
 	return conditions.Stall(v1alpha1.ReasonDomainTaken, fmt.Sprintf(
 		"domain %s is already served by Instance %s/%s; each domain (and account domain) can have one Instance in the cluster", strings.Join(sharedNames(inst, first), ", "), first.Namespace, first.Name))

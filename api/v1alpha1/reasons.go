@@ -68,6 +68,10 @@ const (
 	// ReasonDomainTaken: another Instance of the cluster holds the domain
 	// or account domain (internal/federation.ClaimHolder decides which).
 	ReasonDomainTaken = "DomainTaken"
+	// ReasonDomainClaimPending: another Instance claims the same domain;
+	// this one would keep it, and waits a few seconds for the claim to
+	// settle before creating anything (internal/federation.ClaimPending).
+	ReasonDomainClaimPending = "DomainClaimPending"
 	// ReasonAdminAccountMismatch: spec.admin.username is taken by an
 	// account whose email is not spec.admin.email; the operator refuses to
 	// make it admin (whoever signed up first would own the server).

@@ -14,21 +14,17 @@ import (
 
 // ClaimHolder is the Instance that keeps a domain several claim: the
 // oldest. Creation times have a resolution of one second, so on a tie the
-// one that already holds the domain (reconciled, and not refused) keeps
-// it: a newcomer created in the same second must not take the domain from
-// a server already running. Only then does namespace/name decide, so the
-// outcome never depends on reconcile order.
+// one that already holds the domain (reconciled, not refused, and not still
+// settling a contested claim: see ClaimPending) keeps it: a newcomer
+// created in the same second must not take the domain from a server
+// already running. Only then does namespace/name decide, so the outcome
+// never depends on reconcile order.
 func ClaimHolder(claims []*v1alpha1.Instance) *v1alpha1.Instance {
-	holds := func(i *v1alpha1.Instance) bool {
-		stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
-		refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == v1alpha1.ReasonDomainTaken
-		return i.Status.ObservedGeneration > 0 && !refused
-	}
 	return slices.MinFunc(claims, func(a, b *v1alpha1.Instance) int {
 		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
 			return c
 		}
-		if ha, hb := holds(a), holds(b); ha != hb {
+		if ha, hb := Holds(a), Holds(b); ha != hb {
 			if ha {
 				return -1
 			}
@@ -36,6 +32,31 @@ func ClaimHolder(claims []*v1alpha1.Instance) *v1alpha1.Instance {
 		}
 		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
 	})
+}
+
+// Holds reports whether the Instance holds the names it claims: it has
+// been reconciled, was not refused as DomainTaken, and is not still
+// settling a contested claim.
+func Holds(i *v1alpha1.Instance) bool {
+	stalled := meta.FindStatusCondition(i.Status.Conditions, v1alpha1.ConditionStalled)
+	refused := stalled != nil && stalled.Status == metav1.ConditionTrue && stalled.Reason == v1alpha1.ReasonDomainTaken
+	return i.Status.ObservedGeneration > 0 && !refused && !ClaimPending(i)
+}
+
+// ClaimPending reports whether the Instance won a contested claim but has
+// not yet created anything for it: the Instance reconciler records this
+// (Reconciling, DomainClaimPending) and decides again a few seconds later.
+//
+// Without that pause, a newcomer created in the same second as a server
+// whose first pass is still under way (its status not yet written, so it
+// does not hold yet) could win on namespace/name and create its children;
+// on the next pass both would hold, and the running server would lose its
+// domain. An Instance that is pending does not hold, so the server, once
+// its status shows, keeps the domain and the newcomer stops having
+// touched nothing.
+func ClaimPending(inst *v1alpha1.Instance) bool {
+	c := meta.FindStatusCondition(inst.Status.Conditions, v1alpha1.ConditionReconciling)
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == v1alpha1.ReasonDomainClaimPending
 }
 
 // ProtectedDomains lists what the cluster's Instances protect from blocks

@@ -133,6 +133,9 @@ func TestClaimHolder(t *testing.T) {
 	refused := v1alpha1.InstanceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
 		{Type: v1alpha1.ConditionStalled, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonDomainTaken},
 	}}
+	pending := v1alpha1.InstanceStatus{ObservedGeneration: 1, Conditions: []metav1.Condition{
+		{Type: v1alpha1.ConditionReconciling, Status: metav1.ConditionTrue, Reason: v1alpha1.ReasonDomainClaimPending},
+	}}
 	later := metav1.NewTime(second.Add(time.Second))
 
 	tests := []struct {
@@ -151,6 +154,13 @@ func TestClaimHolder(t *testing.T) {
 		{"same second: a refused claim does not count as serving", []*v1alpha1.Instance{
 			claim("b", "first", second, refused), claim("a", "second", second, refused),
 		}, "a/second"},
+		// The newcomer won the first decision on its name while the
+		// server's first pass was still under way, and waits
+		// (DomainClaimPending); once the server's status shows, the
+		// server keeps the domain.
+		{"same second: a claim still settling does not count as serving", []*v1alpha1.Instance{
+			claim("t-1-100", "copycat", second, pending), claim("t-1-99", "social", second, serving),
+		}, "t-1-99/social"},
 		{"same second, neither reconciled: namespace/name decides", []*v1alpha1.Instance{
 			claim("b", "x", second, v1alpha1.InstanceStatus{}), claim("a", "y", second, v1alpha1.InstanceStatus{}),
 		}, "a/y"},
