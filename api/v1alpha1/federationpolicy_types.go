@@ -110,6 +110,12 @@ type FederationPolicySpec struct {
 	// publish makes the effective policy available to others as a feed.
 	// +optional
 	Publish *PublishSpec `json:"publish,omitempty"`
+
+	// review makes changes to the effective policy wait for the approval
+	// of several moderators (PolicyProposal, PolicyApproval) before they
+	// reach any server. Without it, changes apply as soon as computed.
+	// +optional
+	Review *ReviewSpec `json:"review,omitempty"`
 }
 
 // PolicyEntry is one decision about one domain.
@@ -314,6 +320,10 @@ type FederationPolicyStatus struct {
 	// +listType=map
 	// +listMapKey=name
 	Sources []SourceStatus `json:"sources,omitempty"`
+
+	// review is where a reviewed policy stands (spec.review).
+	// +optional
+	Review *ReviewStatus `json:"review,omitempty"`
 }
 
 // SourceStatus is the state of one subscription.

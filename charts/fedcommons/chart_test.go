@@ -201,7 +201,7 @@ func TestTemplateDefaults(t *testing.T) {
 	objs := render(t)
 
 	want := map[string]int{
-		"CustomResourceDefinition": 3,
+		"CustomResourceDefinition": 5,
 		"ServiceAccount":           1,
 		// manager, metrics-auth, metrics-reader and the three community roles
 		"ClusterRole":        6,
@@ -535,8 +535,8 @@ func TestTemplateNonDefault(t *testing.T) {
 func TestTemplateCRDsWithoutKeep(t *testing.T) {
 	objs := render(t, "--set", "crds.keep=false")
 	crds := ofKind(objs, "CustomResourceDefinition")
-	if len(crds) != 3 {
-		t.Fatalf("%d CRDs rendered, want 3", len(crds))
+	if len(crds) != 5 {
+		t.Fatalf("%d CRDs rendered, want 5", len(crds))
 	}
 	for _, crd := range crds {
 		if _, ok := crd.GetAnnotations()["helm.sh/resource-policy"]; ok {
