@@ -2,7 +2,8 @@
 // binary the operator image ships:
 //
 //	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
-//	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline
+//	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline;
+//	                     review, approve or reject changes waiting for approval, in a cluster
 //	fedcommons version   print the version
 //
 // The demo (`make demo`) is cmd/fedcommons-dev, a command of its own so that
@@ -28,6 +29,8 @@ Usage:
   fedcommons manager [flags]   run the operator
   fedcommons policy explain    why a domain is or is not blocked by a policy manifest
   fedcommons policy diff       what a change to a policy manifest changes, with why
+  fedcommons policy review     the changes waiting for your community's approval
+  fedcommons policy approve    approve (or reject) one of them
   fedcommons version           print the version
 
 Run "fedcommons <command> -h" for a command's flags. The demo (a local

@@ -17,11 +17,13 @@ import (
 const policyUsage = `Usage:
   fedcommons policy explain [flags] -f MANIFEST [-f MANIFEST ...] DOMAIN ...
   fedcommons policy diff [flags] OLD-MANIFEST NEW-MANIFEST
+  fedcommons policy review [-n NAMESPACE | --all]
+  fedcommons policy approve|reject NAME [-n NAMESPACE] [--comment TEXT]
 
-Computes a FederationPolicy the way the operator does, from its manifest and
-without a cluster: url sources are fetched (with the operator's limits),
-local entries and exceptions applied, and the domains of any Instance in the
-manifests protected.
+explain and diff compute a FederationPolicy the way the operator does, from
+its manifest and without a cluster: url sources are fetched (with the
+operator's limits), local entries and exceptions applied, and the domains of
+any Instance in the manifests protected.
 
   explain  says why each DOMAIN is or is not blocked: the rule that decided,
            each source's word, and any refusal.
@@ -30,6 +32,15 @@ manifests protected.
 
 A policyRef source names a policy computed inside a cluster: give its
 published feed with --source NAME=FILE, or it counts as listing nothing.
+
+With a cluster (your kubeconfig, as kubectl uses it), for a policy whose
+changes need the community's approval (spec.review):
+
+  review   lists the proposals waiting for a decision, with their changes.
+  approve  records your approval of one proposal.
+  reject   records your rejection of one proposal.
+
+Run "fedcommons policy VERB -h" for a verb's flags.
 `
 
 func runPolicy(args []string, stdout io.Writer) error {
@@ -37,9 +48,12 @@ func runPolicy(args []string, stdout io.Writer) error {
 		fmt.Fprint(stdout, policyUsage)
 		return nil
 	}
+	if len(args) > 0 && (args[0] == "review" || args[0] == "approve" || args[0] == "reject") {
+		return runReview(args[0], args[1:], stdout)
+	}
 	if len(args) == 0 || (args[0] != "explain" && args[0] != "diff") {
 		fmt.Fprint(os.Stderr, policyUsage)
-		return errors.New("want explain or diff")
+		return errors.New("want explain, diff, review, approve or reject")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("policy "+verb, flag.ContinueOnError)

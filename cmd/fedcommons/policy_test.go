@@ -61,7 +61,7 @@ func TestPolicyCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"show"}, "want explain or diff"},
+		{[]string{"show"}, "want explain, diff, review, approve or reject"},
 		{[]string{"explain", "-f", policy}, "at least one DOMAIN"},
 		{[]string{"diff", policy}, "OLD-MANIFEST and NEW-MANIFEST"},
 		{[]string{"explain", "-f", policy, "--source", "upstream", "a.example"}, `want NAME=FILE`},

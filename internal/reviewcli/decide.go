@@ -1,0 +1,130 @@
+package reviewcli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+)
+
+// MaxComment is the longest comment (bytes) an approval holds, as the API
+// says (PolicyApprovalSpec.comment); a longer one is refused before
+// anything is sent, rather than cut without the author knowing.
+const MaxComment = 500
+
+// Decided is what a decision recorded.
+type Decided struct {
+	// Approval is the PolicyApproval created.
+	Approval v1alpha1.PolicyApproval
+	// Policy is the proposal's FederationPolicy.
+	Policy string
+	// Counted is how many decisions of the same kind the proposal's
+	// status counted before this one.
+	Counted int
+}
+
+// Decide records the user's decision on proposal name in the session's
+// namespace: a PolicyApproval naming the proposal's current hash (what
+// the user was shown), with the user as the API server authenticates
+// them as the approver.
+func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Decision, comment string) (*Decided, error) {
+	if len(comment) > MaxComment {
+		return nil, fmt.Errorf("the comment is %d bytes long; an approval's comment holds %d at most", len(comment), MaxComment)
+	}
+	prop := &v1alpha1.PolicyProposal{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, prop); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("there is no proposal %s in namespace %s: `fedcommons policy review -n %s` lists those waiting", name, s.Namespace, s.Namespace)
+		}
+		return nil, s.explain(ctx, err)
+	}
+	switch prop.Status.Phase {
+	case v1alpha1.ProposalPending, "":
+	case v1alpha1.ProposalSuperseded:
+		next := ""
+		if prop.Status.SupersededBy != "" {
+			next = ": decide on " + prop.Status.SupersededBy + " instead"
+		}
+		return nil, fmt.Errorf("proposal %s was superseded by a newer change set%s", name, next)
+	default:
+		return nil, fmt.Errorf("proposal %s is already decided (%s): there is nothing left to decide", name, prop.Status.Phase)
+	}
+	user, err := s.WhoAmI(ctx)
+	if err != nil {
+		return nil, err
+	}
+	objName, err := approvalName(name, user)
+	if err != nil {
+		return nil, err
+	}
+	a := v1alpha1.PolicyApproval{
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: objName},
+		Spec: v1alpha1.PolicyApprovalSpec{
+			Proposal: name, Hash: prop.Spec.Hash, Decision: decision, Approver: user, Comment: comment,
+		},
+	}
+	if err := s.Client.Create(ctx, &a); err != nil {
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			return nil, fmt.Errorf("you (%s) have already decided on proposal %s: one person counts once. "+
+				"To change your decision, delete it (kubectl delete policyapproval %s -n %s) and decide again", user, name, objName, s.Namespace)
+		case apierrors.IsForbidden(err), apierrors.IsInvalid(err):
+			return nil, fmt.Errorf("the API server refused your %s of proposal %s: %s (you are authenticated as %s)",
+				strings.ToLower(string(decision)), name, reason(err), user)
+		}
+		return nil, s.explain(ctx, err)
+	}
+	d := &Decided{Approval: a, Policy: prop.Spec.Policy, Counted: len(prop.Status.Approvals)}
+	if decision == v1alpha1.DecisionReject {
+		d.Counted = len(prop.Status.Rejections)
+	}
+	return d, nil
+}
+
+// approvalName is the PolicyApproval's metadata.name: the proposal and
+// the user, so that the API server itself refuses a second decision by
+// the same person on the same proposal (AlreadyExists). The username is
+// lowercased and '@', ':' and '_' become '.', '.' and '-', which turns
+// the usual names ("alice@example.org", "oidc:alice",
+// "system:serviceaccount:ns:sa") into a valid object name.
+func approvalName(proposal, user string) (string, error) {
+	name := proposal + "." + strings.NewReplacer("@", ".", ":", ".", "_", "-").Replace(strings.ToLower(user))
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", fmt.Errorf("your user name %q cannot be part of an approval's name (%s): ask the co-op's admins", user, strings.Join(errs, "; "))
+	}
+	return name, nil
+}
+
+// reason is the API server's own message for err, without Go's wrapping.
+func reason(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) && status.Status().Message != "" {
+		return status.Status().Message
+	}
+	return err.Error()
+}
+
+// explain turns an API error into a sentence: who the user is when they
+// were refused, what the server said.
+func (s *Session) explain(ctx context.Context, err error) error {
+	switch {
+	case apierrors.IsForbidden(err):
+		who, werr := s.WhoAmI(ctx)
+		if werr != nil {
+			who = "a user the server would not name"
+		}
+		return fmt.Errorf("the API server refused: %s (you are authenticated as %s)", reason(err), who)
+	case apierrors.IsUnauthorized(err):
+		return fmt.Errorf("the API server at %s does not know you (%s): log in again, or check --kubeconfig and --context", s.Server, reason(err))
+	case apierrors.IsNotFound(err) && strings.Contains(reason(err), "the server could not find the requested resource"):
+		return fmt.Errorf("the cluster at %s has no PolicyProposal resource: the fedcommons CRDs are not installed, or older than reviewed moderation", s.Server)
+	}
+	return err
+}
