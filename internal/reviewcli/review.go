@@ -127,7 +127,8 @@ func (s *Session) listPending(ctx context.Context, namespace string) ([]v1alpha1
 func (s *Session) listPendingEachNamespace(ctx context.Context, refused error) (out []v1alpha1.PolicyProposal, skipped []string, err error) {
 	nss := &corev1.NamespaceList{}
 	if err := s.Client.List(ctx, nss, client.Limit(maxNamespaces)); err != nil {
-		return nil, nil, fmt.Errorf("%w; nor may you list namespaces to look in each: name one with -n", refused)
+		// Said here, whole (not wrapped: explain would say it again).
+		return nil, nil, fmt.Errorf("%v; nor may you list the namespaces to look in each one: name one with -n", s.explain(ctx, refused))
 	}
 	for _, ns := range nss.Items {
 		props, err := s.listPending(ctx, ns.Name)
