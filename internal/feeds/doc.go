@@ -27,7 +27,9 @@
 //
 //   - Server publishes each community's effective policy as feeds that
 //     Mastodon, GoToSocial and FediBlockHole understand (CSV, JSON, plain
-//     text) and as a human-readable transparency page, with strong ETags.
+//     text) and as a human-readable transparency page, with strong ETags;
+//     for a reviewed policy, the page also shows its decided changes
+//     (SetHistory).
 //     Who may read what is decided by which listener a request arrived on
 //     (see Audience), never by anything the request says about itself.
 //

@@ -48,6 +48,8 @@ type pageData struct {
 	FullFeeds bool
 	// Obfuscated counts the entries shown starred out.
 	Obfuscated int
+	// History is the decided changes (reviewed policies), newest first.
+	History []historyRow
 }
 
 type actionCount struct {
@@ -122,12 +124,12 @@ func renderPage(p *Published, a Audience) ([]byte, error) {
 			d.Obfuscated++
 			// Mastodon publishes the SHA-256 of an obfuscated domain so
 			// that someone who knows the domain can check it is listed.
-			sum := sha256.Sum256([]byte(e.Domain))
-			row.Digest = hex.EncodeToString(sum[:])
+			row.Digest = domainDigest(e.Domain)
 		}
 		d.Rows = append(d.Rows, row)
 	}
 	d.Intro = intro(counts)
+	d.History = historyRows(p.History, a)
 	for _, a := range []moderation.Action{moderation.Suspend, moderation.Silence, moderation.RejectMedia, moderation.Noop, moderation.Allow} {
 		if counts[a] > 0 {
 			label := a.String()
@@ -145,6 +147,12 @@ func renderPage(p *Published, a Audience) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// domainDigest is the SHA-256 Mastodon publishes of an obfuscated domain.
+func domainDigest(domain string) string {
+	sum := sha256.Sum256([]byte(domain))
+	return hex.EncodeToString(sum[:])
 }
 
 // shortHash keeps the algorithm and the first 12 hex digits: enough to
@@ -195,6 +203,7 @@ body{font-family:system-ui,sans-serif;max-width:70rem;margin:1.5rem auto;padding
 h1{font-size:1.5rem;line-height:1.25}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid #ddd;vertical-align:top}
 th{background:#f4f4f4}code{font-size:.95em}.muted{color:#595959}.obf{font-style:italic}
+h2{font-size:1.2rem;margin-top:2rem}h3{font-size:1rem;margin:1rem 0 .25rem}.decision{border-top:1px solid #ddd}.decision ul{margin:.25rem 0;padding-left:1.25rem}
 @media (max-width:40rem){
  table,thead,tbody,tr,th,td{display:block;width:100%}
  thead{position:absolute;left:-9999px}
@@ -233,6 +242,7 @@ Feeds: {{range $i, $f := .Feeds}}{{if $i}}, {{end}}<a href="{{$f.Href}}">{{$f.La
 {{- if .FullFeeds}} The feeds at this address are for the co-op's own policies: they name these domains in full, flagged obfuscate, so that subscribers enforce them and keep them hidden in turn.
 {{- else}} The feeds star them out the same way.{{end}}</p>
 {{- end}}
+{{- template "history" .History}}
 </body></html>
 `))
 

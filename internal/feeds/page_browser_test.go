@@ -39,12 +39,15 @@ func phonePolicy() Published {
 // browser at 400 px (a phone) and 1280 px (a desktop) and fails if the page
 // is wider than the window: nothing may run off the edge. It saves
 // screenshots of both (in $FEDCOMMONS_SCREENSHOTS, or a temporary
-// directory) for people to look at.
+// directory) for people to look at. The page holds a reviewed policy's
+// history, whose hostile comment must render as text, not run, even
+// without the server's Content-Security-Policy.
 func TestPageFitsAPhone(t *testing.T) {
 	if _, err := os.Stat(chromium); err != nil {
 		t.Skip("no " + chromium + " (apt-get install chromium) to render the page in")
 	}
 	store := newStore(t, phonePolicy())
+	store.SetHistory("riverside", "shared-moderation", phoneHistory())
 	page := NewServer(store, PublicAudience, 0)
 	real := httptest.NewServer(page)
 	defer real.Close()
@@ -111,6 +114,18 @@ func TestPageFitsAPhone(t *testing.T) {
 			t.Errorf("%d px: no screenshot: %v", width, err)
 		}
 		t.Logf("%d px: page %d px wide in a %d px viewport; screenshot %s", width, scroll, client, shot)
+	}
+
+	// The page as the browser built it, served without its headers (no
+	// CSP): the history is there, and the hostile comment is text.
+	dom := runChromium(t, 1280, "--dump-dom", measured.URL+"/inner"+path)
+	for _, want := range []string{"<h2>History</h2>", "Rejected by alice@riverside.example: <q>&lt;script&gt;document.title='pwned'&lt;/script&gt;&lt;img src=x"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("the browser's page does not hold %q", want)
+		}
+	}
+	if strings.Contains(dom, "data-pwned") || strings.Contains(dom, "<title>pwned") {
+		t.Errorf("the hostile comment ran in the browser:\n%s", dom)
 	}
 }
 

@@ -66,7 +66,7 @@ const DefaultMaxAge = 5 * time.Minute
 // renderVersion changes whenever what the server renders for the same
 // policy changes, so that an ETag never names two different bodies across
 // operator upgrades.
-const renderVersion = "2"
+const renderVersion = "3"
 
 // Server serves published policies:
 //
@@ -188,7 +188,12 @@ func (s *Server) servePolicy(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, p *Published, k kind) {
 	etag := ""
 	if h := etagSafe(p.Hash); h != "" {
-		etag = `"` + h + "-" + strings.TrimPrefix(k.ext, ".") + "-" + s.audience.String() + "-" + renderVersion + `"`
+		etag = `"` + h + "-" + strings.TrimPrefix(k.ext, ".") + "-" + s.audience.String() + "-" + renderVersion
+		if k == kindPage && p.historyTag != "" {
+			// The page shows the history, which changes without the hash.
+			etag += "-" + p.historyTag
+		}
+		etag += `"`
 	}
 	hdr := w.Header()
 	s.setCaching(hdr, p)
@@ -230,7 +235,11 @@ func renderKey(p *Published, k kind) string {
 	if h == "" {
 		return ""
 	}
-	return p.Namespace + "/" + p.Name + "|" + h + "|" + k.ext + "|" + strconv.FormatInt(p.UpdatedAt.UnixNano(), 10) + "|" + p.Community
+	key := p.Namespace + "/" + p.Name + "|" + h + "|" + k.ext + "|" + strconv.FormatInt(p.UpdatedAt.UnixNano(), 10) + "|" + p.Community
+	if k == kindPage {
+		key += "|" + p.historyTag
+	}
+	return key
 }
 
 // renderFailed answers a request whose body could not be rendered: 503

@@ -42,6 +42,14 @@ type Published struct {
 	UpdatedAt time.Time
 	// Entries in the order they are to be shown.
 	Entries []PublishedEntry
+	// History is the policy's decided changes, newest first, as
+	// MemoryStore.SetHistory last set them, for the transparency page.
+	// Put ignores the History it is given and keeps the one set: the
+	// policy and its history change at different times, from different
+	// reconcilers, and neither may erase the other's.
+	History []HistoryRecord
+	// historyTag changes whenever History does (see boundHistory).
+	historyTag string
 }
 
 // PublishedEntry is an effective entry and why it is there.
@@ -73,6 +81,14 @@ type PolicyStore interface {
 type MemoryStore struct {
 	mu       sync.RWMutex
 	policies map[string]*Published
+	// history is kept apart from policies so that it survives a Put, and
+	// may be set before the policy is first published.
+	history map[string]storedHistory
+}
+
+type storedHistory struct {
+	records []HistoryRecord
+	tag     string
 }
 
 // NewMemoryStore returns an empty store.
@@ -112,15 +128,45 @@ func (s *MemoryStore) Put(p Published) error {
 	if s.policies == nil {
 		s.policies = map[string]*Published{}
 	}
+	h := s.history[storeKey(p.Namespace, p.Name)]
+	cp.History, cp.historyTag = h.records, h.tag
 	s.policies[storeKey(p.Namespace, p.Name)] = &cp
 	return nil
 }
 
-// Delete withdraws the policy at namespace/name.
+// SetHistory sets the decided changes the transparency page of the policy
+// at namespace/name shows: the newest MaxHistory of records, each cut to
+// the page's bounds (a copy: records is not kept). It may come before the
+// policy's first Put, and lasts until the next SetHistory or Delete; nil
+// clears it.
+func (s *MemoryStore) SetHistory(namespace, name string, records []HistoryRecord) {
+	bounded, tag := boundHistory(records)
+	key := storeKey(namespace, name)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.history == nil {
+		s.history = map[string]storedHistory{}
+	}
+	if bounded == nil {
+		delete(s.history, key)
+	} else {
+		s.history[key] = storedHistory{bounded, tag}
+	}
+	// Readers hold the old snapshot: replace it, never modify it.
+	if p, ok := s.policies[key]; ok {
+		cp := *p
+		cp.History, cp.historyTag = bounded, tag
+		s.policies[key] = &cp
+	}
+}
+
+// Delete withdraws the policy at namespace/name, and its history: whoever
+// publishes it again sets that again.
 func (s *MemoryStore) Delete(namespace, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.policies, storeKey(namespace, name))
+	delete(s.history, storeKey(namespace, name))
 }
 
 // Get implements PolicyStore.
