@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -99,12 +100,12 @@ func (rc *reviewCluster) kubeconfig(user string, groups ...string) string {
 
 // proposal creates a pending proposal of policy shared with the change
 // set an operator would write, hostile text included, and its status.
-func (rc *reviewCluster) proposal(namespace, name string, phase v1alpha1.ProposalPhase, votes ...v1alpha1.Vote) {
+func (rc *reviewCluster) proposal(namespace, name string, age time.Duration, phase v1alpha1.ProposalPhase, approvals, rejections []v1alpha1.Vote) {
 	rc.t.Helper()
 	p := &v1alpha1.PolicyProposal{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
 		Spec: v1alpha1.PolicyProposalSpec{
-			Policy: "shared", Hash: "sha256:" + name, ProposedAt: metav1.NewTime(time.Now().Add(-3 * time.Hour)),
+			Policy: "shared", Hash: "sha256:" + name, ProposedAt: metav1.NewTime(time.Now().Add(-age)),
 			ProposedBy: "source shared-blocklist",
 			Summary:    v1alpha1.ChangeSummary{Added: 3, Escalated: 1, Removed: 1},
 			Changes: []v1alpha1.PolicyChange{
@@ -116,7 +117,7 @@ func (rc *reviewCluster) proposal(namespace, name string, phase v1alpha1.Proposa
 		},
 	}
 	rc.create(p)
-	p.Status = v1alpha1.PolicyProposalStatus{Phase: phase, Approvals: votes}
+	p.Status = v1alpha1.PolicyProposalStatus{Phase: phase, Approvals: approvals, Rejections: rejections}
 	if err := rc.admin.Status().Update(rc.ctx, p); err != nil {
 		rc.t.Fatal(err)
 	}
@@ -134,9 +135,10 @@ func policyCmd(args ...string) (string, error) {
 func TestReviewAndDecide(t *testing.T) {
 	rc := startReviewCluster(t)
 	alice, bob, victor := rc.kubeconfig("Alice@Example.org"), rc.kubeconfig("oidc:bob_m"), rc.kubeconfig("victor")
-	rc.proposal("riverside", "shared-1", v1alpha1.ProposalPending,
-		v1alpha1.Vote{User: "carol", Approval: "shared-1.carol", At: metav1.Now()})
-	rc.proposal("riverside", "shared-0", v1alpha1.ProposalApplied)
+	rc.proposal("riverside", "shared-1", 3*time.Hour, v1alpha1.ProposalPending,
+		[]v1alpha1.Vote{{User: "carol", Approval: "shared-1.carol", At: metav1.Now()}},
+		[]v1alpha1.Vote{{User: "dave", Approval: "shared-1.dave", At: metav1.Now(), Comment: "wait"}})
+	rc.proposal("riverside", "shared-0", 5*time.Hour, v1alpha1.ProposalApplied, nil, nil)
 
 	out, err := policyCmd("review", "-n", "riverside", "--kubeconfig", alice)
 	if err != nil {
@@ -145,7 +147,7 @@ func TestReviewAndDecide(t *testing.T) {
 	for _, want := range []string{
 		"riverside/shared-1  policy shared, proposed 3h ago\n",
 		"  3 added, 1 escalated, 0 relaxed, 1 removed\n",
-		"  approvals: 1 of 3 required (carol)\n",
+		"  approvals: 1 of 3 required (carol)\n  rejections: 1 of 2 required (dave)\n",
 		"    spam.example: none → suspend  (shared-blocklist (2) ≥ 2)\n",
 		`    noisy.example: silence → suspend  (shared-blocklist (2) ≥ 2 \x1b]0;you have been pwned\a\x1b[2J)` + "\n",
 		"  only the first 2 of 5 changes are listed here; the full set is at http://fedcommons-feeds.fedcommons-system.svc/proposals/riverside/shared-1.json (inside the cluster)\n",
@@ -220,6 +222,7 @@ func TestReviewAndDecide(t *testing.T) {
 		{[]string{"review", "--kubeconfig", victor}, `(you are authenticated as victor)`},
 		{[]string{"review", "--all", "--kubeconfig", victor}, "name one with -n"},
 		{[]string{"approve", "--kubeconfig", alice}, "needs the NAME of one proposal"},
+		{[]string{"approve", "../../secrets/x", "-n", "riverside", "--kubeconfig", alice}, `"../../secrets/x" is not the name of a proposal`},
 		{[]string{"review", "--all", "-n", "riverside"}, "either -n NAMESPACE or --all"},
 	} {
 		_, err := policyCmd(tc.args...)
@@ -231,16 +234,40 @@ func TestReviewAndDecide(t *testing.T) {
 	// The cluster's admin sees every namespace's proposals with --all,
 	// and is told when a proposal's policy cannot be read.
 	rc.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "hillside"}})
-	rc.proposal("hillside", "shared-5", v1alpha1.ProposalPending)
+	rc.proposal("hillside", "shared-5", 90*time.Minute, v1alpha1.ProposalPending, nil, nil)
 	root := rc.kubeconfig("root", "system:masters")
 	out, err = policyCmd("review", "--all", "--kubeconfig", root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"riverside/shared-1  policy shared", "approvals: 1 of 3 required (carol)\n",
+		"hillside/shared-5  policy shared, proposed 1h ago\n",
 		"hillside/shared-5  policy shared", "approvals: 0 (how many are required is unknown)", `(cannot read FederationPolicy hillside/shared: federationpolicies.fedcommons.io "shared" not found)`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("review --all does not say %q:\n%s", want, out)
 		}
+	}
+
+	// Oldest first, whatever the namespaces' names.
+	if strings.Index(out, "riverside/shared-1") > strings.Index(out, "hillside/shared-5") {
+		t.Errorf("review --all does not list the oldest first:\n%s", out)
+	}
+
+	// Someone who may list namespaces but read proposals in one only:
+	// --all looks in each and says how many it could not read.
+	rc.create(&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "list-namespaces"}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"list"}},
+	}})
+	rc.create(&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "victor-lists-namespaces"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "list-namespaces"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "victor"}},
+	})
+	out, err = policyCmd("review", "--all", "--kubeconfig", victor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "riverside/shared-1  policy shared") || strings.Contains(out, "hillside/") ||
+		!regexp.MustCompile(`\n\d+ namespaces were skipped: you may not list proposals there\.\n$`).MatchString(out) {
+		t.Errorf("review --all of someone who may read one namespace:\n%s", out)
 	}
 }

@@ -38,6 +38,9 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 	if len(comment) > MaxComment {
 		return nil, fmt.Errorf("the comment is %d bytes long; an approval's comment holds %d at most", len(comment), MaxComment)
 	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return nil, fmt.Errorf("%q is not the name of a proposal (%s): `fedcommons policy review` lists them", name, strings.Join(errs, "; "))
+	}
 	prop := &v1alpha1.PolicyProposal{}
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, prop); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -97,7 +100,8 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 func approvalName(proposal, user string) (string, error) {
 	name := proposal + "." + strings.NewReplacer("@", ".", ":", ".", "_", "-").Replace(strings.ToLower(user))
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return "", fmt.Errorf("your user name %q cannot be part of an approval's name (%s): ask the co-op's admins", user, strings.Join(errs, "; "))
+		return "", fmt.Errorf("cannot name your approval of %s after you (%q): %q is not a valid object name (%s); ask the co-op's admins",
+			proposal, user, name, strings.Join(errs, "; "))
 	}
 	return name, nil
 }
