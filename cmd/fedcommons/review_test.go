@@ -172,7 +172,8 @@ func TestReviewAndDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "Recorded your approval of proposal riverside/shared-1 (policy shared, hash sha256:shared-1) as Alice@Example.org, in PolicyApproval shared-1.alice.example.org.") {
+	if !strings.Contains(out, "Recorded your approval of proposal riverside/shared-1 (policy shared, hash sha256:shared-1) as Alice@Example.org, in PolicyApproval shared-1.alice.example.org.") ||
+		!strings.Contains(out, "Counted before yours: 1 of 3 required (carol).") {
 		t.Errorf("approve says:\n%s", out)
 	}
 	a := &v1alpha1.PolicyApproval{}
@@ -195,7 +196,7 @@ func TestReviewAndDecide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out, "Recorded your rejection of proposal riverside/shared-1") {
+	if !strings.Contains(out, "Recorded your rejection of proposal riverside/shared-1") || !strings.Contains(out, "Counted before yours: 1 of 2 required (dave).") {
 		t.Errorf("reject says:\n%s", out)
 	}
 	if err := rc.admin.Get(rc.ctx, client.ObjectKey{Namespace: "riverside", Name: "shared-1.oidc.bob-m"}, a); err != nil {

@@ -25,9 +25,11 @@ type Decided struct {
 	Approval v1alpha1.PolicyApproval
 	// Policy is the proposal's FederationPolicy.
 	Policy string
-	// Counted is how many decisions of the same kind the proposal's
-	// status counted before this one.
-	Counted int
+	// Before are the decisions of the same kind the proposal's status
+	// counted before this one.
+	Before []v1alpha1.Vote
+	// Required is how many of that kind the policy requires (0: unknown).
+	Required int32
 }
 
 // Decide records the user's decision on proposal name in the session's
@@ -84,9 +86,18 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 		}
 		return nil, s.explain(ctx, err)
 	}
-	d := &Decided{Approval: a, Policy: prop.Spec.Policy, Counted: len(prop.Status.Approvals)}
+	d := &Decided{Approval: a, Policy: prop.Spec.Policy, Before: prop.Status.Approvals}
 	if decision == v1alpha1.DecisionReject {
-		d.Counted = len(prop.Status.Rejections)
+		d.Before = prop.Status.Rejections
+	}
+	// What the policy requires is said if it can be read; the decision
+	// is recorded either way.
+	fp := &v1alpha1.FederationPolicy{}
+	if s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: prop.Spec.Policy}, fp) == nil && fp.Spec.Review != nil {
+		d.Required = fp.Spec.Review.Required
+		if decision == v1alpha1.DecisionReject && fp.Spec.Review.RejectionsRequired != nil {
+			d.Required = *fp.Spec.Review.RejectionsRequired
+		}
 	}
 	return d, nil
 }

@@ -127,7 +127,8 @@ func WriteDecided(w io.Writer, d *Decided) {
 	if a.Spec.Comment != "" {
 		fmt.Fprintf(w, "Your comment is public: it is shown in the policy's history.\n")
 	}
-	fmt.Fprintf(w, "%d other %ss were counted before yours; the operator counts it and applies or drops the proposal when enough people agree.\n", d.Counted, verb)
+	fmt.Fprintf(w, "Counted before yours: %s. The operator counts yours, and applies or drops the proposal once enough people agree.\n",
+		tally(d.Before, d.Required))
 }
 
 // clean makes text from the cluster safe to print on a terminal: control
