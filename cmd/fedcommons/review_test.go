@@ -232,6 +232,16 @@ func TestReviewAndDecide(t *testing.T) {
 		}
 	}
 
+	// Without --kubeconfig, $KUBECONFIG is read, as kubectl reads it; a
+	// context that is not there is said.
+	t.Setenv("KUBECONFIG", victor)
+	if out, err := policyCmd("review", "-n", "riverside"); err != nil || !strings.Contains(out, "riverside/shared-1") {
+		t.Errorf("review with $KUBECONFIG: %v\n%s", err, out)
+	}
+	if _, err := policyCmd("review", "-n", "riverside", "--context", "elsewhere"); err == nil || !strings.Contains(err.Error(), `context "elsewhere" does not exist`) {
+		t.Errorf("review --context elsewhere: %v", err)
+	}
+
 	// The cluster's admin sees every namespace's proposals with --all,
 	// and is told when a proposal's policy cannot be read.
 	rc.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "hillside"}})
