@@ -73,6 +73,8 @@ type PolicyStore interface {
 type MemoryStore struct {
 	mu       sync.RWMutex
 	policies map[string]*Published
+
+	proposals proposals
 }
 
 // NewMemoryStore returns an empty store.
