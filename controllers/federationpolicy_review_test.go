@@ -125,7 +125,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		ns, up, mast := reviewedSetup(&v1alpha1.ReviewSpec{Required: 2})
 		Eventually(func(g Gomega) {
 			g.Expect(policyEvents(g, ns, "shared")).To(ContainElement(ContainSubstring("ReviewStarted: review starts from the first computation (2 entries)")))
-		}).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 
 		By("the upstream adds b.example: a proposal, and the server does not get it")
 		setUpstream(up, "a.example", "b.example")
@@ -157,7 +157,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 
 		By("one approval is not enough")
 		decide(ns, "alice-1", "alice", first, v1alpha1.DecisionApprove)
-		Eventually(func() []v1alpha1.Vote { return proposal(ns, first.Name).Status.Approvals }).Should(ConsistOf(HaveField("User", "alice")))
+		Eventually(func() []v1alpha1.Vote { return proposal(ns, first.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(ConsistOf(HaveField("User", "alice")))
 		Expect(proposal(ns, first.Name).Status.Phase).To(Equal(v1alpha1.ProposalPending))
 		serverStays(ns, mast, "a.example=suspend", "own.example=suspend")
 
@@ -172,7 +172,12 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		Expect(old.Status.Message).To(ContainSubstring("approvals of this one do not carry over"))
 		decide(ns, "bob-1", "bob", old, v1alpha1.DecisionApprove)
 		decide(ns, "alice-2", "alice", second, v1alpha1.DecisionApprove)
-		Eventually(func() []v1alpha1.Vote { return proposal(ns, second.Name).Status.Approvals }).Should(ConsistOf(HaveField("User", "alice")))
+		// Bob read the old change set and approves the new name with the
+		// hash he read: that approves nothing.
+		stale := second.DeepCopy()
+		stale.Spec.Hash = first.Spec.Hash
+		decide(ns, "bob-stale", "bob", stale, v1alpha1.DecisionApprove)
+		Eventually(func() []v1alpha1.Vote { return proposal(ns, second.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(ConsistOf(HaveField("User", "alice")))
 		serverStays(ns, mast, "a.example=suspend", "own.example=suspend")
 		Expect(proposal(ns, second.Name).Status.Phase).To(Equal(v1alpha1.ProposalPending), "bob's approval of the superseded hash counted")
 
@@ -197,7 +202,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 				ContainSubstring("ProposalSuperseded: PolicyProposal "+first.Name+": superseded by PolicyProposal "+second.Name),
 				ContainSubstring("ProposalApplied: PolicyProposal "+second.Name+" (2 added) approved by alice, bob"),
 			))
-		}).Should(Succeed())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 
 	It("drops a proposal at the rejection quorum and does not propose the same change set again until it changes", func() {
@@ -238,7 +243,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		prop := pendingProposal(ns)
 		Expect(prop.Spec.Summary).To(Equal(v1alpha1.ChangeSummary{Added: 1, Removed: 1}))
 		decide(ns, "erin", "erin", prop, v1alpha1.DecisionApprove)
-		Eventually(func() []v1alpha1.Vote { return proposal(ns, prop.Name).Status.Approvals }).Should(HaveLen(1))
+		Eventually(func() []v1alpha1.Vote { return proposal(ns, prop.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(HaveLen(1))
 
 		By("a second operator starts with empty memory, and reads the applied state back")
 		clusterAddr := freeLoopbackAddr()
