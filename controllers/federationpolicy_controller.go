@@ -81,7 +81,7 @@ type FederationPolicyReconciler struct {
 // Reviewed policies (spec.review): the operator writes PolicyProposals
 // (created once, status patched, the oldest decided ones deleted) and only
 // reads PolicyApprovals, which moderators create.
-// +kubebuilder:rbac:groups=fedcommons.io,resources=policyproposals,verbs=get;list;watch;create;delete
+// +kubebuilder:rbac:groups=fedcommons.io,resources=policyproposals,verbs=list;watch;create;delete
 // +kubebuilder:rbac:groups=fedcommons.io,resources=policyproposals/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=policyapprovals,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch

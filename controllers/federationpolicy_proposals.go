@@ -99,7 +99,7 @@ func (r *FederationPolicyReconciler) settlePending(ctx context.Context, policy *
 	var err error
 	switch verdict {
 	case review.Undecided:
-		err = r.markProposal(ctx, prop, v1alpha1.ProposalPending, tally, "", fmt.Sprintf("waits for %d of %d approvals", len(tally.Approvals), policy.Spec.Review.Required))
+		err = r.markProposal(ctx, prop, v1alpha1.ProposalPending, tally, "", waitsFor(len(tally.Approvals), policy.Spec.Review.Required))
 	case review.Approved:
 		applied, applyErr := review.Apply(st.Applied, p.ChangeSet)
 		if applyErr != nil {
@@ -132,6 +132,13 @@ func (r *FederationPolicyReconciler) settlePending(ctx context.Context, policy *
 		st.Pending = nil
 	}
 	return nil
+}
+
+// waitsFor is a pending proposal's message; the same words whether
+// written at creation or after counting, so that counting nothing new
+// writes nothing.
+func waitsFor(approvals int, required int32) string {
+	return fmt.Sprintf("waits for approvals: %d of %d", approvals, required)
 }
 
 func (r *FederationPolicyReconciler) votesFor(ctx context.Context, prop *v1alpha1.PolicyProposal) (review.Tally, error) {
@@ -282,7 +289,7 @@ func (r *FederationPolicyReconciler) createProposal(ctx context.Context, policy 
 		}
 		return err
 	}
-	if err := r.markProposal(ctx, prop, v1alpha1.ProposalPending, review.Tally{}, "", fmt.Sprintf("waits for %d approvals", policy.Spec.Review.Required)); err != nil {
+	if err := r.markProposal(ctx, prop, v1alpha1.ProposalPending, review.Tally{}, "", waitsFor(0, policy.Spec.Review.Required)); err != nil {
 		// The phase is written again on the next pass; unset means pending.
 		return err
 	}

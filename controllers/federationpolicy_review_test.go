@@ -203,6 +203,15 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 				ContainSubstring("ProposalApplied: PolicyProposal "+second.Name+" (2 added) approved by alice, bob"),
 			))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("a late approval wakes the policy and writes nothing: steady state costs no write")
+		mine := func(namespace, name string) bool {
+			return namespace == ns && (name == "shared" || name == "shared-review" || name == first.Name || name == second.Name)
+		}
+		before := writes.count(mine)
+		decide(ns, "carol-late", "carol", second, v1alpha1.DecisionApprove)
+		Consistently(func() int64 { return writes.count(mine) }).WithTimeout(3 * time.Second).Should(Equal(before))
+		Expect(proposal(ns, second.Name).Status.Approvals).To(HaveLen(2), "a decided proposal's votes are final")
 	})
 
 	It("drops a proposal at the rejection quorum and does not propose the same change set again until it changes", func() {
