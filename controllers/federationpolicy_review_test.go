@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -122,7 +123,7 @@ func getBody(url string) (int, string) {
 
 var _ = Describe("Reviewed moderation (spec.review)", func() {
 	It("holds a subscribed addition until two people approve it, applies exactly that, and never counts a superseded proposal's approvals", func() {
-		ns, up, mast := reviewedSetup(&v1alpha1.ReviewSpec{Required: 2})
+		ns, up, mast := reviewedSetup(&v1alpha1.ReviewSpec{Required: 2, HistoryLimit: 1})
 		Eventually(func(g Gomega) {
 			g.Expect(policyEvents(g, ns, "shared")).To(ContainElement(ContainSubstring("ReviewStarted: review starts from the first computation (2 entries)")))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
@@ -203,6 +204,12 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 				ContainSubstring("ProposalApplied: PolicyProposal "+second.Name+" (2 added) approved by alice, bob"),
 			))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
+
+		By("history keeps historyLimit (1) decided proposals: the superseded one goes")
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first.Name}, &v1alpha1.PolicyProposal{})
+		}).WithTimeout(30 * time.Second).Should(Satisfy(apierrors.IsNotFound))
+		Expect(proposal(ns, second.Name).Status.Phase).To(Equal(v1alpha1.ProposalApplied))
 
 		By("a late approval wakes the policy and writes nothing: steady state costs no write")
 		mine := func(namespace, name string) bool {
