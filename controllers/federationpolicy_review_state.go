@@ -95,7 +95,7 @@ func (r *FederationPolicyReconciler) saveReview(ctx context.Context, policy *v1a
 	if err != nil {
 		return err
 	}
-	if digest == memo.digest {
+	if digest == memo.digest && r.headSaved(ctx, policy, digest) {
 		memo.state = st
 		return nil
 	}
@@ -110,12 +110,21 @@ func (r *FederationPolicyReconciler) saveReview(ctx context.Context, policy *v1a
 	}
 	// The previous save's chunks are no longer read; one left behind is
 	// garbage collected with the policy.
-	for i := 1; i < memo.chunks; i++ {
+	for i := 1; i < memo.chunks && memo.digest != digest; i++ {
 		r.deleteConfigMap(ctx, policy.Namespace, reviewChunkName(policy.Name, memo.digest, i))
 	}
 	*memo = reviewMemo{state: st, digest: digest, chunks: len(chunks)}
 	r.reviews.Store(client.ObjectKeyFromObject(policy), memo)
 	return nil
+}
+
+// headSaved reports whether the head ConfigMap still holds digest: one
+// deleted by hand is written again at once, not at the next change, so a
+// restart never finds the state missing.
+func (r *FederationPolicyReconciler) headSaved(ctx context.Context, policy *v1alpha1.FederationPolicy, digest string) bool {
+	head := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: reviewConfigMapName(policy.Name)}, head)
+	return err == nil && head.Data[reviewDigestKey] == digest
 }
 
 // dropReview deletes the saved state (review turned off).

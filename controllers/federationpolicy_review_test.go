@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -258,8 +259,14 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		setUpstream(up, "b.example")
 		prop := pendingProposal(ns)
 		Expect(prop.Spec.Summary).To(Equal(v1alpha1.ChangeSummary{Added: 1, Removed: 1}))
+
+		By("the saved state, deleted by hand, is written again at the next pass")
+		Expect(k8sClient.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared-review"}})).To(Succeed())
 		decide(ns, "erin", "erin", prop, v1alpha1.DecisionApprove)
 		Eventually(func() []v1alpha1.Vote { return proposal(ns, prop.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(HaveLen(1))
+		Eventually(func() error {
+			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shared-review"}, &corev1.ConfigMap{})
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 
 		By("a second operator starts with empty memory, and reads the applied state back")
 		clusterAddr := freeLoopbackAddr()
