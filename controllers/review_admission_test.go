@@ -30,6 +30,9 @@ var _ = Describe("Approvals cannot be forged", Ordered, ContinueOnFailure, func(
 		// carry it.
 		oidc = "https://id.ad-river.example#4711"
 		bot  = "system:serviceaccount:" + river + ":reviewbot"
+		// Upper case and '_': the API server's CEL and ApprovalName must
+		// write it the same way.
+		ada = "Ada_Lovelace@AD-River.example"
 		// Allowed to create approvals by a hand-written Role, not to approve.
 		clerk = "clerk@ad-river.example"
 	)
@@ -62,6 +65,7 @@ var _ = Describe("Approvals cannot be forged", Ordered, ContinueOnFailure, func(
 				member(v1alpha1.SubjectUser, vera, v1alpha1.RoleViewer),
 				member(v1alpha1.SubjectUser, oidc, v1alpha1.RoleModerator),
 				member(v1alpha1.SubjectServiceAccount, "reviewbot", v1alpha1.RoleModerator),
+				member(v1alpha1.SubjectUser, ada, v1alpha1.RoleModerator),
 			}}},
 			{ObjectMeta: metav1.ObjectMeta{Name: hill}, Spec: v1alpha1.CommunitySpec{Members: []v1alpha1.CommunityMember{
 				member(v1alpha1.SubjectUser, mallory, v1alpha1.RoleModerator),
@@ -84,6 +88,7 @@ var _ = Describe("Approvals cannot be forged", Ordered, ContinueOnFailure, func(
 		Eventually(func() error { return decide(alice, v1alpha1.DecisionApprove) }).WithTimeout(10 * time.Second).Should(Succeed())
 		Expect(decide(bob, v1alpha1.DecisionReject)).To(Succeed())
 		Expect(decide(bot, v1alpha1.DecisionApprove)).To(Succeed())
+		Expect(decide(ada, v1alpha1.DecisionApprove)).To(Succeed())
 
 		list := &v1alpha1.PolicyApprovalList{}
 		// A viewer reads them: decisions are visible to the community.
@@ -96,6 +101,7 @@ var _ = Describe("Approvals cannot be forged", Ordered, ContinueOnFailure, func(
 		Expect(names).To(Equal(map[string]string{
 			"weekly-3f2a9c.alice.ad-river.example":                   alice,
 			"weekly-3f2a9c.bob":                                      bob,
+			"weekly-3f2a9c.ada-lovelace.ad-river.example":            ada,
 			"weekly-3f2a9c.system.serviceaccount.ad-river.reviewbot": bot,
 		}))
 	})
