@@ -18,6 +18,11 @@ import (
 // AlreadyExists: one person counts once. A user name that does not make a
 // valid object name this way (e.g. an OIDC "https://issuer#subject") is
 // refused with a message saying so. Keep both in step.
+//
+// username must be the name the API server authenticates the caller as,
+// not what a kubeconfig calls its user: a client asks with a
+// SelfSubjectReview (what `kubectl auth whoami` does), which every
+// authenticated user may create.
 func ApprovalName(proposal, username string) string {
 	return proposal + "." + approvalNameReplacer.Replace(lowerASCII(username))
 }
