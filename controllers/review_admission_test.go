@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -84,6 +85,13 @@ var _ = Describe("Approvals cannot be forged", Ordered, ContinueOnFailure, func(
 	})
 
 	It("lets a community's moderators and admins decide, each in their own name", func() {
+		// The CLI learns who it is as the admission policy will: a
+		// SelfSubjectReview (kubectl auth whoami), open to every user.
+		for _, user := range []string{alice, bot, ada} {
+			review := &authenticationv1.SelfSubjectReview{}
+			Expect(as(user).Create(ctx, review)).To(Succeed())
+			Expect(review.Status.UserInfo.Username).To(Equal(user))
+		}
 		// RBAC's informers take a moment to see new RoleBindings.
 		Eventually(func() error { return decide(alice, v1alpha1.DecisionApprove) }).WithTimeout(10 * time.Second).Should(Succeed())
 		Expect(decide(bob, v1alpha1.DecisionReject)).To(Succeed())

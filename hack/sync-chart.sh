@@ -102,7 +102,7 @@ src=config/rbac/community_roles.yaml
 dst=$rbac_out/community-clusterroles.yaml
 # A separator after the leading comment would render as a comment-only
 # manifest; drop separators until the first real line so the comment
-# stays attached to the first role.
+# stays attached to the first object.
 verbatim() { # source destination
   { note "$1"; awk 'body || (!/^---$/ && !/^#/ && !/^[[:space:]]*$/) { body = 1 } body || !/^---$/' "$1"; } >"$2.tmp"
   mv "$2.tmp" "$2"
