@@ -62,7 +62,7 @@ func TestRunExit(t *testing.T) {
 		"its servers do not have activitypub-troll.cf (none holds it yet)",
 		"carol@riverside.example approves it",
 		"alice@riverside.example approves it",
-		"is Applied; riverside/toot",
+		"is Applied; riverside/social and riverside/toot now suspend activitypub-troll.cf",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the review scene did not say %q:\n%s", want, out)
