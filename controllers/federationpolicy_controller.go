@@ -59,6 +59,9 @@ type FederationPolicyReconciler struct {
 	// subscriptions holds each policy's *feeds.Subscriptions by key: the
 	// last good copies outlive a pass here, and a restart in a ConfigMap.
 	subscriptions sync.Map
+	// reviews holds each reviewed policy's *reviewMemo by key: its
+	// applied state as saved (federationpolicy_review_state.go).
+	reviews sync.Map
 }
 
 // RBAC (see docs/operator-rbac.md). The saved source state is a ConfigMap
@@ -74,6 +77,13 @@ type FederationPolicyReconciler struct {
 // +kubebuilder:rbac:groups=fedcommons.io,resources=federationpolicies/finalizers,verbs=update
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=list;watch
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;create;patch;delete
+//
+// Reviewed policies (spec.review): the operator writes PolicyProposals
+// (created once, status patched, the oldest decided ones deleted) and only
+// reads PolicyApprovals, which moderators create.
+// +kubebuilder:rbac:groups=fedcommons.io,resources=policyproposals,verbs=list;watch;create;delete
+// +kubebuilder:rbac:groups=fedcommons.io,resources=policyproposals/status,verbs=patch
+// +kubebuilder:rbac:groups=fedcommons.io,resources=policyapprovals,verbs=list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes one FederationPolicy's effective entries.
@@ -134,6 +144,14 @@ func (r *FederationPolicyReconciler) computeAndPublish(ctx context.Context, poli
 		return conditions.Record(&policy.Status.Conditions, policy.Generation, err)
 	}
 	prev, _ := r.Registry.Get(client.ObjectKeyFromObject(policy))
+	if policy.Spec.Review != nil {
+		// What the servers get is the applied state, not the computation.
+		if res, err = r.reviewPass(ctx, policy, prev, res); err != nil {
+			return conditions.Record(&policy.Status.Conditions, policy.Generation, err)
+		}
+	} else if err := r.reviewOff(ctx, policy); err != nil {
+		return conditions.Record(&policy.Status.Conditions, policy.Generation, conditions.Retry(v1alpha1.ReasonReviewStateNotSaved, err))
+	}
 	r.publish(ctx, policy, res)
 	r.report(policy, prev, res, selected, sources)
 	if sources.next > 0 {
@@ -176,8 +194,11 @@ func (r *FederationPolicyReconciler) forget(key types.NamespacedName) {
 	r.Store.Delete(key.Namespace, key.Name)
 	metrics.ForgetPolicy(key.Namespace, key.Name)
 	r.subscriptions.Delete(key)
+	r.reviews.Delete(key)
+	r.Store.DeleteProposal(key.Namespace, key.Name)
 	if r.Applier != nil {
 		r.Applier.Forget(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: sourcesConfigMapName(key.Name)}})
+		r.Applier.Forget(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: reviewConfigMapName(key.Name)}})
 	}
 }
 
@@ -201,9 +222,14 @@ func (r *FederationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		}); err != nil {
 		return fmt.Errorf("index FederationPolicies by policyRef: %w", err)
 	}
+	if err := r.indexReview(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.FederationPolicy{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&v1alpha1.FederationPolicy{}, handler.EnqueueRequestsFromMapFunc(r.subscribersOf), builder.WithPredicates(publishedChanged)).
+		Watches(&v1alpha1.PolicyApproval{}, handler.EnqueueRequestsFromMapFunc(r.policyOfApproval), builder.WithPredicates(createdOrDeleted)).
+		Watches(&v1alpha1.PolicyProposal{}, handler.EnqueueRequestsFromMapFunc(policyOfProposal), builder.WithPredicates(deleted)).
 		Watches(&v1alpha1.Instance{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies), builder.WithPredicates(predicate.Funcs{
 			CreateFunc: func(event.CreateEvent) bool { return true },
 			DeleteFunc: func(event.DeleteEvent) bool { return true },

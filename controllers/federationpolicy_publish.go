@@ -133,6 +133,9 @@ func (r *FederationPolicyReconciler) report(policy *v1alpha1.FederationPolicy, p
 	if len(failing) > 0 {
 		msg += "; " + plural(len(failing), "source failing (see SourcesHealthy)", "sources failing (see SourcesHealthy)")
 	}
+	if rs := policy.Status.Review; rs != nil && rs.PendingProposal != "" {
+		msg += "; changes wait for approval in PolicyProposal " + rs.PendingProposal + " (see ReviewPending)"
+	}
 	n := noticesOf(policy, eff, sources)
 	n.markEntries(policy)
 	n.markReady(policy, msg)

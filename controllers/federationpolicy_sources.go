@@ -248,17 +248,24 @@ func (r *FederationPolicyReconciler) saveSubscriptions(ctx context.Context, poli
 // sourcesConfigMap is the ConfigMap holding a policy's saved source
 // state, labelled like every child and owned by the policy.
 func sourcesConfigMap(policy *v1alpha1.FederationPolicy, saved feeds.Saved) *corev1.ConfigMap {
+	cm := policyConfigMap(policy, sourcesConfigMapName(policy.Name))
+	cm.BinaryData = map[string][]byte{sourcesStateKey: saved.State}
+	cm.Data = map[string]string{sourcesFingerprintsKey: string(saved.Fingerprints)}
+	return cm
+}
+
+// policyConfigMap is an empty ConfigMap of the policy's saved state,
+// labelled like every child and owned by the policy.
+func policyConfigMap(policy *v1alpha1.FederationPolicy, name string) *corev1.ConfigMap {
 	labels := map[string]string{v1alpha1.LabelManagedBy: v1alpha1.ManagedByValue}
 	if c := policy.Labels[v1alpha1.LabelCommunity]; c != "" {
 		labels[v1alpha1.LabelCommunity] = c
 	}
 	return &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Namespace: policy.Namespace, Name: sourcesConfigMapName(policy.Name), Labels: labels,
+			Namespace: policy.Namespace, Name: name, Labels: labels,
 			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(policy, v1alpha1.GroupVersion.WithKind("FederationPolicy"))},
 		},
-		BinaryData: map[string][]byte{sourcesStateKey: saved.State},
-		Data:       map[string]string{sourcesFingerprintsKey: string(saved.Fingerprints)},
 	}
 }
 

@@ -65,6 +65,12 @@ type Options struct {
 	// Tenancy bounds what a community's Instances may ask for beyond their
 	// Community's domains: Ingress annotations, ClusterIssuers, Gateways.
 	Tenancy tenancy.Limits
+
+	// FeedClusterURL is the cluster feed listener as pods reach it, for
+	// the links the operator writes, such as a PolicyProposal's
+	// changesURL (default: the shipped Service,
+	// http://fedcommons-feeds-cluster.<OperatorNamespace>.svc:8091).
+	FeedClusterURL string
 }
 
 // WithDefaults fills unset options.
@@ -85,6 +91,9 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.SyncTimeout == 0 {
 		o.SyncTimeout = 2 * time.Minute
+	}
+	if o.FeedClusterURL == "" {
+		o.FeedClusterURL = "http://fedcommons-feeds-cluster." + o.OperatorNamespace + ".svc:8091"
 	}
 	return o
 }

@@ -139,7 +139,7 @@ var _ = BeforeSuite(func() {
 			// See outbound_harness_test.go: 127.0.0.1 opened as a co-op
 			// opens its network; hosted servers reached as their Service.
 			Outbound:       outbound.Config{Allow: harnessAllow, Resolver: testNames},
-			ServiceOrigins: serviceOrigins},
+			ServiceOrigins: serviceOrigins, FeedClusterURL: feedClusterURL},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

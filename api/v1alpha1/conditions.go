@@ -37,6 +37,11 @@ const (
 	// servers), naming them and why; its message also names the weight-0
 	// sources, whose entries are watched and never applied.
 	ConditionEntriesAccepted = "EntriesAccepted"
+	// ConditionReviewPending is True while a PolicyProposal waits for the
+	// approvals spec.review asks for (naming it and what it changes), and
+	// False when the servers have everything computed or what differs was
+	// rejected. Only with spec.review.
+	ConditionReviewPending = "ReviewPending"
 )
 
 // Labels and annotations the operator sets and reads.

@@ -180,3 +180,27 @@ const (
 	// part.
 	ReasonTooLarge = "TooLarge"
 )
+
+// Reasons of a reviewed FederationPolicy (spec.review): its ReviewPending
+// condition, and why it could not be computed.
+const (
+	// ReasonProposalPending: ReviewPending=True, a proposal waits.
+	ReasonProposalPending = "ProposalPending"
+	// ReasonNothingToReview: ReviewPending=False, the servers have
+	// everything computed.
+	ReasonNothingToReview = "NothingToReview"
+	// ReasonChangeRejected: ReviewPending=False, the computation differs
+	// from what the servers have by a change set that was rejected; it is
+	// not proposed again until it changes.
+	ReasonChangeRejected = "ChangeRejected"
+	// ReasonReviewStateUnreadable: the applied state could not be read;
+	// nothing is computed and the servers keep what they have.
+	ReasonReviewStateUnreadable = "ReviewStateUnreadable"
+	// ReasonReviewStateMissing: the applied state is gone while the
+	// status says there was one; nothing is applied until a person says
+	// where review starts again.
+	ReasonReviewStateMissing = "ReviewStateMissing"
+	// ReasonReviewStateNotSaved: the applied state could not be saved;
+	// nothing new reaches the servers until it is.
+	ReasonReviewStateNotSaved = "ReviewStateNotSaved"
+)

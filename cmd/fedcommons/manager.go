@@ -34,6 +34,7 @@ func runManager(args []string) error {
 		outboundDeny     = fs.String("outbound-deny-cidrs", "", "comma-separated address ranges never reached at a URL a community names, even inside --outbound-allow-cidrs: e.g. the cluster's pod and Service ranges when they are public addresses")
 		outboundProxy    = fs.String("outbound-proxy", "", "http(s)://host:port of a proxy for feeds and external admin APIs (default none; HTTP_PROXY and the like are never read)")
 		clusterDomain    = fs.String("cluster-domain", "cluster.local", "the cluster's DNS domain, under which a hosted server's own Service is reached")
+		feedClusterURL   = fs.String("feed-cluster-url", "", "the cluster feed listener as pods reach it, for links the operator writes such as a PolicyProposal's changesURL (default http://fedcommons-feeds-cluster.OPERATOR-NAMESPACE.svc:8091)")
 		workers          = fs.Int("workers", controllers.DefaultWorkers, "objects of each kind reconciled at once; work is shared out between namespaces in turn")
 		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
 		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
@@ -75,6 +76,7 @@ func runManager(args []string) error {
 			SourceAllowPrefixes: allow,
 			Outbound:            out,
 			ClusterDomain:       *clusterDomain,
+			FeedClusterURL:      *feedClusterURL,
 			Workers:             *workers,
 			Tenancy: tenancy.Limits{
 				IngressAnnotations: splitList(*tenantAnnots),

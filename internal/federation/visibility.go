@@ -40,7 +40,15 @@ func (r *Result) ReadBy(reader types.NamespacedName, visibility v1alpha1.Visibil
 // them, and the hash is what the policy's subscribers and feed readers
 // watch, so a source that turns cluster-only is withheld downstream too.
 func (r *Result) Restrict(resolved []ResolvedSource) {
-	r.ClusterOnly = ClusterOnlyEntries(r.Effective, resolved)
+	r.RestrictTo(ClusterOnlyEntries(r.Effective, resolved))
+}
+
+// RestrictTo is Restrict with the cluster-only domains already known (a
+// reviewed policy's applied state records them, since the sources that
+// made an entry cluster-only may have changed since it was applied).
+// r.Hash must still be r.Effective.Hash().
+func (r *Result) RestrictTo(clusterOnly map[string]bool) {
+	r.ClusterOnly = clusterOnly
 	if len(r.ClusterOnly) == 0 || r.Visibility != v1alpha1.VisibilityPublic {
 		return
 	}

@@ -77,6 +77,9 @@ const renderVersion = "3"
 //	/policies/{namespace}/{name}.csv    Mastodon CSV
 //	/policies/{namespace}/{name}.json   GoToSocial JSON
 //	/policies/{namespace}/{name}.txt    plain text, one domain a line
+//	/{namespace}/{policy}/proposals/{proposal}.json
+//	                                    a pending proposal's change set
+//	                                    (cluster listener only; proposals.go)
 //
 // Policies the audience may not see answer 404 like policies that do not
 // exist, so the public listener does not even reveal their names.
@@ -119,6 +122,7 @@ func NewServer(store PolicyStore, audience Audience, maxAge time.Duration) *Serv
 	s.mux.HandleFunc("GET /{$}", s.serveRoot)
 	s.mux.HandleFunc("GET /policies/{$}", s.serveIndex)
 	s.mux.HandleFunc("GET /policies/{namespace}/{file}", s.servePolicy)
+	s.mux.HandleFunc("GET /{namespace}/{policy}/proposals/{file}", s.serveProposal)
 	return s
 }
 

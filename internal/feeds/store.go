@@ -84,6 +84,8 @@ type MemoryStore struct {
 	// history is kept apart from policies so that it survives a Put, and
 	// may be set before the policy is first published.
 	history map[string]storedHistory
+
+	proposals proposals
 }
 
 type storedHistory struct {
