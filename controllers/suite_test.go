@@ -121,6 +121,9 @@ var _ = BeforeSuite(func() {
 
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})).To(Succeed())
 	Expect(testenv.InstallOperatorRBAC(ctx, k8sClient)).To(Succeed())
+	// The approvals' admission policy, from the file config/ and the
+	// chart ship (review_admission_test.go).
+	Expect(testenv.InstallAdmissionPolicy(ctx, k8sClient)).To(Succeed())
 
 	publicAddr, clusterAddr := freeLoopbackAddr(), freeLoopbackAddr()
 	feedPublicURL, feedClusterURL = "http://"+publicAddr, "http://"+clusterAddr

@@ -2,7 +2,8 @@
 # Copies the generated manifests into the Helm chart so that the chart and
 # `config/` cannot drift: the CRDs (config/crd/bases), the manager's
 # ClusterRole rules (config/rbac/role.yaml, from the +kubebuilder:rbac
-# markers) and the community ClusterRoles (config/rbac/community_roles.yaml).
+# markers), the community ClusterRoles (config/rbac/community_roles.yaml)
+# and the approvals' admission policy (config/admission/policyapprovals.yaml).
 # `make manifests` runs it; hack/verify-chart.sh fails when its output is
 # not what is committed. The files it writes start with a "Generated" note
 # and must never be edited by hand.
@@ -20,7 +21,7 @@ note() { # source file
 # Helm would try to evaluate anything that looks like an action; the
 # generated sources never contain one today, and if a marker ever adds one
 # it must be escaped deliberately rather than rendered by surprise.
-for f in config/crd/bases/*.yaml config/rbac/role.yaml config/rbac/community_roles.yaml; do
+for f in config/crd/bases/*.yaml config/rbac/role.yaml config/rbac/community_roles.yaml config/admission/policyapprovals.yaml; do
   if grep -q '{{' "$f"; then
     echo "sync-chart: $f contains '{{', which Helm would evaluate; escape it in the generator" >&2
     exit 1
@@ -101,6 +102,15 @@ src=config/rbac/community_roles.yaml
 dst=$rbac_out/community-clusterroles.yaml
 # A separator after the leading comment would render as a comment-only
 # manifest; drop separators until the first real line so the comment
-# stays attached to the first role.
-{ note "$src"; awk 'body || (!/^---$/ && !/^#/ && !/^[[:space:]]*$/) { body = 1 } body || !/^---$/' "$src"; } >"$dst.tmp"
-mv "$dst.tmp" "$dst"
+# stays attached to the first object.
+verbatim() { # source destination
+  { note "$1"; awk 'body || (!/^---$/ && !/^#/ && !/^[[:space:]]*$/) { body = 1 } body || !/^---$/' "$1"; } >"$2.tmp"
+  mv "$2.tmp" "$2"
+}
+verbatim "$src" "$dst"
+
+# The admission policy keeps its fixed names too, and is installed whether
+# or not the chart installs the CRDs: without it, anyone who may create a
+# PolicyApproval could write anyone's name in it.
+mkdir -p "$chart/templates/admission"
+verbatim config/admission/policyapprovals.yaml "$chart/templates/admission/policyapprovals.yaml"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fails if the chart's generated files (CRDs, manager ClusterRole rules,
-# community roles) differ from what hack/sync-chart.sh makes of config/.
+# community roles, admission policy) differ from what hack/sync-chart.sh makes of config/.
 # The sync runs in a scratch copy, so the checkout is never modified.
 # (hack/verify-generated.sh covers the step before: markers -> config/.)
 set -euo pipefail
@@ -10,7 +10,7 @@ trap 'rm -rf "$scratch"' EXIT
 cd "$root"
 mkdir -p "$scratch/hack" "$scratch/config" "$scratch/charts/fedcommons"
 cp -p hack/sync-chart.sh "$scratch/hack/"
-cp -Rp config/crd config/rbac "$scratch/config/"
+cp -Rp config/crd config/rbac config/admission "$scratch/config/"
 cp -Rp charts/fedcommons/templates "$scratch/charts/fedcommons/"
 "$scratch/hack/sync-chart.sh"
 if ! diff -ruN charts/fedcommons/templates "$scratch/charts/fedcommons/templates" >"$scratch/diff.txt"; then

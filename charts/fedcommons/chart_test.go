@@ -213,12 +213,16 @@ func TestTemplateDefaults(t *testing.T) {
 		"Deployment": 1,
 		// the cluster feed listener admits pods of the cluster only
 		"NetworkPolicy": 1,
+		// approvals in their author's name only (config/admission)
+		"ValidatingAdmissionPolicy":        1,
+		"ValidatingAdmissionPolicyBinding": 1,
 	}
 	if diff := cmp.Diff(want, kindCounts(objs)); diff != "" {
 		t.Errorf("rendered kinds (-want +got):\n%s", diff)
 	}
 
-	clusterScoped := map[string]bool{"CustomResourceDefinition": true, "ClusterRole": true, "ClusterRoleBinding": true}
+	clusterScoped := map[string]bool{"CustomResourceDefinition": true, "ClusterRole": true, "ClusterRoleBinding": true,
+		"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true}
 	for _, o := range objs {
 		if got := o.GetNamespace(); clusterScoped[o.GetKind()] != (got == "") || (got != "" && got != namespace) {
 			t.Errorf("%s %s: namespace %q, want %q for namespaced kinds and none for cluster-scoped ones", o.GetKind(), o.GetName(), got, namespace)
@@ -275,6 +279,10 @@ func TestTemplateDefaults(t *testing.T) {
 				t.Errorf("ClusterRole %s (-config +chart):\n%s", want.GetName(), diff)
 			}
 		}
+	})
+
+	t.Run("admission policy is config/admission's", func(t *testing.T) {
+		assertAdmissionPolicy(t, objs)
 	})
 
 	t.Run("leader election and metrics auth", func(t *testing.T) {
@@ -470,6 +478,9 @@ func TestTemplateNonDefault(t *testing.T) {
 	for _, role := range []string{"fedcommons-community-admin", "fedcommons-community-moderator", "fedcommons-community-viewer"} {
 		named(t, objs, "ClusterRole", role)
 	}
+	// Nor the admission policy: approvals in the cluster (the CRDs managed
+	// apart) must still be in their author's name.
+	assertAdmissionPolicy(t, objs)
 
 	var d appsv1.Deployment
 	toTyped(t, named(t, objs, "Deployment", release), &d)
@@ -729,6 +740,28 @@ func assertRestricted(t *testing.T, d *appsv1.Deployment) {
 			sc.Capabilities == nil || !reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 			t.Errorf("container %s securityContext %+v: want no privilege escalation, a read-only root and ALL capabilities dropped", c.Name, sc)
 		}
+	}
+}
+
+// assertAdmissionPolicy checks that the chart renders config/admission's
+// policy and binding as they are, the binding denying.
+func assertAdmissionPolicy(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	want := readYAMLFile(t, filepath.Join(repoRoot, "config/admission/policyapprovals.yaml"))
+	if len(want) != 2 {
+		t.Fatalf("config/admission/policyapprovals.yaml: %d objects, want the policy and its binding", len(want))
+	}
+	for _, w := range want {
+		got := named(t, objs, w.GetKind(), w.GetName())
+		if diff := cmp.Diff(w.Object, got.Object); diff != "" {
+			t.Errorf("%s %s (-config +chart):\n%s", w.GetKind(), w.GetName(), diff)
+		}
+	}
+	binding := named(t, objs, "ValidatingAdmissionPolicyBinding", "fedcommons-policyapprovals")
+	actions, _, _ := unstructured.NestedStringSlice(binding.Object, "spec", "validationActions")
+	policy, _, _ := unstructured.NestedString(binding.Object, "spec", "policyName")
+	if !slices.Equal(actions, []string{"Deny"}) || policy != "fedcommons-policyapprovals" {
+		t.Errorf("binding: policy %q actions %v, want fedcommons-policyapprovals and [Deny]", policy, actions)
 	}
 }
 

@@ -104,7 +104,8 @@ func InstallPlatform(ctx context.Context, c client.Client) error { return instal
 
 // installPlatform installs what a cluster running fedcommons has before
 // any community arrives: the CRDs (ours and cert-manager's and Gateway
-// API's), the community roles, the operator namespace and a ClusterIssuer.
+// API's), the community roles, the approvals' admission policy, the
+// operator namespace and a ClusterIssuer.
 func installPlatform(ctx context.Context, c client.Client) error {
 	var crdObjs []*unstructured.Unstructured
 	err := fs.WalkDir(crds.Bases, ".", func(path string, d fs.DirEntry, err error) error {
@@ -163,6 +164,17 @@ func installPlatform(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("community roles: %w", err)
 	}
 	for _, o := range roles {
+		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	// Approvals in their author's name only, as config/default and the
+	// chart install it (docs/review.md).
+	admission, err := decodeDocs(config.AdmissionPolicy)
+	if err != nil {
+		return fmt.Errorf("admission policy: %w", err)
+	}
+	for _, o := range admission {
 		if err := c.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("create %s %s: %w", o.GetKind(), o.GetName(), err)
 		}

@@ -102,6 +102,11 @@ func readObjects(path string) ([]*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
+	return readObjectsFrom(data, path)
+}
+
+// readObjectsFrom decodes data, read from path (named in errors).
+func readObjectsFrom(data []byte, path string) ([]*unstructured.Unstructured, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []*unstructured.Unstructured
 	for {

@@ -85,6 +85,9 @@ func run(ctx context.Context, m *testing.M) (int, error) {
 	if err := testenv.InstallOperatorRBAC(ctx, c); err != nil {
 		return 0, err
 	}
+	if err := testenv.InstallAdmissionPolicy(ctx, c); err != nil {
+		return 0, err
+	}
 	shared = &env{cfg: cfg, client: c}
 	if err := shared.startOperator(ctx); err != nil {
 		return 0, err
