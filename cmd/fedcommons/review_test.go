@@ -42,21 +42,20 @@ func startReviewCluster(t *testing.T) *reviewCluster {
 		t.Fatal(err)
 	}
 	rc := &reviewCluster{t: t, ctx: context.Background(), env: env, admin: c}
-	// What a moderator needs to review and decide, and a viewer who may
-	// read but not decide. (The shipped community roles and the
-	// admission policy are other work; this is what the CLI relies on.)
+	// The shipped community roles and admission policy: the CLI is
+	// checked against what the product enforces. A moderator reviews and
+	// decides; a viewer may read but not decide.
+	if err := testenv.InstallCommunityRoles(rc.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := testenv.InstallAdmissionPolicy(rc.ctx, c); err != nil {
+		t.Fatal(err)
+	}
 	rc.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "riverside"}})
-	rc.create(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "decide"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{"fedcommons.io"}, Resources: []string{"policyproposals", "federationpolicies"}, Verbs: []string{"get", "list"}},
-		{APIGroups: []string{"fedcommons.io"}, Resources: []string{"policyapprovals"}, Verbs: []string{"create"}},
-	}})
-	rc.create(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "read"}, Rules: []rbacv1.PolicyRule{
-		{APIGroups: []string{"fedcommons.io"}, Resources: []string{"policyproposals", "federationpolicies"}, Verbs: []string{"get", "list"}},
-	}})
-	for user, role := range map[string]string{"Alice@Example.org": "decide", "oidc:bob_m": "decide", "victor": "read"} {
+	for user, role := range map[string]string{"Alice@Example.org": "moderator", "oidc:bob_m": "moderator", "victor": "viewer"} {
 		rc.create(&rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: strings.NewReplacer("@", "-", ":", "-", "_", "-", ".", "-").Replace(strings.ToLower(user))},
-			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "fedcommons-community-" + role},
 			Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
 		})
 	}

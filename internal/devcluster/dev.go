@@ -195,9 +195,20 @@ func Run(ctx context.Context, opts Options) (err error) {
 	applyErr := make(chan error, 1)
 	go func() { applyErr <- applyDemo(runCtx, c, objs, obs.setApplying) }()
 
+	scene := &sceneLog{}
 	return watch(ctx, watchArgs{
 		opts: opts, out: out, start: start, obs: obs, cluster: cluster, mgrDone: mgrDone, applyErr: applyErr,
 		footer: footer(cluster.KubeconfigPath(), logPath, "http://"+feedAddr, opts.Exit),
+		scene:  scene,
+		playScene: func() {
+			var riverside []*fakeAPI
+			for _, f := range []*fakeAPI{srv.social, srv.toot} {
+				if f.SyncOff == "" {
+					riverside = append(riverside, f)
+				}
+			}
+			scene.finish(runReviewScene(runCtx, cfg, c, riverside, scene))
+		},
 	})
 }
 
@@ -210,6 +221,11 @@ type watchArgs struct {
 	mgrDone  chan error
 	applyErr chan error
 	footer   string
+	// scene is played once everything is Ready (playScene, in its own
+	// goroutine) and shown under the table; with Exit, the demo ends when
+	// it has.
+	scene     *sceneLog
+	playScene func()
 }
 
 // watch refreshes the table until everything is Ready (then returns with
@@ -236,6 +252,7 @@ func watch(ctx context.Context, a watchArgs) error {
 			if a.opts.Ready != nil {
 				a.opts.Ready(snap)
 			}
+			go a.playScene()
 		}
 		elapsed := time.Since(a.start)
 		if readyAt != 0 {
@@ -243,8 +260,10 @@ func watch(ctx context.Context, a watchArgs) error {
 		}
 		frame := Render(last, elapsed)
 		plain := Render(last, 0)
+		sceneText, sceneDone, sceneErr := a.scene.text()
 		if readyAt != 0 {
-			frame += fmt.Sprintf("\nEverything was Ready %s after starting.\n", readyAt.Round(100*time.Millisecond)) + a.footer
+			frame += fmt.Sprintf("\nEverything was Ready %s after starting.\n", readyAt.Round(100*time.Millisecond)) + sceneText + a.footer
+			plain += sceneText
 		}
 		switch {
 		case a.opts.Terminal:
@@ -255,7 +274,12 @@ func watch(ctx context.Context, a watchArgs) error {
 			fmt.Fprintf(a.out, "\n[%s]\n%s", time.Since(a.start).Round(time.Second), frame)
 		}
 		lastPlain = plain
-		if readyAt != 0 && a.opts.Exit {
+		if sceneDone && sceneErr != nil && a.opts.Exit {
+			// The scene's failure is the demo's: the table alone would
+			// hide that review does not work.
+			return fmt.Errorf("the review scene: %w", sceneErr)
+		}
+		if readyAt != 0 && a.opts.Exit && sceneDone {
 			return nil
 		}
 		select {

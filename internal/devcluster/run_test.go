@@ -55,6 +55,19 @@ func TestRunExit(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
 	}
+	// The review scene: a subscribed addition waits for two approvals,
+	// each made as its own user, then reaches riverside's servers.
+	for _, want := range []string{
+		"riverside's policy needs 2 approvals for that: proposal shared-moderation-",
+		"its servers do not have activitypub-troll.cf (none holds it yet)",
+		"carol@riverside.example approves it",
+		"alice@riverside.example approves it",
+		"is Applied; riverside/social and riverside/toot now suspend activitypub-troll.cf",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the review scene did not say %q:\n%s", want, out)
+		}
+	}
 	if !strings.Contains(out.String(), filepath.Join(dir, "kubeconfig")) {
 		t.Errorf("the kubeconfig path is not printed:\n%s", out)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -69,12 +68,10 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 	if err != nil {
 		return nil, err
 	}
-	a := v1alpha1.PolicyApproval{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: objName},
-		Spec: v1alpha1.PolicyApprovalSpec{
-			Proposal: name, Hash: prop.Spec.Hash, Decision: decision, Approver: user, Comment: comment,
-		},
-	}
+	// NewApproval names it (v1alpha1.ApprovalName, the admission
+	// policy's rule) and makes the proposal its owner, so that it goes
+	// with the proposal when history is trimmed.
+	a := *v1alpha1.NewApproval(prop, user, decision, comment)
 	if err := s.Client.Create(ctx, &a); err != nil {
 		switch {
 		case apierrors.IsAlreadyExists(err):
@@ -102,14 +99,13 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 	return d, nil
 }
 
-// approvalName is the PolicyApproval's metadata.name: the proposal and
-// the user, so that the API server itself refuses a second decision by
-// the same person on the same proposal (AlreadyExists). The username is
-// lowercased and '@', ':' and '_' become '.', '.' and '-', which turns
-// the usual names ("alice@example.org", "oidc:alice",
-// "system:serviceaccount:ns:sa") into a valid object name.
+// approvalName is the PolicyApproval's metadata.name
+// (v1alpha1.ApprovalName: the proposal and the user, so that the API
+// server itself refuses a second decision by the same person on the same
+// proposal), checked here so that a username that cannot make a name is
+// refused before any request, with the reason.
 func approvalName(proposal, user string) (string, error) {
-	name := proposal + "." + strings.NewReplacer("@", ".", ":", ".", "_", "-").Replace(strings.ToLower(user))
+	name := v1alpha1.ApprovalName(proposal, user)
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return "", fmt.Errorf("cannot name your approval of %s after you (%q): %q is not a valid object name (%s); ask the co-op's admins",
 			proposal, user, name, strings.Join(errs, "; "))

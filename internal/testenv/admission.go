@@ -51,3 +51,19 @@ func InstallAdmissionPolicy(ctx context.Context, c client.Client) error {
 	}
 	return nil
 }
+
+// InstallCommunityRoles creates the ClusterRoles a Community's members are
+// bound to (config/rbac/community_roles.yaml, as shipped), so that a test
+// binding a user to one checks what the product grants, not a copy.
+func InstallCommunityRoles(ctx context.Context, c client.Client) error {
+	objs, err := readObjectsFrom(config.CommunityRoles, "config/rbac/community_roles.yaml")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o); err != nil {
+			return fmt.Errorf("config/rbac: create %s %s: %w", o.GetKind(), o.GetName(), err)
+		}
+	}
+	return nil
+}
