@@ -60,6 +60,10 @@ func (r *FederationPolicyReconciler) afterSave(ctx context.Context, policy *v1al
 		}
 	}
 	r.trimHistory(ctx, policy, decided)
+	// The transparency page's history. A proposal decided in this very
+	// pass may show its new phase only on the next one: its status change
+	// brings the policy back (policyOfProposal).
+	r.Store.SetHistory(policy.Namespace, policy.Name, historyOf(decided, res))
 	return nil
 }
 

@@ -6,11 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -88,12 +90,34 @@ func pendingProposal(ns string, not ...string) *v1alpha1.PolicyProposal {
 	return prop
 }
 
-func decide(ns, name, user string, prop *v1alpha1.PolicyProposal, d v1alpha1.Decision) {
+// decide makes user's approval or rejection of prop as user (impersonated),
+// through the shipped admission policy: user is bound to the community
+// moderator role in ns, as a Community's member would be.
+func decide(ns, user string, prop *v1alpha1.PolicyProposal, d v1alpha1.Decision) {
 	GinkgoHelper()
-	Expect(k8sClient.Create(ctx, &v1alpha1.PolicyApproval{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       v1alpha1.PolicyApprovalSpec{Proposal: prop.Name, Hash: prop.Spec.Hash, Decision: d, Approver: user, Comment: "looked at it"},
-	})).To(Succeed())
+	err := k8sClient.Create(ctx, &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "moderator-" + user},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "fedcommons-community-moderator"},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}},
+	})
+	if !apierrors.IsAlreadyExists(err) {
+		Expect(err).NotTo(HaveOccurred())
+	}
+	// RBAC caches bindings for a moment: retry a refusal by RBAC, never
+	// one by the admission policy.
+	Eventually(func() error {
+		err := as(user).Create(ctx, v1alpha1.NewApproval(prop, user, d, "looked at it"))
+		if err != nil && strings.Contains(err.Error(), "ValidatingAdmissionPolicy") {
+			return StopTrying(err.Error())
+		}
+		return err
+	}).WithTimeout(10 * time.Second).Should(Succeed())
+}
+
+// withdraw deletes user's decision on prop, as user.
+func withdraw(ns, user string, prop *v1alpha1.PolicyProposal) {
+	GinkgoHelper()
+	Expect(as(user).Delete(ctx, &v1alpha1.PolicyApproval{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.ApprovalName(prop.Name, user)}})).To(Succeed())
 }
 
 func proposal(ns, name string) *v1alpha1.PolicyProposal {
@@ -158,7 +182,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		Expect(code).To(Equal(http.StatusNotFound), "the public listener does not serve change sets")
 
 		By("one approval is not enough")
-		decide(ns, "alice-1", "alice", first, v1alpha1.DecisionApprove)
+		decide(ns, "alice", first, v1alpha1.DecisionApprove)
 		Eventually(func() []v1alpha1.Vote { return proposal(ns, first.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(ConsistOf(HaveField("User", "alice")))
 		Expect(proposal(ns, first.Name).Status.Phase).To(Equal(v1alpha1.ProposalPending))
 		serverStays(ns, mast, "a.example=suspend", "own.example=suspend")
@@ -172,19 +196,20 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		Expect(old.Status.SupersededBy).To(Equal(second.Name))
 		Expect(old.Status.DecidedAt).NotTo(BeNil())
 		Expect(old.Status.Message).To(ContainSubstring("approvals of this one do not carry over"))
-		decide(ns, "bob-1", "bob", old, v1alpha1.DecisionApprove)
-		decide(ns, "alice-2", "alice", second, v1alpha1.DecisionApprove)
+		decide(ns, "bob", old, v1alpha1.DecisionApprove)
+		decide(ns, "alice", second, v1alpha1.DecisionApprove)
 		// Bob read the old change set and approves the new name with the
 		// hash he read: that approves nothing.
 		stale := second.DeepCopy()
 		stale.Spec.Hash = first.Spec.Hash
-		decide(ns, "bob-stale", "bob", stale, v1alpha1.DecisionApprove)
+		decide(ns, "bob", stale, v1alpha1.DecisionApprove)
 		Eventually(func() []v1alpha1.Vote { return proposal(ns, second.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(ConsistOf(HaveField("User", "alice")))
 		serverStays(ns, mast, "a.example=suspend", "own.example=suspend")
 		Expect(proposal(ns, second.Name).Status.Phase).To(Equal(v1alpha1.ProposalPending), "bob's approval of the superseded hash counted")
 
-		By("a second person approves: the servers get exactly the approved change set")
-		decide(ns, "bob-2", "bob", second, v1alpha1.DecisionApprove)
+		By("bob withdraws it and approves what he now reads: the servers get exactly the approved change set")
+		withdraw(ns, "bob", second)
+		decide(ns, "bob", second, v1alpha1.DecisionApprove)
 		Eventually(func(g Gomega) {
 			prop := proposal(ns, second.Name)
 			g.Expect(prop.Status.Phase).To(Equal(v1alpha1.ProposalApplied))
@@ -206,6 +231,15 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 			))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 
+		By("the transparency page's history says what was applied, who approved it and their comments")
+		Eventually(func(g Gomega) {
+			code, page := getBody(feedClusterURL + "/policies/" + ns + "/shared")
+			g.Expect(code).To(Equal(http.StatusOK))
+			g.Expect(page).To(ContainSubstring("<h2>History</h2>"))
+			g.Expect(page).To(ContainSubstring("Approved by alice: <q>looked at it</q>; bob: <q>looked at it</q>."))
+			g.Expect(page).To(ContainSubstring("c.example"))
+		}).WithTimeout(30 * time.Second).Should(Succeed())
+
 		By("history keeps historyLimit (1) decided proposals: the superseded one goes")
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: first.Name}, &v1alpha1.PolicyProposal{})
@@ -217,7 +251,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 			return namespace == ns && (name == "shared" || name == "shared-review" || name == first.Name || name == second.Name)
 		}
 		before := writes.count(mine)
-		decide(ns, "carol-late", "carol", second, v1alpha1.DecisionApprove)
+		decide(ns, "carol", second, v1alpha1.DecisionApprove)
 		Consistently(func() int64 { return writes.count(mine) }).WithTimeout(3 * time.Second).Should(Equal(before))
 		Expect(proposal(ns, second.Name).Status.Approvals).To(HaveLen(2), "a decided proposal's votes are final")
 	})
@@ -233,8 +267,8 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		serverStays(ns, mast, "a.example=suspend", "own.example=suspend")
 
 		By("two people reject it")
-		decide(ns, "carol", "carol", prop, v1alpha1.DecisionReject)
-		decide(ns, "dan", "dan", prop, v1alpha1.DecisionReject)
+		decide(ns, "carol", prop, v1alpha1.DecisionReject)
+		decide(ns, "dan", prop, v1alpha1.DecisionReject)
 		Eventually(func(g Gomega) {
 			g.Expect(proposal(ns, prop.Name).Status.Phase).To(Equal(v1alpha1.ProposalRejected))
 			p := fedPolicy(ns, "shared")
@@ -262,7 +296,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 
 		By("the saved state, deleted by hand, is written again at the next pass")
 		Expect(k8sClient.Delete(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shared-review"}})).To(Succeed())
-		decide(ns, "erin", "erin", prop, v1alpha1.DecisionApprove)
+		decide(ns, "erin", prop, v1alpha1.DecisionApprove)
 		Eventually(func() []v1alpha1.Vote { return proposal(ns, prop.Name).Status.Approvals }).WithTimeout(30 * time.Second).Should(HaveLen(1))
 		Eventually(func() error {
 			return k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "shared-review"}, &corev1.ConfigMap{})
