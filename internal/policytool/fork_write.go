@@ -21,8 +21,9 @@ type forkManifest struct {
 }
 
 type forkMeta struct {
-	Name      string `json:"name"`
-	Namespace string `json:"namespace,omitempty"`
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // WriteForkManifest writes the fork as YAML, after comments saying where
@@ -30,7 +31,7 @@ type forkMeta struct {
 func WriteForkManifest(w io.Writer, f *Forked) error {
 	p := f.Policy
 	out, err := yaml.Marshal(forkManifest{APIVersion: p.APIVersion, Kind: p.Kind,
-		Metadata: forkMeta{Name: p.Name, Namespace: p.Namespace}, Spec: p.Spec})
+		Metadata: forkMeta{Name: p.Name, Namespace: p.Namespace, Annotations: p.Annotations}, Spec: p.Spec})
 	if err != nil {
 		return err
 	}
@@ -52,6 +53,10 @@ func WriteForkReport(w io.Writer, f *Forked) error {
 		problems(nil, 0, f.Parsed.ObfuscatedRows, f.Parsed.Obfuscated))
 	if f.Format == moderation.FormatGoToSocialJSON || f.Format == moderation.FormatPlain {
 		fmt.Fprintf(&b, "Note: %s lists suspensions only; if the publisher also silences or rejects media, fork its Mastodon CSV (.csv) to keep those.\n", f.Format)
+	}
+	if f.Compact {
+		fmt.Fprintf(&b, "So many entries: each private comment says where it comes from in short; the annotations %s and %s say it in full.\n",
+			AnnotationForkedFrom, AnnotationForkedCopy)
 	}
 	if n := len(f.Parsed.CutComments); n > 0 {
 		fmt.Fprintf(&b, "%d public comments were longer than %d bytes: each is cut, and its private comment holds what followed.\n", n, moderation.MaxCommentBytes)
