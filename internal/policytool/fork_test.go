@@ -190,7 +190,7 @@ func TestForkIsDeterministic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f.Origin, f.Version = "list.txt", "v" // the two files differ only there
+		f.Origin, f.Version, f.Policy.Annotations = "list.txt", "v", nil // the two files differ only there
 		for j := range f.Policy.Spec.Entries {
 			f.Policy.Spec.Entries[j].PrivateComment = ""
 		}
