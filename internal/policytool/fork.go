@@ -244,12 +244,12 @@ const (
 	AnnotationForkedCopy = "fedcommons.io/forked-copy"
 )
 
-// The compact provenance: the source's first 40 characters and the
-// version's first 20 bytes (sha256: and 10 hex digits, or an ETag's
+// The compact provenance: the source's first 32 characters and the
+// version's first 18 bytes (sha256: and 8 hex digits, or an ETag's
 // start), enough to tell copies apart.
 const (
-	compactOrigin  = 40
-	compactVersion = 20
+	compactOrigin  = 32
+	compactVersion = 18
 )
 
 // sha256Of is the body's digest as recorded when the source gave no

@@ -32,9 +32,9 @@ func writeFile(t *testing.T, name, body string) string {
 // refuses it), a name the API server refuses although the engine reads it
 // ('--' in a label's third and fourth characters), a malformed row and a
 // canary are not in the fork, and the report names each with the reason.
-// Before fork existed there was nothing to fail; with the API check taken
-// out of admissible, ab--cd.example is kept and the apply test's
-// API server refuses the whole manifest.
+// With the API check taken out of admissible, ab--cd.example is kept
+// (checked: this test fails), and the API server refuses the whole
+// manifest (forkLeavesOut).
 func TestForkLeavesOutWhatTheOperatorRefuses(t *testing.T) {
 	path := writeFile(t, "list.csv", "#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"+
 		"zeta.example,silence,false,true,Spam,false\n"+
