@@ -92,6 +92,8 @@ type TooManyError struct {
 	Origin  string
 	Entries int
 	Bytes   int
+	// Source, for a URL, is the subscription to write instead.
+	Source string
 }
 
 func (e *TooManyError) Error() string {
@@ -99,8 +101,20 @@ func (e *TooManyError) Error() string {
 	if e.Entries <= MaxForkEntries {
 		what = fmt.Sprintf("%d entries making a manifest of %d KiB, more than the %d KiB the API server can be relied on to store", e.Entries, e.Bytes>>10, maxForkBytes>>10)
 	}
-	return fmt.Sprintf("%s lists %s: no manifest written. Subscribe to it as a source instead (spec.sources, with a url and a format), "+
+	msg := fmt.Sprintf("%s lists %s: no manifest written. Subscribe to it as a source instead (spec.sources, with a url and a format), "+
 		"or fork a smaller list", e.Origin, what)
+	if e.Source != "" {
+		msg += ":\n" + e.Source
+	}
+	return msg
+}
+
+// subscription is the spec.sources item that follows the list instead.
+func subscription(got *sourceCopy, format moderation.Format) string {
+	if !got.url {
+		return ""
+	}
+	return fmt.Sprintf("  sources:\n    - name: %s\n      url: %s\n      format: %s\n", strings.TrimPrefix(defaultName(got.name), "forked-"), got.origin, format)
 }
 
 // Fork reads the list at source (an http(s) URL, else a file) and makes
@@ -128,7 +142,7 @@ func Fork(ctx context.Context, source string, opts ForkOptions) (*Forked, error)
 	}
 	f.LeftOut = left
 	if len(kept) > MaxForkEntries {
-		return nil, &TooManyError{Origin: f.Origin, Entries: len(kept)}
+		return nil, &TooManyError{Origin: f.Origin, Entries: len(kept), Source: subscription(got, f.Format)}
 	}
 	name := opts.Name
 	if name == "" {
@@ -163,7 +177,7 @@ func Fork(ctx context.Context, source string, opts ForkOptions) (*Forked, error)
 			return f, nil
 		}
 	}
-	return nil, &TooManyError{Origin: f.Origin, Entries: len(kept), Bytes: size}
+	return nil, &TooManyError{Origin: f.Origin, Entries: len(kept), Bytes: size, Source: subscription(got, f.Format)}
 }
 
 // admissible keeps the entries the engine would apply as local entries

@@ -120,7 +120,16 @@ func TestForkRefusesWhatDoesNotFit(t *testing.T) {
 		f.Policy.Annotations[AnnotationForkedFrom] != ok || f.Policy.Annotations[AnnotationForkedCopy] != f.Version {
 		t.Errorf("compact %v, private comment %q, annotations %v", f.Compact, pc, f.Policy.Annotations)
 	}
-	for name, body := range map[string]string{"many.csv": list(MaxForkEntries+1, 0), "wordy.csv": list(3000, 300)} {
+	// From a URL, the refusal writes the subscription to use instead.
+	many := list(MaxForkEntries+1, 0)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, many) }))
+	defer srv.Close()
+	_, err = Fork(context.Background(), srv.URL+"/feeds/big.csv", ForkOptions{Fetcher: loopbackFetcher()})
+	if want := "lists 5001 entries, more than the 5000 a FederationPolicy holds of its own: no manifest written. Subscribe to it as a source instead" +
+		" (spec.sources, with a url and a format), or fork a smaller list:\n  sources:\n    - name: big\n      url: " + srv.URL + "/feeds/big.csv\n      format: mastodon-csv\n"; err == nil || !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("got %v, want it to end with %q", err, want)
+	}
+	for name, body := range map[string]string{"many.csv": many, "wordy.csv": list(3000, 300)} {
 		_, err := Fork(context.Background(), writeFile(t, name, body), ForkOptions{Now: forkTime})
 		var tooMany *TooManyError
 		if !errors.As(err, &tooMany) || !strings.Contains(err.Error(), "Subscribe to it as a source instead") {
