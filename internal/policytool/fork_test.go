@@ -63,7 +63,7 @@ func TestForkLeavesOutWhatTheOperatorRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"as mastodon-csv (format from the extension of list.csv): 2 entries kept, 2 left out",
+		"as mastodon-csv (format from the extension of list.csv): 2 entries kept, 2 refused",
 		"co.uk: public suffix co.uk",
 		"ab--cd.example: a label with '--'",
 		`line 5: `, "not a domain!",

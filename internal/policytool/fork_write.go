@@ -38,7 +38,7 @@ func WriteForkManifest(w io.Writer, f *Forked) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by fedcommons policy fork from %s\n", f.Origin)
 	fmt.Fprintf(&b, "# read on %s as %s (format from %s), %s.\n", f.FetchedAt.Format("2006-01-02T15:04:05Z"), f.Format, f.FormatFrom, f.Version)
-	fmt.Fprintf(&b, "# %d entries, now this policy's own decisions; %d left out.\n", len(p.Spec.Entries), len(f.LeftOut))
+	fmt.Fprintf(&b, "# %d entries, now this policy's own decisions; %d refused (fork lists them on stderr).\n", len(p.Spec.Entries), len(f.LeftOut))
 	b.Write(out)
 	_, err = io.WriteString(w, b.String())
 	return err
@@ -48,7 +48,7 @@ func WriteForkManifest(w io.Writer, f *Forked) error {
 // was left out, entry by entry with the reason.
 func WriteForkReport(w io.Writer, f *Forked) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Read %s as %s (format from %s): %d entries kept, %d left out%s.\n",
+	fmt.Fprintf(&b, "Read %s as %s (format from %s): %d entries kept, %d refused%s.\n",
 		f.Origin, f.Format, f.FormatFrom, len(f.Policy.Spec.Entries), len(f.LeftOut),
 		problems(nil, 0, f.Parsed.ObfuscatedRows, f.Parsed.Obfuscated))
 	if f.Format == moderation.FormatGoToSocialJSON || f.Format == moderation.FormatPlain {
