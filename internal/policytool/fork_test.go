@@ -169,9 +169,12 @@ func TestForkFormats(t *testing.T) {
 	} {
 		f, err := Fork(context.Background(), srv.URL+path, ForkOptions{Fetcher: loopbackFetcher(), Now: forkTime})
 		got := ""
-		if err != nil {
+		switch {
+		case err != nil:
 			got = err.Error()
-		} else {
+		case len(f.Policy.Spec.Entries) == 0:
+			got = fmt.Sprintf("%s from %s: no entries", f.Format, f.FormatFrom)
+		default:
 			got = fmt.Sprintf("%s from %s: %s", f.Format, f.FormatFrom, f.Policy.Spec.Entries[0].Action)
 		}
 		if !strings.Contains(got, want) {
