@@ -21,7 +21,7 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"--help"}, {"manager", "--help"}, {"manager", "-h"}, {"policy", "--help"}, {"policy", "explain", "--help"}, {"policy", "diff", "-h"},
-		{"policy", "review", "--help"}, {"policy", "approve", "-h"}, {"policy", "reject", "-h"},
+		{"policy", "review", "--help"}, {"policy", "fork", "--help"}, {"policy", "approve", "-h"}, {"policy", "reject", "-h"},
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
@@ -34,6 +34,9 @@ func TestHelpExitsZero(t *testing.T) {
 		if (len(args) == 1 || args[0] == "policy" && len(args) == 2) &&
 			!(strings.Contains(string(out), "fedcommons policy review") && strings.Contains(string(out), "fedcommons policy approve")) {
 			t.Errorf("fedcommons %s does not list the review verbs:\n%s", strings.Join(args, " "), out)
+		}
+		if args[0] == "policy" && len(args) == 2 && !strings.Contains(string(out), "fedcommons policy fork") {
+			t.Errorf("fedcommons %s does not list fork:\n%s", strings.Join(args, " "), out)
 		}
 		if args[0] == "manager" && !strings.Contains(string(out), "/policies/NAMESPACE/NAME.csv") {
 			t.Errorf("fedcommons %s does not document the feed paths:\n%s", strings.Join(args, " "), out)

@@ -17,6 +17,7 @@ import (
 const policyUsage = `Usage:
   fedcommons policy explain [flags] -f MANIFEST [-f MANIFEST ...] DOMAIN ...
   fedcommons policy diff [flags] OLD-MANIFEST NEW-MANIFEST
+  fedcommons policy fork [flags] URL-or-FILE > policy.yaml
   fedcommons policy review [-n NAMESPACE | --all]
   fedcommons policy approve|reject NAME [-n NAMESPACE] [--comment TEXT]
 
@@ -29,6 +30,10 @@ any Instance in the manifests protected.
            each source's word, and any refusal.
   diff     lists the domains whose effective entry a change to the policy
            adds, removes or changes, with why, e.g. to review a pull request.
+
+  fork     copies a published policy (a feed URL or a file) into a
+           FederationPolicy manifest of your own, each entry's origin kept
+           in its private comment.
 
 A policyRef source names a policy computed inside a cluster: give its
 published feed with --source NAME=FILE, or it counts as listing nothing.
@@ -51,9 +56,12 @@ func runPolicy(args []string, stdout io.Writer) error {
 	if len(args) > 0 && (args[0] == "review" || args[0] == "approve" || args[0] == "reject") {
 		return runReview(args[0], args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "fork" {
+		return runFork(args[1:], stdout)
+	}
 	if len(args) == 0 || (args[0] != "explain" && args[0] != "diff") {
 		fmt.Fprint(os.Stderr, policyUsage)
-		return errors.New("want explain, diff, review, approve or reject")
+		return errors.New("want explain, diff, fork, review, approve or reject")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("policy "+verb, flag.ContinueOnError)

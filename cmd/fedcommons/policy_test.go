@@ -61,11 +61,57 @@ func TestPolicyCommand(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"show"}, "want explain, diff, review, approve or reject"},
+		{[]string{"show"}, "want explain, diff, fork, review, approve or reject"},
 		{[]string{"explain", "-f", policy}, "at least one DOMAIN"},
 		{[]string{"diff", policy}, "OLD-MANIFEST and NEW-MANIFEST"},
 		{[]string{"explain", "-f", policy, "--source", "upstream", "a.example"}, `want NAME=FILE`},
 		{[]string{"explain", "-f", policy, "--source-allow-cidrs", "10.0.0.0/33", "a.example"}, "--source-allow-cidrs"},
+	} {
+		err := runPolicy(tc.args, &out)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error with %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestPolicyFork: the manifest fork writes is one explain reads, with the
+// list's decisions as the policy's own; bad flags are refused before
+// anything is read.
+func TestPolicyFork(t *testing.T) {
+	dir := t.TempDir()
+	list := filepath.Join(dir, "theirs.csv")
+	if err := os.WriteFile(list, []byte("#domain,#severity,#reject_media,#reject_reports,#public_comment,#obfuscate\n"+
+		"loud.example,silence,false,true,Spam,false\nuk,suspend,false,false,,false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var manifest bytes.Buffer
+	if err := runPolicy([]string{"fork", list, "--name", "ours", "--namespace", "riverside"}, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(manifest.String(), "name: ours\n  namespace: riverside\n") || strings.Contains(manifest.String(), "domain: uk") {
+		t.Errorf("manifest:\n%s", manifest.String())
+	}
+	forked := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(forked, manifest.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := runPolicy([]string{"explain", "-f", forked, "--notes=false", "loud.example"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	// explain quotes the private comment: where the decision came from.
+	if want := "loud.example: silence + reject reports (local decision)\n  local entry says silence + reject reports: Forked from " + list + " on "; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("explain on the fork:\n%s\nwant it to start with:\n%s", out.String(), want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fork"}, "one URL or FILE"},
+		{[]string{"fork", list, "--format", "excel"}, `unknown format "excel"`},
+		{[]string{"fork", list, "--name", "Ours!"}, `--name "Ours!"`},
+		{[]string{"fork", forked}, "cannot tell the format"},
+		{[]string{"fork", "ftp://example.org/list.csv"}, "only http and https"},
 	} {
 		err := runPolicy(tc.args, &out)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -63,6 +63,11 @@ type ParseOptions struct {
 	// of 100,000 entries step by step was a tenth of parsing (issue 16
 	// item 4). It never lets more through than the caps.
 	SizeHint int64
+	// KeepCutComments keeps, in ParseResult.CutComments, each public
+	// comment cut to MaxCommentBytes as the feed had it (cleaned): a fork
+	// of the list records the rest where a moderator can read it. The
+	// input's MaxBytes bounds what this keeps.
+	KeepCutComments bool
 }
 
 // bytesPerRow is a low estimate of a row's size in a real feed (the lists
@@ -109,6 +114,9 @@ type ParseResult struct {
 	Skipped int
 	// TruncatedComments counts comments cut to MaxCommentBytes.
 	TruncatedComments int
+	// CutComments holds, by domain, the whole comments that were cut,
+	// when ParseOptions.KeepCutComments asked for them.
+	CutComments map[string]string
 }
 
 // ErrTooLarge is returned when an input exceeds one of the caps: its
@@ -160,6 +168,7 @@ type builder struct {
 	maxEntries int
 	maxKept    int
 	rows       int
+	keepCut    bool
 }
 
 func newBuilder(opts ParseOptions) *builder {
@@ -168,7 +177,7 @@ func newBuilder(opts ParseOptions) *builder {
 		rows = min(rows, opts.MaxKept)
 	}
 	rows = max(rows, 0)
-	b := &builder{seen: make(map[string]int, rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept}
+	b := &builder{seen: make(map[string]int, rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept, keepCut: opts.KeepCutComments}
 	if rows > 0 {
 		b.result.Entries = make([]Entry, 0, rows)
 	}
@@ -263,6 +272,12 @@ func (b *builder) add(line int, record row, e Entry) error {
 	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
+		if b.keepCut {
+			if b.result.CutComments == nil {
+				b.result.CutComments = map[string]string{}
+			}
+			b.result.CutComments[domain] = strings.Clone(e.PublicComment)
+		}
 		e.PublicComment = strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes))
 		b.result.TruncatedComments++
 	} else {

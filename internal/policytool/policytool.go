@@ -10,6 +10,10 @@
 // with the same parsers. A policyRef source names a policy computed inside
 // a cluster; offline it can be given as a file (the published feed), and
 // otherwise contributes nothing, which is said in the notes.
+//
+// It also runs `fedcommons policy fork` (fork*.go): a published list read
+// the same way, made a FederationPolicy of one's own entries that the API
+// server will take.
 package policytool
 
 import (
