@@ -78,8 +78,8 @@ func runScript(t *testing.T, as *runAs, shell, script string, env ...string) (st
 // manifest is manifest.json as the backup script writes it.
 type manifest struct {
 	Format, Name, Software, Version, Database, Created string
-	Size                                              int64
-	Parts                                             []struct {
+	Size                                               int64
+	Parts                                              []struct {
 		File   string
 		Size   int64
 		SHA256 string
