@@ -150,8 +150,12 @@ UPDATE totals SET n = 5000;`)
 	data2 := filepath.Join(t.TempDir(), "storage")
 	db2 := filepath.Join(data2, "sqlite.db")
 	renv := append(env[:len(env):len(env)], "SQLITE_DB="+db2, "MEDIA_DIR="+data2)
-	if out, err := runScript(t, nil, shell, RestoreScript(), renv...); err != nil {
+	out, err = runScript(t, nil, shell, RestoreScript(), renv...)
+	if err != nil {
 		t.Fatalf("restore script: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "was taken from gotosocial 0.20.1; this Instance runs 0.20.1") {
+		t.Errorf("the restore does not say which version the backup came from:\n%s", out)
 	}
 	q := fmt.Sprintf("SELECT id, hex(sha3(body)), note FROM items WHERE id <= %d ORDER BY id", n)
 	if a, b := sqlite(t, db, q), sqlite(t, db2, q); a != b {

@@ -12,6 +12,10 @@ grep -q "\"database\": \"$DB_KIND\"" "$dir/manifest.json" || die "backup $BACKUP
 if [ -n "${SOFTWARE:-}" ]; then
 	grep -q "\"software\": \"$SOFTWARE\"" "$dir/manifest.json" || die "backup $BACKUP_NAME is not of $SOFTWARE (see its manifest.json)"
 fi
+v=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' "$dir/manifest.json")
+# An older backup is fine (the software migrates it as in an upgrade); the
+# versions are said so that a sysadmin can tell.
+say "backup $BACKUP_NAME was taken from ${SOFTWARE:-the software} $v; this Instance runs ${SOFTWARE_VERSION:-an unknown version}"
 say "checking the checksums of backup $BACKUP_NAME"
 (cd "$dir" && sha256sum -c SHA256SUMS) || die "backup $BACKUP_NAME does not match its checksums: it is damaged"
 
@@ -54,3 +58,6 @@ sqlite)
 esac
 sync
 say "restore of $BACKUP_NAME complete"
+if [ -n "${TERMINATION_LOG:-}" ]; then
+	printf '{"name": "%s", "version": "%s"}\n' "$BACKUP_NAME" "$v" >"$TERMINATION_LOG" || true
+fi
