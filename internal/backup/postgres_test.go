@@ -115,6 +115,13 @@ func pgSnapshot(t *testing.T, s *pgServer, db string) string {
 
 func TestPostgresRoundTrip(t *testing.T) {
 	s := startPostgres(t)
+	for _, shell := range shells(t) {
+		t.Run(shell, func(t *testing.T) { postgresRoundTrip(t, s, shell) })
+	}
+}
+
+func postgresRoundTrip(t *testing.T, s *pgServer, shell string) {
+	s.psql(t, "postgres", "DROP DATABASE IF EXISTS social")
 	s.psql(t, "postgres", "CREATE DATABASE social")
 	s.psql(t, "social", pgSchema)
 	before := pgSnapshot(t, s, "social")
@@ -126,7 +133,7 @@ func TestPostgresRoundTrip(t *testing.T) {
 	name := Name(time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC))
 	env := append(slices.Clone(s.env), "BACKUP_ROOT="+root, "BACKUP_NAME="+name, "SOFTWARE=mastodon", "SOFTWARE_VERSION=4.5.2",
 		"DB_KIND=postgres", "PGDATABASE=social", "KEEP_LAST=3", "TERMINATION_LOG="+filepath.Join(s.sock, "termination"))
-	if out, err := runScript(t, s.as, "sh", BackupScript(), env...); err != nil {
+	if out, err := runScript(t, s.as, shell, BackupScript(), env...); err != nil {
 		t.Fatalf("backup script: %v\n%s", err, out)
 	}
 	m := checkManifest(t, filepath.Join(root, name), "mastodon", "postgres", "database.pgdump")
@@ -135,14 +142,14 @@ func TestPostgresRoundTrip(t *testing.T) {
 	}
 
 	// Restoring over data is refused and leaves the data alone.
-	if out, err := runScript(t, s.as, "sh", RestoreScript(), env...); err == nil || !strings.Contains(out, "is not empty") {
+	if out, err := runScript(t, s.as, shell, RestoreScript(), env...); err == nil || !strings.Contains(out, "is not empty") {
 		t.Fatalf("restore into a database with data: err %v, want a refusal\n%s", err, out)
 	}
 
 	// The Instance is gone; a new one gets a new, empty database.
 	s.psql(t, "postgres", "DROP DATABASE social")
 	s.psql(t, "postgres", "CREATE DATABASE social")
-	if out, err := runScript(t, s.as, "sh", RestoreScript(), env...); err != nil {
+	if out, err := runScript(t, s.as, shell, RestoreScript(), env...); err != nil {
 		t.Fatalf("restore script: %v\n%s", err, out)
 	}
 	if after := pgSnapshot(t, s, "social"); after != before {

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,10 +96,8 @@ func TestPruneScriptMatchesPrune(t *testing.T) {
 				// than every complete backup (still being written) stays.
 				mustWrite(t, filepath.Join(root, "20200101T000000Z", "database.pgdump"), "partial")
 				mustWrite(t, filepath.Join(root, "20991231T000000Z", "database.pgdump"), "in progress")
-				cmd := exec.Command(shell, "-c", PruneScript())
-				cmd.Env = append(os.Environ(), "BACKUP_ROOT="+root,
-					"KEEP_LAST="+itoa(max(c.r.KeepLast, 1)), "KEEP_DAILY="+itoa(c.r.KeepDaily), "KEEP_WEEKLY="+itoa(c.r.KeepWeekly))
-				if out, err := cmd.CombinedOutput(); err != nil {
+				if out, err := runScript(t, nil, shell, PruneScript(), "BACKUP_ROOT="+root,
+					"KEEP_LAST="+itoa(max(c.r.KeepLast, 1)), "KEEP_DAILY="+itoa(c.r.KeepDaily), "KEEP_WEEKLY="+itoa(c.r.KeepWeekly)); err != nil {
 					t.Fatalf("prune: %v\n%s", err, out)
 				}
 				want := []string{"20991231T000000Z"}

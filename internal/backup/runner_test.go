@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -67,8 +68,23 @@ func (a *runAs) cmd(name string, args ...string) *exec.Cmd {
 // to the test's environment, and returns its combined output.
 func runScript(t *testing.T, as *runAs, shell, script string, env ...string) (string, error) {
 	t.Helper()
+	env = append(os.Environ(), env...)
+	if shell == "busybox" {
+		dir, err := busyboxPath()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := os.Getenv("PATH")
+		for _, e := range env {
+			if p, ok := strings.CutPrefix(e, "PATH="); ok {
+				path = p
+			}
+		}
+		env = append(env, "PATH="+dir+string(os.PathListSeparator)+path)
+		shell = filepath.Join(dir, "sh")
+	}
 	c := as.cmd(shell, "-c", script)
-	c.Env = append(os.Environ(), env...)
+	c.Env = env
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	err := c.Run()

@@ -210,3 +210,31 @@ func compareTrees(t *testing.T, a, b, skip string) {
 		}
 	}
 }
+
+// A new GoToSocial has a database and no media yet: the archive is empty,
+// and it restores.
+func TestSQLiteNoMediaYet(t *testing.T) {
+	needSQLite(t)
+	for _, shell := range shells(t) {
+		t.Run(shell, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "storage")
+			db := filepath.Join(data, "sqlite.db")
+			if err := os.MkdirAll(data, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			sqlite(t, db, "PRAGMA journal_mode=WAL; CREATE TABLE t (x); INSERT INTO t VALUES ('première')")
+			root := filepath.Join(t.TempDir(), "backups")
+			env := []string{"BACKUP_ROOT=" + root, "BACKUP_NAME=20261202T030000Z", "SOFTWARE=gotosocial", "SOFTWARE_VERSION=0.20.1", "DB_KIND=sqlite", "SQLITE_DB=" + db, "MEDIA_DIR=" + data}
+			if out, err := runScript(t, nil, shell, BackupScript(), env...); err != nil {
+				t.Fatalf("backup: %v\n%s", err, out)
+			}
+			data2 := filepath.Join(t.TempDir(), "storage")
+			if out, err := runScript(t, nil, shell, RestoreScript(), append(env, "SQLITE_DB="+filepath.Join(data2, "sqlite.db"), "MEDIA_DIR="+data2)...); err != nil {
+				t.Fatalf("restore: %v\n%s", err, out)
+			}
+			if got := sqlite(t, filepath.Join(data2, "sqlite.db"), "SELECT x FROM t"); got != "première" {
+				t.Errorf("restored %q", got)
+			}
+		})
+	}
+}

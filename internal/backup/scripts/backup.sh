@@ -47,14 +47,25 @@ parts=$db
 if [ -n "${MEDIA_DIR:-}" ]; then
 	[ -d "$MEDIA_DIR" ] || die "no media directory at $MEDIA_DIR"
 	say "archiving local media from $MEDIA_DIR"
+	# The database lives next to the media (GoToSocial): it is in the
+	# backup through VACUUM INTO, never as a raw copy of a live file. The
+	# top-level entries are listed one by one because busybox's tar may be
+	# built without --exclude.
+	b=-
+	[ "$DB_KIND" = sqlite ] && b=${SQLITE_DB##*/}
 	set --
-	if [ "$DB_KIND" = sqlite ]; then
-		# The database lives next to the media (GoToSocial): it is in the
-		# backup through VACUUM INTO, never as a raw copy of a live file.
-		b=${SQLITE_DB##*/}
-		set -- --exclude="./$b" --exclude="./$b-wal" --exclude="./$b-shm" --exclude="./$b-journal"
+	for f in "$MEDIA_DIR"/* "$MEDIA_DIR"/.[!.]* "$MEDIA_DIR"/..?*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		n=${f##*/}
+		case $n in "$b" | "$b-wal" | "$b-shm" | "$b-journal") continue ;; esac
+		set -- "$@" "./$n"
+	done
+	if [ $# -gt 0 ]; then
+		tar -cf "$dir/media.tar" -C "$MEDIA_DIR" "$@"
+	else
+		# An empty archive: two zero blocks, padded to tar's record size.
+		head -c 10240 /dev/zero >"$dir/media.tar"
 	fi
-	tar -cf "$dir/media.tar" "$@" -C "$MEDIA_DIR" .
 	parts="$parts media.tar"
 fi
 
