@@ -182,12 +182,13 @@ type InstanceSpec struct {
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	// backup schedules backups of the server's database and local media
-	// (see docs/backups.md).
+	// (see docs/backups.md). Validated, but not acted on yet: the operator
+	// does not schedule backups in this release.
 	// +optional
 	Backup *BackupSpec `json:"backup,omitempty"`
 
 	// restore, set when the Instance is created, restores a backup before the
-	// first rollout.
+	// first rollout. Validated, but not acted on yet (see docs/backups.md).
 	// +optional
 	Restore *RestoreSpec `json:"restore,omitempty"`
 
