@@ -212,7 +212,9 @@ func compareTrees(t *testing.T, a, b, skip string) {
 }
 
 // A new GoToSocial has a database and no media yet: the archive is empty,
-// and it restores.
+// and it restores. A retried backup Job with a fixed name (the one-off
+// backup before an upgrade) succeeds whether its first attempt finished or
+// was cut short.
 func TestSQLiteNoMediaYet(t *testing.T) {
 	needSQLite(t)
 	for _, shell := range shells(t) {
@@ -228,6 +230,16 @@ func TestSQLiteNoMediaYet(t *testing.T) {
 			if out, err := runScript(t, nil, shell, BackupScript(), env...); err != nil {
 				t.Fatalf("backup: %v\n%s", err, out)
 			}
+			// A retried Job: a complete backup stands, a partial one is redone.
+			if out, err := runScript(t, nil, shell, BackupScript(), env...); err != nil || !strings.Contains(out, "already complete") {
+				t.Errorf("backup again under the same name: %v\n%s", err, out)
+			}
+			partial := filepath.Join(root, "20261202T040000Z")
+			mustWrite(t, filepath.Join(partial, "database.sqlite"), "cut short")
+			if out, err := runScript(t, nil, shell, BackupScript(), append(env, "BACKUP_NAME=20261202T040000Z")...); err != nil || !strings.Contains(out, "an earlier attempt cut short") {
+				t.Errorf("backup over a partial attempt: %v\n%s", err, out)
+			}
+			checkManifest(t, partial, "gotosocial", "sqlite", "database.sqlite", "media.tar")
 			data2 := filepath.Join(t.TempDir(), "storage")
 			if out, err := runScript(t, nil, shell, RestoreScript(), append(env, "SQLITE_DB="+filepath.Join(data2, "sqlite.db"), "MEDIA_DIR="+data2)...); err != nil {
 				t.Fatalf("restore: %v\n%s", err, out)

@@ -14,10 +14,25 @@ name_ok "$name" || die "backup name $name is not a UTC time such as 20261202T030
 word_ok "${SOFTWARE:-}" || die "SOFTWARE is not set or not a plain word"
 word_ok "${SOFTWARE_VERSION:-}" || die "SOFTWARE_VERSION is not set or not a plain version"
 dir=$BACKUP_ROOT/$name
-[ -e "$dir" ] && die "$dir already exists: refusing to write over another backup"
-mkdir -p "$dir"
+if [ -f "$dir/manifest.json" ]; then
+	# A retried Job whose first attempt finished the backup (and failed
+	# later): the backup stands, never rewritten.
+	say "backup $name is already complete"
+	done=1
+else
+	# A partial directory of the same name is this Job's own earlier
+	# attempt, cut short: start it again.
+	if [ -e "$dir" ]; then
+		say "removing $name: an earlier attempt cut short"
+		rm -rf "${dir:?}"
+	fi
+	mkdir -p "$dir"
+	done=0
+fi
 created=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
+# Not indented: the block holds the manifest's here-document.
+if [ "$done" = 0 ]; then
 case $DB_KIND in
 postgres)
 	db=database.pgdump
@@ -96,6 +111,8 @@ cat >"$dir/manifest.json.tmp" <<JSON
 JSON
 mv "$dir/manifest.json.tmp" "$dir/manifest.json"
 sync
+fi
+total=$(sed -n 's/^  "size": \([0-9]*\),$/\1/p' "$dir/manifest.json")
 say "backup $name complete: $total bytes in $dir"
 if [ -n "${TERMINATION_LOG:-}" ]; then
 	printf '{"name": "%s", "size": %s}\n' "$name" "$total" >"$TERMINATION_LOG" || true
