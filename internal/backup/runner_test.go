@@ -58,6 +58,8 @@ func sharedDir(t *testing.T, as *runAs) string {
 
 func (a *runAs) cmd(name string, args ...string) *exec.Cmd {
 	c := exec.Command(name, args...)
+	// The checkout may not be readable by the non-root user.
+	c.Dir = os.TempDir()
 	if a != nil {
 		c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: a.uid, Gid: a.gid}}
 	}
