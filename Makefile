@@ -79,6 +79,10 @@ fuzz: ## Run every fuzz target for FUZZTIME.
 conformance: ## Drivers and fakes against a real GoToSocial (GOTOSOCIAL_BIN, default ../shared/tools/gotosocial) and Mastodon's recorded answers.
 	GOTOSOCIAL_BIN="$${GOTOSOCIAL_BIN:-$(wildcard ../shared/tools/gotosocial)}" go test -race -count=1 -v ./test/conformance/
 
+.PHONY: test-backup
+test-backup: ## Backup and restore scripts round trips against a real PostgreSQL (PG_BINDIR, default the newest /usr/lib/postgresql/*/bin), sqlite3 and busybox.
+	go test -count=1 -v ./internal/backup/
+
 .PHONY: bench
 bench: ## Engine benchmarks (figures for the closing notes).
 	go test -run '^$$' -bench . -benchmem ./internal/moderation/...

@@ -87,6 +87,8 @@ const (
 // +kubebuilder:validation:XValidation:rule="!has(self.accountDomain) || self.domain == self.accountDomain || self.domain.endsWith('.' + self.accountDomain)",message="domain must be accountDomain itself or a subdomain of it (e.g. domain social.example.org with accountDomain example.org)"
 // +kubebuilder:validation:XValidation:rule="!has(self.database) || self.database.engine != 'sqlite' || self.software == 'gotosocial'",message="database.engine sqlite is only supported by gotosocial; use postgres"
 // +kubebuilder:validation:XValidation:rule="!has(self.redis) || self.software == 'mastodon'",message="redis is only used by mastodon"
+// +kubebuilder:validation:XValidation:rule="!has(self.external) || !(has(self.backup) || has(self.restore))",message="backup and restore apply to a server the operator hosts: remove them for an external server"
+// +kubebuilder:validation:XValidation:rule="!has(self.restore) || (has(oldSelf.restore) && self.restore == oldSelf.restore)",message="restore applies only when the Instance is created (before its first rollout): it cannot be added or changed afterwards; remove it, or create a new Instance to restore into"
 type InstanceSpec struct {
 	// software the server runs. Hometown and glitch-soc are "mastodon" with
 	// another image. Cannot be changed.
@@ -178,6 +180,17 @@ type InstanceSpec struct {
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// backup schedules backups of the server's database and local media
+	// (see docs/backups.md). Validated, but not acted on yet: the operator
+	// does not schedule backups in this release.
+	// +optional
+	Backup *BackupSpec `json:"backup,omitempty"`
+
+	// restore, set when the Instance is created, restores a backup before the
+	// first rollout. Validated, but not acted on yet (see docs/backups.md).
+	// +optional
+	Restore *RestoreSpec `json:"restore,omitempty"`
 
 	// external, when set, describes a server hosted elsewhere: nothing is
 	// deployed, but the community's moderation is pushed to it through its
@@ -568,6 +581,10 @@ type InstanceStatus struct {
 	// federation is the state of moderation on the server.
 	// +optional
 	Federation *FederationSyncStatus `json:"federation,omitempty"`
+
+	// backup is the state of the Instance's backups.
+	// +optional
+	Backup *BackupStatus `json:"backup,omitempty"`
 }
 
 // UpgradeStatus follows the upgrade steps from one version to another.

@@ -263,6 +263,12 @@ const (
 	defaultRedisPass = "password"
 )
 
+// DatabaseConnection is how the Instance's processes reach its database
+// (the backup and restore Jobs reach it the same way).
+func DatabaseConnection(inst *v1alpha1.Instance, p *software.Profile) software.DatabaseConn {
+	return databaseConn(inst, p)
+}
+
 func databaseConn(inst *v1alpha1.Instance, p *software.Profile) software.DatabaseConn {
 	engine := DatabaseEngine(inst, p)
 	if engine == v1alpha1.DatabaseSQLite {

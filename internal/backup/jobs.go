@@ -1,0 +1,184 @@
+package backup
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/resources"
+	"github.com/fedcommons/fedcommons/internal/software"
+)
+
+const (
+	backupMount = "/backup"
+	// A backup or restore that has not finished in a day is stuck (a
+	// database that does not answer, a full volume): fail it visibly.
+	jobDeadline = int64(24 * 3600)
+	// postgresUID/GID: the alpine postgres image's user, for Jobs that do
+	// not touch the data volume.
+	postgresUID, postgresGID = 70, 70
+)
+
+// CronJobName is the backup CronJob's name. "-bkup", not "-backup": a
+// CronJob's name is limited to 52 characters and a GoToSocial Instance's
+// to 47 (see the admission rule on Instance names).
+func CronJobName(inst *v1alpha1.Instance) string { return inst.Name + "-bkup" }
+
+// RestoreJobName is the restore Job's name.
+func RestoreJobName(inst *v1alpha1.Instance) string { return inst.Name + "-restore" }
+
+// Input is what the builders need besides the Instance's spec.
+type Input struct {
+	Instance *v1alpha1.Instance
+	Profile  *software.Profile
+	// Version of the software running (recorded in the manifest).
+	Version string
+	// PostgresServerImage is the image the PostgreSQL server runs
+	// (resources.PostgresImage when bundled); it sets the client's major
+	// version. Unused for SQLite.
+	PostgresServerImage string
+	Params              resources.Params
+}
+
+// BackupCronJob is the CronJob taking spec.backup's scheduled backups.
+func BackupCronJob(in Input) (*batchv1.CronJob, error) {
+	spec := in.Instance.Spec.Backup
+	if spec == nil {
+		return nil, fmt.Errorf("instance %s has no spec.backup", in.Instance.Name)
+	}
+	job, err := backupJob(in, spec, "")
+	if err != nil {
+		return nil, err
+	}
+	return &batchv1.CronJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+		ObjectMeta: meta(in, CronJobName(in.Instance), "backup"),
+		Spec: batchv1.CronJobSpec{
+			Schedule: spec.Schedule,
+			TimeZone: ptr("Etc/UTC"),
+			// Two backups writing at once would each prune the other's
+			// partial directory.
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			StartingDeadlineSeconds:    ptr(int64(3600)),
+			Suspend:                    ptr(in.Instance.Spec.Suspend),
+			SuccessfulJobsHistoryLimit: ptr(int32(3)),
+			FailedJobsHistoryLimit:     ptr(int32(3)),
+			JobTemplate:                batchv1.JobTemplateSpec{ObjectMeta: job.ObjectMeta, Spec: job.Spec},
+		},
+	}, nil
+}
+
+// BackupJob is a one-off backup named backupName (such as the backup taken
+// before an upgrade), run by a Job called jobName.
+func BackupJob(in Input, jobName, backupName string) (*batchv1.Job, error) {
+	if in.Instance.Spec.Backup == nil {
+		return nil, fmt.Errorf("instance %s has no spec.backup: nowhere to write a backup", in.Instance.Name)
+	}
+	if _, err := ParseName(backupName); err != nil {
+		return nil, err
+	}
+	job, err := backupJob(in, in.Instance.Spec.Backup, backupName)
+	if err != nil {
+		return nil, err
+	}
+	if len(jobName) > 63 {
+		return nil, fmt.Errorf("job name %s is longer than 63 characters", jobName)
+	}
+	job.Name = jobName
+	return job, nil
+}
+
+func backupJob(in Input, spec *v1alpha1.BackupSpec, backupName string) (*batchv1.Job, error) {
+	pvc, err := pvcOf(spec.Destination.S3, spec.Destination.PVC)
+	if err != nil {
+		return nil, err
+	}
+	r := RetentionOf(spec.Retention)
+	extra := []corev1.EnvVar{
+		{Name: "KEEP_LAST", Value: strconv.Itoa(r.KeepLast)},
+		{Name: "KEEP_DAILY", Value: strconv.Itoa(r.KeepDaily)},
+		{Name: "KEEP_WEEKLY", Value: strconv.Itoa(r.KeepWeekly)},
+	}
+	if backupName != "" {
+		extra = append(extra, corev1.EnvVar{Name: "BACKUP_NAME", Value: backupName})
+	}
+	return job(in, "backup", BackupScript(), pvc, extra, false)
+}
+
+// RestoreJob restores spec.restore.from before the Instance's first
+// rollout: the server must not be running (its database empty, its data
+// volume without a database).
+func RestoreJob(in Input) (*batchv1.Job, error) {
+	rs := in.Instance.Spec.Restore
+	if rs == nil {
+		return nil, fmt.Errorf("instance %s has no spec.restore", in.Instance.Name)
+	}
+	if _, err := ParseName(rs.From.Name); err != nil {
+		return nil, err
+	}
+	pvc, err := pvcOf(rs.From.S3, rs.From.PVC)
+	if err != nil {
+		return nil, err
+	}
+	j, err := job(in, "restore", RestoreScript(), pvc, []corev1.EnvVar{{Name: "BACKUP_NAME", Value: rs.From.Name}}, true)
+	if err != nil {
+		return nil, err
+	}
+	j.Name = RestoreJobName(in.Instance)
+	return j, nil
+}
+
+// RetentionOf applies the defaults of spec.backup.retention.
+func RetentionOf(r *v1alpha1.BackupRetention) Retention {
+	if r == nil {
+		return Retention{KeepLast: 7}
+	}
+	return Retention{KeepLast: max(int(r.KeepLast), 1), KeepDaily: int(r.KeepDaily), KeepWeekly: int(r.KeepWeekly)}
+}
+
+// Location is the backup's place as status.backup.location says it.
+func Location(inst *v1alpha1.Instance, d v1alpha1.BackupDestination, name string) string {
+	if d.S3 != nil {
+		return "s3://" + path.Join(d.S3.Bucket, d.S3.Prefix, name)
+	}
+	if d.PVC != nil {
+		return "pvc://" + path.Join(d.PVC.ClaimName, subPath(inst, d.PVC), name)
+	}
+	return ""
+}
+
+func subPath(inst *v1alpha1.Instance, p *v1alpha1.BackupPVC) string {
+	if p.SubPath != "" {
+		return p.SubPath
+	}
+	return inst.Name
+}
+
+// pvcOf refuses S3 for now: the Jobs write to a mounted volume, and the
+// upload to a bucket (with a real S3-compatible server in the tests) is not
+// built yet.
+func pvcOf(s3 *v1alpha1.BackupS3, pvc *v1alpha1.BackupPVC) (*v1alpha1.BackupPVC, error) {
+	if s3 != nil {
+		return nil, fmt.Errorf("backups in an S3 bucket are not supported yet: use a pvc destination")
+	}
+	if pvc == nil {
+		return nil, fmt.Errorf("no backup destination: set s3 or pvc")
+	}
+	return pvc, nil
+}
+
+func meta(in Input, name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Name:            name,
+		Namespace:       in.Instance.Namespace,
+		Labels:          resources.Labels(in.Instance, component, in.Params),
+		OwnerReferences: []metav1.OwnerReference{resources.OwnerReference(in.Instance)},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

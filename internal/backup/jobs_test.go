@@ -1,0 +1,185 @@
+package backup
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/resources"
+	"github.com/fedcommons/fedcommons/internal/software"
+)
+
+func pvcBackup(schedule string) *v1alpha1.BackupSpec {
+	return &v1alpha1.BackupSpec{Schedule: schedule, Retention: &v1alpha1.BackupRetention{KeepLast: 5, KeepDaily: 7, KeepWeekly: 4},
+		Destination: v1alpha1.BackupDestination{PVC: &v1alpha1.BackupPVC{ClaimName: "backups"}}}
+}
+
+// gts is a GoToSocial on SQLite with its name at the admission limit (47).
+func gts() Input {
+	return Input{Profile: software.GoToSocial, Version: "0.20.1", Params: resources.Params{Community: "riverside"},
+		Instance: &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("g", 47), Namespace: "riverside"}, Spec: v1alpha1.InstanceSpec{
+			Software: v1alpha1.SoftwareGoToSocial, Version: "0.20.1", Domain: "social.riverside.example", Backup: pvcBackup("0 3 * * *"),
+			Restore: &v1alpha1.RestoreSpec{From: v1alpha1.BackupLocation{Name: "20261202T030000Z", PVC: &v1alpha1.BackupPVC{ClaimName: "old", SubPath: "a/b"}}}}}}
+}
+
+// toot is a Mastodon on bundled PostgreSQL with media in S3, its name at the limit (31).
+func toot() Input {
+	return Input{Profile: software.Mastodon, Version: "4.5.2", PostgresServerImage: resources.PostgresImage,
+		Instance: &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("t", 31), Namespace: "riverside"}, Spec: v1alpha1.InstanceSpec{
+			Software: v1alpha1.SoftwareMastodon, Version: "4.5.2", Domain: "toot.riverside.example", Backup: pvcBackup("15 2 * * *"),
+			Storage: &v1alpha1.StorageSpec{S3: &v1alpha1.S3Storage{Endpoint: "s3.example.org", Bucket: "media", CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "s3"}}}}}}
+}
+
+func envOf(c corev1.Container) map[string]string {
+	m := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			m[e.Name] = "secret:" + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		} else {
+			m[e.Name] = e.Value
+		}
+	}
+	return m
+}
+
+func TestBackupCronJobSQLite(t *testing.T) {
+	cj, err := BackupCronJob(gts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cj.Name) > 52 {
+		t.Errorf("CronJob name %s is %d characters, Kubernetes allows 52", cj.Name, len(cj.Name))
+	}
+	if cj.Spec.Schedule != "0 3 * * *" || *cj.Spec.TimeZone != "Etc/UTC" || cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+		t.Errorf("schedule %q tz %v concurrency %s", cj.Spec.Schedule, *cj.Spec.TimeZone, cj.Spec.ConcurrencyPolicy)
+	}
+	pod := cj.Spec.JobTemplate.Spec.Template.Spec
+	c := pod.Containers[0]
+	if c.Image != SQLiteImage || c.Command[2] != BackupScript() {
+		t.Errorf("image %s, script is the backup script: %v", c.Image, c.Command[2] == BackupScript())
+	}
+	want := map[string]string{"BACKUP_ROOT": "/backup/" + strings.Repeat("g", 47), "DB_KIND": "sqlite", "SQLITE_DB": "/gotosocial/storage/sqlite.db",
+		"MEDIA_DIR": "/gotosocial/storage", "SOFTWARE": "gotosocial", "SOFTWARE_VERSION": "0.20.1", "KEEP_LAST": "5", "KEEP_DAILY": "7", "KEEP_WEEKLY": "4"}
+	env := envOf(c)
+	for k, v := range want {
+		if env[k] != v {
+			t.Errorf("%s = %q, want %q", k, env[k], v)
+		}
+	}
+	if *pod.SecurityContext.RunAsUser != 1000 || pod.Affinity == nil {
+		t.Errorf("runs as %d (want GoToSocial's 1000, to own what it writes); affinity %v", *pod.SecurityContext.RunAsUser, pod.Affinity)
+	}
+	if !mounted(c, "/gotosocial/storage", false) || !mounted(c, "/backup", false) {
+		t.Errorf("mounts %+v: want the data volume writable (SQLite's -shm) and the backup volume", c.VolumeMounts)
+	}
+}
+
+func TestBackupJobPostgresMediaInS3(t *testing.T) {
+	j, err := BackupJob(toot(), "pre-upgrade", "20261202T030000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := j.Spec.Template.Spec.Containers[0]
+	env := envOf(c)
+	if c.Image != "docker.io/library/postgres:17-alpine" || env["PGHOST"] != strings.Repeat("t", 31)+"-postgres" ||
+		env["PGPASSWORD"] != "secret:"+strings.Repeat("t", 31)+"-postgres/password" || env["PGDATABASE"] != "mastodon" || env["BACKUP_NAME"] != "20261202T030000Z" {
+		t.Errorf("image %s env %v", c.Image, env)
+	}
+	if _, ok := env["MEDIA_DIR"]; ok || len(j.Spec.Template.Spec.Volumes) != 2 {
+		t.Errorf("media is in S3: no MEDIA_DIR and no data volume; got env %v volumes %v", env, j.Spec.Template.Spec.Volumes)
+	}
+	if _, err := BackupJob(toot(), "pre-upgrade", "latest"); err == nil {
+		t.Error("a backup named latest was accepted")
+	}
+}
+
+func TestRestoreJob(t *testing.T) {
+	j, err := RestoreJob(gts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := j.Spec.Template.Spec.Containers[0]
+	env := envOf(c)
+	if j.Name != strings.Repeat("g", 47)+"-restore" || c.Command[2] != RestoreScript() || env["BACKUP_NAME"] != "20261202T030000Z" || env["BACKUP_ROOT"] != "/backup/a/b" {
+		t.Errorf("name %s env %v", j.Name, env)
+	}
+	if len(j.Name) > 63 || j.Spec.Template.Spec.Volumes[0].PersistentVolumeClaim.ClaimName != "old" || !mounted(c, "/gotosocial/storage", false) {
+		t.Errorf("restore Job %s: volumes %+v mounts %+v", j.Name, j.Spec.Template.Spec.Volumes, c.VolumeMounts)
+	}
+}
+
+// The builders refuse what they cannot do, in words a sysadmin reads.
+func TestBuildersRefuse(t *testing.T) {
+	in := toot()
+	in.Instance.Spec.Backup.Destination = v1alpha1.BackupDestination{S3: &v1alpha1.BackupS3{Endpoint: "https://s3.example.org", Bucket: "b"}}
+	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "not supported yet: use a pvc destination") {
+		t.Errorf("s3 destination: %v", err)
+	}
+	in = toot()
+	in.PostgresServerImage = "postgres:latest"
+	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "major version") {
+		t.Errorf("untagged server image: %v", err)
+	}
+}
+
+// Every variable the Jobs set is one the scripts read, so a renamed
+// variable cannot silently drop a setting.
+func TestJobEnvIsReadByScripts(t *testing.T) {
+	cj, _ := BackupCronJob(gts())
+	bj, _ := BackupJob(toot(), "x", "20261202T030000Z")
+	rj, _ := RestoreJob(gts())
+	for _, c := range []corev1.Container{cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0], bj.Spec.Template.Spec.Containers[0], rj.Spec.Template.Spec.Containers[0]} {
+		for _, e := range c.Env {
+			if strings.HasPrefix(e.Name, "PG") || e.Name == "HOME" {
+				continue // read by pg_dump, pg_restore and psql themselves
+			}
+			if !regexp.MustCompile(`\$\{?` + e.Name + `\b`).MatchString(c.Command[2]) {
+				t.Errorf("%s sets %s, which its script never reads", c.Name, e.Name)
+			}
+		}
+	}
+}
+
+func TestPodSecurityRestricted(t *testing.T) {
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	level := psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}
+	cj, _ := BackupCronJob(gts())
+	bj, _ := BackupJob(toot(), "x", "20261202T030000Z")
+	rj, _ := RestoreJob(gts())
+	for _, tmpl := range []corev1.PodTemplateSpec{cj.Spec.JobTemplate.Spec.Template, bj.Spec.Template, rj.Spec.Template} {
+		r := policy.AggregateCheckResults(ev.EvaluatePod(level, &tmpl.ObjectMeta, &tmpl.Spec))
+		if !r.Allowed {
+			t.Errorf("%s violates restricted: %s: %s", tmpl.Spec.Containers[0].Name, r.ForbiddenReason(), r.ForbiddenDetail())
+		}
+	}
+}
+
+func TestLocation(t *testing.T) {
+	in := gts().Instance
+	if got := Location(in, in.Spec.Backup.Destination, "20261202T030000Z"); got != "pvc://backups/"+in.Name+"/20261202T030000Z" {
+		t.Errorf("pvc location %s", got)
+	}
+	s3 := v1alpha1.BackupDestination{S3: &v1alpha1.BackupS3{Bucket: "b", Prefix: "social/"}}
+	if got := Location(in, s3, "20261202T030000Z"); got != "s3://b/social/20261202T030000Z" {
+		t.Errorf("s3 location %s", got)
+	}
+}
+
+func mounted(c corev1.Container, path string, readOnly bool) bool {
+	for _, m := range c.VolumeMounts {
+		if m.MountPath == path && m.ReadOnly == readOnly {
+			return true
+		}
+	}
+	return false
+}
