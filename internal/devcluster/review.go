@@ -123,6 +123,17 @@ func runReviewScene(ctx context.Context, cfg *rest.Config, c client.Client, rive
 	log.say("riverside's policy needs 2 approvals for that: proposal %s waits (`fedcommons policy review -n riverside`); its servers do not have %s (%s).",
 		proposal.Name, sceneDomain, serversHolding(riverside))
 
+	// What the first moderator sees, with the CLI's own code.
+	if _, imp, err := as(sceneModerators[0]); err == nil {
+		if s, err := reviewcli.NewSession(imp, "riverside"); err == nil {
+			if pending, skipped, err := s.ListPending(ctx, false); err == nil {
+				var b strings.Builder
+				reviewcli.WriteReview(&b, pending, skipped, time.Now())
+				log.say("%s runs `fedcommons policy review -n riverside`:\n      %s", sceneModerators[0].UserName,
+					strings.ReplaceAll(strings.TrimRight(b.String(), "\n"), "\n", "\n      "))
+			}
+		}
+	}
 	for _, who := range sceneModerators {
 		_, imp, err := as(who)
 		if err != nil {
