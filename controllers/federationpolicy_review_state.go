@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"fmt"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -14,31 +12,14 @@ import (
 	"github.com/fedcommons/fedcommons/internal/review"
 )
 
-// A reviewed policy's applied state lives in ConfigMaps it owns: the head
-// <policy>-review (the digest, the chunk count and the first chunk) and,
-// for a state over one chunk, <policy>-review-<digest>-<i> for the rest.
-// Chunks are named by digest so that a save interrupted half-way leaves
-// the previous head and its chunks intact; the old chunks are deleted
-// only once the new head is written.
-const (
-	reviewStateKey  = "state.json.gz"
-	reviewDigestKey = "digest"
-	reviewChunksKey = "chunks"
-)
+// A reviewed policy's applied state lives in ConfigMaps it owns, laid
+// out by review.Layout (shared with the CLI, which reads a pending change
+// set from them).
+func reviewConfigMapName(policy string) string { return review.HeadName(policy) }
 
-func reviewConfigMapName(policy string) string { return policy + "-review" }
+func reviewChunkName(policy, digest string, i int) string { return review.ChunkName(policy, digest, i) }
 
-func reviewChunkName(policy, digest string, i int) string {
-	return fmt.Sprintf("%s-review-%s-%d", policy, shortHash(digest), i)
-}
-
-// shortHash is the first 10 hex digits of a "sha256:…" hash.
-func shortHash(h string) string {
-	if len(h) < 17 {
-		return h
-	}
-	return h[7:17]
-}
+func shortHash(h string) string { return review.ShortHash(h) }
 
 // reviewMemo is a reviewed policy's state as this process last loaded or
 // saved it: what is in the ConfigMaps, so that an unchanged state costs
@@ -51,38 +32,27 @@ type reviewMemo struct {
 
 // loadReview returns the saved state, from memory or from the
 // ConfigMaps; found is false when there is none.
-func (r *FederationPolicyReconciler) loadReview(ctx context.Context, policy *v1alpha1.FederationPolicy) (memo *reviewMemo, found bool, err error) {
+func (r *FederationPolicyReconciler) loadReview(ctx context.Context, policy *v1alpha1.FederationPolicy) (*reviewMemo, bool, error) {
 	key := client.ObjectKeyFromObject(policy)
 	if m, ok := r.reviews.Load(key); ok {
 		return m.(*reviewMemo), true, nil
 	}
-	head := &corev1.ConfigMap{}
-	err = r.Client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: reviewConfigMapName(policy.Name)}, head)
+	get := func(name string) (map[string]string, map[string][]byte, bool, error) {
+		cm := &corev1.ConfigMap{}
+		err := r.Client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: name}, cm)
+		if apierrors.IsNotFound(err) {
+			return nil, nil, false, nil
+		}
+		return cm.Data, cm.BinaryData, err == nil, err
+	}
+	saved, found, err := review.ReadState(get, policy.Name)
 	switch {
-	case apierrors.IsNotFound(err):
-		return &reviewMemo{}, false, nil
 	case err != nil:
 		return nil, false, err
+	case !found:
+		return &reviewMemo{}, false, nil
 	}
-	digest := head.Data[reviewDigestKey]
-	n, err := strconv.Atoi(head.Data[reviewChunksKey])
-	if err != nil || n < 1 || n > review.MaxChunks {
-		return nil, false, fmt.Errorf("ConfigMap %s: %s %q is not a chunk count from 1 to %d", head.Name, reviewChunksKey, head.Data[reviewChunksKey], review.MaxChunks)
-	}
-	chunks := [][]byte{head.BinaryData[reviewStateKey]}
-	for i := 1; i < n; i++ {
-		cm := &corev1.ConfigMap{}
-		name := reviewChunkName(policy.Name, digest, i)
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: name}, cm); err != nil {
-			return nil, false, fmt.Errorf("ConfigMap %s: %w", name, err)
-		}
-		chunks = append(chunks, cm.BinaryData[reviewStateKey])
-	}
-	st, err := review.Load(chunks, digest)
-	if err != nil {
-		return nil, false, fmt.Errorf("ConfigMap %s: %w", head.Name, err)
-	}
-	memo = &reviewMemo{state: st, digest: digest, chunks: n}
+	memo := &reviewMemo{state: saved.State, digest: saved.Digest, chunks: saved.Chunks}
 	r.reviews.Store(key, memo)
 	return memo, true, nil
 }
@@ -99,14 +69,10 @@ func (r *FederationPolicyReconciler) saveReview(ctx context.Context, policy *v1a
 		memo.state = st
 		return nil
 	}
-	for i := 1; i < len(chunks); i++ {
-		if _, err := r.Applier.Apply(ctx, reviewConfigMap(policy, reviewChunkName(policy.Name, digest, i), chunks[i], nil)); err != nil {
+	for _, stored := range review.Layout(policy.Name, chunks, digest) {
+		if _, err := r.Applier.Apply(ctx, reviewConfigMap(policy, stored)); err != nil {
 			return err
 		}
-	}
-	if _, err := r.Applier.Apply(ctx, reviewConfigMap(policy, reviewConfigMapName(policy.Name), chunks[0],
-		map[string]string{reviewDigestKey: digest, reviewChunksKey: strconv.Itoa(len(chunks))})); err != nil {
-		return err
 	}
 	// The previous save's chunks are no longer read; one left behind is
 	// garbage collected with the policy.
@@ -124,7 +90,7 @@ func (r *FederationPolicyReconciler) saveReview(ctx context.Context, policy *v1a
 func (r *FederationPolicyReconciler) headSaved(ctx context.Context, policy *v1alpha1.FederationPolicy, digest string) bool {
 	head := &corev1.ConfigMap{}
 	err := r.Client.Get(ctx, client.ObjectKey{Namespace: policy.Namespace, Name: reviewConfigMapName(policy.Name)}, head)
-	return err == nil && head.Data[reviewDigestKey] == digest
+	return err == nil && head.Data[review.DigestKey] == digest
 }
 
 // dropReview deletes the saved state (review turned off).
@@ -146,9 +112,9 @@ func (r *FederationPolicyReconciler) deleteConfigMap(ctx context.Context, namesp
 }
 
 // reviewConfigMap is one ConfigMap of the saved state.
-func reviewConfigMap(policy *v1alpha1.FederationPolicy, name string, chunk []byte, data map[string]string) *corev1.ConfigMap {
-	cm := policyConfigMap(policy, name)
-	cm.BinaryData = map[string][]byte{reviewStateKey: chunk}
-	cm.Data = data
+func reviewConfigMap(policy *v1alpha1.FederationPolicy, stored review.Stored) *corev1.ConfigMap {
+	cm := policyConfigMap(policy, stored.Name)
+	cm.BinaryData = stored.Binary
+	cm.Data = stored.Data
 	return cm
 }
