@@ -16,6 +16,7 @@ import (
 
 const reviewUsage = `Usage:
   fedcommons policy review [-n NAMESPACE | --all] [--kubeconfig FILE] [--context NAME]
+  fedcommons policy review NAME --changes [-n NAMESPACE]
   fedcommons policy approve NAME [-n NAMESPACE] [--comment TEXT]
   fedcommons policy reject NAME [-n NAMESPACE] [--comment TEXT]
 
@@ -25,7 +26,11 @@ applies one only when enough moderators approve it.
 
   review   lists the proposals waiting for a decision: the policy, when,
            the approvals so far against those required, and each change
-           (domain, before → after, and why).
+           (domain, before → after, and why). A proposal lists at most
+           200 changes; with NAME --changes, every change of proposal
+           NAME is printed, from the operator's saved state in the
+           namespace's ConfigMaps (the moderator and admin roles may
+           read them).
   approve  records your approval of proposal NAME: a PolicyApproval naming
            the change set you were shown. You are who the API server says
            you are; your comment is public.
@@ -48,15 +53,22 @@ func runReview(verb string, args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config)")
 	fs.StringVar(&o.Context, "context", "", "kubeconfig context (default: its current context)")
 	all := fs.Bool("all", false, "review: list the proposals of every namespace you may read")
+	changes := fs.Bool("changes", false, fmt.Sprintf("review NAME: print every change of proposal NAME (%d lines at most)", reviewcli.MaxChangeLines))
 	comment := fs.String("comment", "", fmt.Sprintf("approve, reject: a public comment, shown in the policy's history (%d bytes at most)", reviewcli.MaxComment))
 	positional, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	switch {
-	case verb == "review" && len(positional) > 0:
+	case verb == "review" && *changes && len(positional) != 1:
+		return errors.New("--changes needs the NAME of one proposal: fedcommons policy review NAME --changes -n NAMESPACE")
+	case verb == "review" && *changes && *all:
+		return errors.New("--changes shows one proposal: give its NAME and -n NAMESPACE, not --all")
+	case verb == "review" && !*changes && len(positional) > 0:
 		fs.Usage()
-		return errors.New("review takes no arguments")
+		return errors.New("review takes no arguments (review NAME --changes prints every change of one proposal)")
+	case verb != "review" && *changes:
+		return fmt.Errorf("--changes goes with review; %s decides on one proposal", verb)
 	case verb == "review" && *all && o.Namespace != "":
 		return errors.New("give either -n NAMESPACE or --all")
 	case verb == "review" && *comment != "":
@@ -75,6 +87,9 @@ func runReview(verb string, args []string, stdout io.Writer) error {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
+	if verb == "review" && *changes {
+		return s.WriteChanges(ctx, stdout, positional[0])
+	}
 	if verb == "review" {
 		pending, skipped, err := s.ListPending(ctx, *all)
 		if err != nil {

@@ -39,15 +39,9 @@ func (s *Session) Decide(ctx context.Context, name string, decision v1alpha1.Dec
 	if len(comment) > MaxComment {
 		return nil, fmt.Errorf("the comment is %d bytes long; an approval's comment holds %d at most", len(comment), MaxComment)
 	}
-	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return nil, fmt.Errorf("%q is not the name of a proposal (%s): `fedcommons policy review` lists them", name, strings.Join(errs, "; "))
-	}
-	prop := &v1alpha1.PolicyProposal{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, prop); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("there is no proposal %s in namespace %s: `fedcommons policy review -n %s` lists those waiting", name, s.Namespace, s.Namespace)
-		}
-		return nil, s.explain(ctx, err)
+	prop, err := s.getProposal(ctx, name)
+	if err != nil {
+		return nil, err
 	}
 	switch prop.Status.Phase {
 	case v1alpha1.ProposalPending, "":
@@ -120,6 +114,21 @@ func reason(err error) string {
 		return status.Status().Message
 	}
 	return err.Error()
+}
+
+// getProposal reads proposal name of the session's namespace.
+func (s *Session) getProposal(ctx context.Context, name string) (*v1alpha1.PolicyProposal, error) {
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return nil, fmt.Errorf("%q is not the name of a proposal (%s): `fedcommons policy review` lists them", name, strings.Join(errs, "; "))
+	}
+	prop := &v1alpha1.PolicyProposal{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: s.Namespace, Name: name}, prop); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("there is no proposal %s in namespace %s: `fedcommons policy review -n %s` lists those waiting", name, s.Namespace, s.Namespace)
+		}
+		return nil, s.explain(ctx, err)
+	}
+	return prop, nil
 }
 
 // explain turns an API error into a sentence: who the user is when they

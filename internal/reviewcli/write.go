@@ -57,11 +57,7 @@ func writeProposal(w io.Writer, item Pending, now time.Time) {
 		fmt.Fprintln(w, "  changes:")
 	}
 	for _, c := range s.Changes {
-		line := fmt.Sprintf("    %s: %s → %s", clean(c.Domain), decisionOrNone(c.Before), decisionOrNone(c.After))
-		if c.Why != "" {
-			line += "  (" + clean(c.Why) + ")"
-		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, changeLine(c))
 	}
 	if s.Truncated || total > len(s.Changes) {
 		where := "the operator's feed server has the full set"
@@ -69,8 +65,18 @@ func writeProposal(w io.Writer, item Pending, now time.Time) {
 			where = "the full set is at " + clean(s.ChangesURL) + " (inside the cluster)"
 		}
 		fmt.Fprintf(w, "  only the first %d of %d changes are listed here; %s\n", len(s.Changes), total, where)
+		fmt.Fprintf(w, "  see them all: fedcommons policy review %s -n %s --changes\n", clean(p.Name), clean(p.Namespace))
 	}
 	fmt.Fprintf(w, "  decide: fedcommons policy approve %s -n %s   (or reject, with --comment)\n", clean(p.Name), clean(p.Namespace))
+}
+
+// changeLine is one change, indented under its proposal.
+func changeLine(c v1alpha1.PolicyChange) string {
+	line := fmt.Sprintf("    %s: %s → %s", clean(c.Domain), decisionOrNone(c.Before), decisionOrNone(c.After))
+	if c.Why != "" {
+		line += "  (" + clean(c.Why) + ")"
+	}
+	return line
 }
 
 // tally is "1 of 2 (alice)", or "1 (required unknown)".
