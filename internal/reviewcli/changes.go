@@ -65,15 +65,21 @@ func (s *Session) WriteChanges(ctx context.Context, w io.Writer, name string) er
 	}
 	// Load checked the changes against their hash, and the hash is the
 	// proposal's: what is printed is exactly what an approval applies.
-	fmt.Fprintf(bw, "  all %d changes:\n", len(p.Changes))
-	for i, c := range p.Changes {
-		if i == MaxChangeLines {
-			fmt.Fprintf(bw, "  only the first %d of %d changes are printed\n", MaxChangeLines, len(p.Changes))
-			break
-		}
-		fmt.Fprintln(bw, changeLine(v1alpha1.PolicyChange{Domain: c.Domain, Before: review.Describe(c.Before), After: review.Describe(c.After), Why: textcut.Truncate(c.Why, 512)}))
-	}
+	writeChangeSet(bw, p.Changes, MaxChangeLines)
 	return bw.Flush()
+}
+
+// writeChangeSet prints changes, at most limit of them.
+func writeChangeSet(w io.Writer, changes []review.Change, limit int) {
+	fmt.Fprintf(w, "  all %d changes:\n", len(changes))
+	for i, c := range changes {
+		if i == limit {
+			fmt.Fprintf(w, "  only the first %d of %d changes are printed\n", limit, len(changes))
+			return
+		}
+		// Why as the proposal holds it (512 bytes at most).
+		fmt.Fprintln(w, changeLine(v1alpha1.PolicyChange{Domain: c.Domain, Before: review.Describe(c.Before), After: review.Describe(c.After), Why: textcut.Truncate(c.Why, 512)}))
+	}
 }
 
 // movedOn says what the saved state holds instead.

@@ -1,9 +1,13 @@
 package reviewcli
 
 import (
+	"bytes"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fedcommons/fedcommons/internal/moderation"
+	"github.com/fedcommons/fedcommons/internal/review"
 )
 
 // The approval's name is what makes the API server refuse a second
@@ -54,5 +58,20 @@ func TestAge(t *testing.T) {
 	}
 	if got := age(time.Time{}, now); got != "at an unknown time" {
 		t.Errorf("age(zero) = %q", got)
+	}
+}
+
+// --changes stops at its limit and says so; every line is cleaned.
+func TestWriteChangeSetIsBounded(t *testing.T) {
+	changes := []review.Change{
+		{Domain: "a.example", After: &moderation.Entry{Action: moderation.Suspend}, Why: "list \x1b[2J"},
+		{Domain: "b.example", Before: &moderation.Entry{Action: moderation.Silence}},
+		{Domain: "c.example", After: &moderation.Entry{Action: moderation.Suspend}},
+	}
+	var out bytes.Buffer
+	writeChangeSet(&out, changes, 2)
+	want := "  all 3 changes:\n    a.example: none → suspend  (list \\x1b[2J)\n    b.example: silence → none\n  only the first 2 of 3 changes are printed\n"
+	if out.String() != want {
+		t.Errorf("writeChangeSet:\n%s\nwant:\n%s", out.String(), want)
 	}
 }
