@@ -60,9 +60,9 @@ func (r *FederationPolicyReconciler) afterSave(ctx context.Context, policy *v1al
 		}
 	}
 	r.trimHistory(ctx, policy, decided)
-	// The transparency page's history. A proposal decided in this very
-	// pass may show its new phase only on the next one: its status change
-	// brings the policy back (policyOfProposal).
+	// The transparency page's history. props holds the statuses this
+	// pass wrote (markProposal updates them in place), so a proposal
+	// decided just now is told as decided.
 	r.Store.SetHistory(policy.Namespace, policy.Name, historyOf(decided, res))
 	return nil
 }
