@@ -5,6 +5,9 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/requeue"
@@ -81,4 +84,49 @@ func (p *pass) backoffOutcome(wait time.Duration) Outcome {
 func nextRetry(now time.Time, d time.Duration) *metav1.Time {
 	t := metav1.NewTime(now.Add(d).Truncate(time.Second).Add(time.Second))
 	return &t
+}
+
+// wait is a backoff this process decided for an Instance's generation.
+type wait struct {
+	generation int64
+	status     v1alpha1.FederationSyncStatus
+}
+
+// rememberWait keeps the status of a pass that set a nextRetryTime, and
+// forgets it once a pass clears it. The Instance reconciler writes that
+// status, but a pass queued meanwhile may start from the cache before the
+// write shows there: without this it would see no backoff and call the
+// failing server again at once (seen in the backoff spec under load).
+// The status in the API server stays the durable record; this only covers
+// the moment until the cache has it.
+func (s *Syncer) rememberWait(p *pass, out Outcome) Outcome {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case out.Status != nil && out.Status.NextRetryTime != nil:
+		if s.waits == nil {
+			s.waits = map[types.UID]wait{}
+		}
+		s.waits[p.inst.UID] = wait{generation: p.inst.Generation, status: *out.Status.DeepCopy()}
+	case out.Status != nil || out.RemoveCondition:
+		delete(s.waits, p.inst.UID)
+	}
+	return out
+}
+
+// recallWait puts the remembered backoff in place of the cached status
+// when the cache has not caught up with it yet: same generation, and the
+// cached status has no later nextRetryTime.
+func (s *Syncer) recallWait(p *pass) {
+	s.mu.Lock()
+	w, ok := s.waits[p.inst.UID]
+	s.mu.Unlock()
+	if !ok || w.generation != p.inst.Generation {
+		return
+	}
+	if prev := p.prev; prev != nil && prev.NextRetryTime != nil && !prev.NextRetryTime.Before(w.status.NextRetryTime) {
+		return
+	}
+	st := w.status
+	p.prev = &st
 }

@@ -115,6 +115,10 @@ type Syncer struct {
 	// drivers holds one Driver per (driver, URL, token): the rate budget of
 	// a server lives in its Driver and must outlast a pass.
 	drivers map[string]drivers.Driver
+	// waits remembers, per Instance, the backoff this process last
+	// decided (see rememberWait): the status it wrote may not be in the
+	// cache yet when the next pass starts.
+	waits map[types.UID]wait
 }
 
 // Outcome is what one pass found and did, for the Instance reconciler to
@@ -153,12 +157,13 @@ type Event struct {
 // was decided: the server was not contacted.
 func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (Outcome, error) {
 	p := newPass(inst, profile)
+	s.recallWait(p)
 	want, early, err := s.plan(ctx, p)
 	if err != nil {
 		return Outcome{}, err
 	}
 	if early != nil {
-		return p.finish(*early), nil
+		return s.rememberWait(p, p.finish(*early)), nil
 	}
 
 	sctx, cancel := context.WithTimeout(ctx, s.Options.SyncTimeout)
@@ -169,9 +174,9 @@ func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *sof
 		return p.waitingForAdmin(), nil
 	}
 	if err != nil {
-		return p.failed(err, drivers.ApplyResult{}), nil
+		return s.rememberWait(p, p.failed(err, drivers.ApplyResult{})), nil
 	}
 	changes := planChanges(srv, want)
 	res, err := applyChanges(sctx, srv, changes)
-	return p.report(ctx, want, changes, res, err), nil
+	return s.rememberWait(p, p.report(ctx, want, changes, res, err)), nil
 }

@@ -411,3 +411,51 @@ func rewriteList(edit func([]map[string]any) []map[string]any) func(http.Respons
 		_, _ = bytes.NewReader(body).WriteTo(w)
 	}
 }
+
+// TestBackoffHoldsBeforeTheCacheCatchesUp: the Instance reconciler writes
+// a failed pass's nextRetryTime, but a pass queued meanwhile may start
+// from a cached Instance that does not show it yet. That pass must not
+// call the failing server again (seen in the controllers suite's backoff
+// spec under load: one request before nextRetryTime).
+func TestBackoffHoldsBeforeTheCacheCatchesUp(t *testing.T) {
+	w := faultWorld(t)
+	w.put(w.policy(1))
+	w.registry.Put(w.result(1, "keep.example"))
+	if out, err := w.sync(); err != nil || out.Condition.Reason != v1alpha1.ReasonSynced {
+		t.Fatalf("first sync: %v %+v", err, out.Condition)
+	}
+	w.put(w.policy(2))
+	w.registry.Put(w.result(2, "keep.example", "new.example"))
+	w.proxy.mu.Lock()
+	w.proxy.around = answer(http.StatusInternalServerError, `{"error":"Internal Server Error"}`, nil)
+	w.proxy.mu.Unlock()
+
+	stale := w.inst.DeepCopy() // the cache, before the failure is written
+	if _, err := w.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if st := w.inst.Status.Federation; st == nil || st.NextRetryTime == nil {
+		t.Fatalf("the failed pass wrote no nextRetryTime: %+v", st)
+	}
+	n := w.proxy.total()
+	for range 3 {
+		w.inst = stale.DeepCopy()
+		if _, err := w.sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := w.proxy.total() - n; got != 0 {
+		t.Errorf("passes starting from a cache without the failure sent %d requests to the failing server, want 0", got)
+	}
+
+	// A spec change (new generation) is not held back by what this
+	// process remembers: it retries at once.
+	w.inst = stale.DeepCopy()
+	w.inst.Generation++
+	if _, err := w.sync(); err != nil {
+		t.Fatal(err)
+	}
+	if w.proxy.total() == n {
+		t.Error("a spec change was held back by the remembered backoff")
+	}
+}
