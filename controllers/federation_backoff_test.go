@@ -102,24 +102,8 @@ var _ = Describe("Federation backoff", func() {
 		before := requests.Load()
 
 		By("a restarted operator, and reconciles for other reasons, leave the server alone")
-		mctx, mcancel := context.WithCancel(ctx)
-		defer mcancel()
-		restarted, err := manager.New(testenv.AsOperator(cfg), manager.Options{
-			MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
-			SkipControllerNameValidation: true,
-			Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
-				AdminRateLimit:      drivers.RateLimit{Requests: -1},
-				SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-				Outbound:            outbound.Config{Allow: harnessAllow, Resolver: testNames},
-				ServiceOrigins:      serviceOrigins},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			Expect(restarted.Start(mctx)).To(Succeed())
-		}()
+		stop := startSecondOperator("0")
+		defer stop()
 		for i := range 3 {
 			inst := fedInstance(ns, "struggling")
 			base := inst.DeepCopy()
@@ -132,8 +116,7 @@ var _ = Describe("Federation backoff", func() {
 		}
 		Expect(time.Now()).To(BeTemporally("<", next), "the window ended before nextRetryTime")
 		Expect(requests.Load()-before).To(BeZero(), "requests to the failing server before nextRetryTime")
-		mcancel()
-		<-done
+		stop()
 
 		By("the server recovers; a spec change retries at once and the policy lands")
 		failing.Store(false)
@@ -144,3 +127,33 @@ var _ = Describe("Federation backoff", func() {
 		Expect(managedDomains(srv)).To(ConsistOf("spam.example=suspend"))
 	})
 })
+
+// startSecondOperator runs another manager against the suite's API server,
+// as the operator's ServiceAccount, with empty memory: what an operator
+// restarted (or a new leader) starts from. Its cluster feed listener is
+// at clusterAddr ("0": none). stop ends it and waits; calling it twice is
+// fine.
+func startSecondOperator(clusterAddr string) (stop func()) {
+	GinkgoHelper()
+	mctx, mcancel := context.WithCancel(ctx)
+	second, err := manager.New(testenv.AsOperator(cfg), manager.Options{
+		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: clusterAddr,
+		SkipControllerNameValidation: true,
+		Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
+			AdminRateLimit:      drivers.RateLimit{Requests: -1},
+			SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+			Outbound:            outbound.Config{Allow: harnessAllow, Resolver: testNames},
+			ServiceOrigins:      serviceOrigins},
+	})
+	Expect(err).NotTo(HaveOccurred())
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		Expect(second.Start(mctx)).To(Succeed())
+	}()
+	return func() {
+		mcancel()
+		<-done
+	}
+}

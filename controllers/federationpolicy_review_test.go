@@ -1,11 +1,9 @@
 package controllers_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -19,12 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
-	"github.com/fedcommons/fedcommons/controllers"
-	"github.com/fedcommons/fedcommons/internal/manager"
-	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers/fakeserver"
-	"github.com/fedcommons/fedcommons/internal/outbound"
-	"github.com/fedcommons/fedcommons/internal/testenv"
 )
 
 // reviewedSetup makes an upstream community publishing a.example, and a
@@ -304,24 +297,8 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 
 		By("a second operator starts with empty memory, and reads the applied state back")
 		clusterAddr := freeLoopbackAddr()
-		mctx, mcancel := context.WithCancel(ctx)
-		defer mcancel()
-		restarted, err := manager.New(testenv.AsOperator(cfg), manager.Options{
-			MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: clusterAddr,
-			SkipControllerNameValidation: true,
-			Controllers: controllers.Options{OperatorNamespace: operatorNamespace, DriftCheckInterval: time.Hour,
-				AdminRateLimit:      drivers.RateLimit{Requests: -1},
-				SourceAllowPrefixes: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-				Outbound:            outbound.Config{Allow: harnessAllow, Resolver: testNames},
-				ServiceOrigins:      serviceOrigins},
-		})
-		Expect(err).NotTo(HaveOccurred())
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			Expect(restarted.Start(mctx)).To(Succeed())
-		}()
+		stop := startSecondOperator(clusterAddr)
+		defer stop()
 		// The restarted operator serves what it computed: the applied
 		// entries (a.example kept, b.example not added) and the pending
 		// change set, which it can only know from the saved state.
@@ -345,8 +322,7 @@ var _ = Describe("Reviewed moderation (spec.review)", func() {
 		Consistently(func(g Gomega) {
 			g.Expect(policyEvents(g, ns, "shared")).NotTo(ContainElement(ContainSubstring("review starts from the first computation (1 entry)")))
 		}).WithTimeout(2 * time.Second).Should(Succeed())
-		mcancel()
-		<-done
+		stop()
 	})
 
 	It("without spec.review applies a subscribed addition at once and makes no proposal", func() {
