@@ -250,19 +250,25 @@ func (p *Policy) Hash() string {
 		if !e.Imposes() {
 			continue
 		}
-		buf = buf[:0]
-		buf = appendField(buf, e.Domain)
-		buf = append(buf, byte(e.Action), flag(e.RejectMedia), flag(e.RejectReports), flag(e.Obfuscate))
-		buf = appendField(buf, e.PublicComment)
+		buf = AppendHashed(AppendField(buf[:0], e.Domain), e)
 		h.Write(buf)
 	}
 	p.hashMemo = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	return p.hashMemo
 }
 
-// appendField writes a length-prefixed string, so no comment can be
+// AppendHashed appends what Hash counts of a canonical entry (Diff's
+// fields, without the domain): the action, the flags and the public
+// comment. internal/review hashes change sets with it, so both hashes
+// always agree on what counts as a change.
+func AppendHashed(buf []byte, e Entry) []byte {
+	buf = append(buf, byte(e.Action), flag(e.RejectMedia), flag(e.RejectReports), flag(e.Obfuscate))
+	return AppendField(buf, e.PublicComment)
+}
+
+// AppendField writes a length-prefixed string, so no comment can be
 // crafted to look like the start of the next entry.
-func appendField(buf []byte, s string) []byte {
+func AppendField(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))
 	return append(buf, s...)
 }

@@ -2,7 +2,6 @@ package review
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"strings"
 
@@ -80,7 +79,7 @@ func hashChanges(changes []Change) string {
 	h := sha256.New()
 	var buf []byte
 	for _, c := range changes {
-		buf = appendField(buf[:0], c.Domain)
+		buf = moderation.AppendField(buf[:0], c.Domain)
 		buf = appendEntry(buf, c.Before)
 		buf = appendEntry(buf, c.After)
 		h.Write(buf)
@@ -92,21 +91,7 @@ func appendEntry(buf []byte, e *moderation.Entry) []byte {
 	if e == nil {
 		return append(buf, 0)
 	}
-	c := e.Canonical()
-	buf = append(buf, 1, byte(c.Action), flag(c.RejectMedia), flag(c.RejectReports), flag(c.Obfuscate))
-	return appendField(buf, c.PublicComment)
-}
-
-func appendField(buf []byte, s string) []byte {
-	buf = binary.AppendUvarint(buf, uint64(len(s)))
-	return append(buf, s...)
-}
-
-func flag(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
+	return moderation.AppendHashed(append(buf, 1), e.Canonical())
 }
 
 // Summarize counts a change set by direction. A reworded decision counts
