@@ -33,7 +33,7 @@ func sample(t *testing.T) *Bundle {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "riverside", Name: "toot", UID: "u2",
 			OwnerReferences: []metav1.OwnerReference{{Name: "x"}}},
 		Spec: v1alpha1.InstanceSpec{Software: v1alpha1.SoftwareMastodon, Version: "4.5.2", Domain: "toot.riverside.example",
-			Backup: &v1alpha1.BackupSpec{Schedule: "0 3 * * *", Destination: v1alpha1.BackupDestination{PVC: &v1alpha1.BackupPVC{ClaimName: "backups"}}},
+			Backup:  &v1alpha1.BackupSpec{Schedule: "0 3 * * *", Destination: v1alpha1.BackupDestination{PVC: &v1alpha1.BackupPVC{ClaimName: "backups"}}},
 			Restore: &v1alpha1.RestoreSpec{From: v1alpha1.BackupLocation{Name: "20250101T000000Z", PVC: &v1alpha1.BackupPVC{ClaimName: "old"}}}},
 		Status: v1alpha1.InstanceStatus{Backup: &v1alpha1.BackupStatus{LastName: "20261202T030000Z", Location: "pvc://backups/toot/20261202T030000Z"}},
 	}
