@@ -74,7 +74,7 @@ func Import(ctx context.Context, c client.Client, server string, b *bundle.Bundl
 			continue
 		}
 		if !o.DryRun {
-			if err := c.Create(ctx, s.obj); err != nil {
+			if err := create(ctx, c, s.obj, o.NamespaceWait); err != nil {
 				return explain(err, fmt.Sprintf("create %s %s (created so far are kept; fix the cause and run the import again: identical objects are skipped)", s.kind, s.what))
 			}
 		}
@@ -116,6 +116,26 @@ func waitNamespace(ctx context.Context, c client.Client, b *bundle.Bundle, wait 
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// create creates obj, waiting while the namespace's ResourceQuota is new:
+// the API server refuses every object a quota counts ("status unknown for
+// quota") until the controller-manager has computed the quota's usage,
+// which on a fresh namespace takes a moment (longer for a custom resource
+// the quota controller discovers late).
+func create(ctx context.Context, c client.Client, obj client.Object, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		err := c.Create(ctx, obj)
+		if err == nil || !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "status unknown for quota") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
 		}
 	}
 }

@@ -111,7 +111,7 @@ func plural(n int, word string) string {
 	if n == 1 {
 		return fmt.Sprintf("1 %s", word)
 	}
-	if w, ok := strings.CutSuffix(word, "y"); ok {
+	if w, ok := strings.CutSuffix(word, "y"); ok && !strings.HasSuffix(w, "e") {
 		return fmt.Sprintf("%d %sies", n, w)
 	}
 	return fmt.Sprintf("%d %ss", n, word)
