@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"time"
 
 	"filippo.io/age"
@@ -99,56 +98,15 @@ func runCommunity(args []string, stdout io.Writer) error {
 }
 
 func exportCommunity(ctx context.Context, o reviewcli.Options, name, output string, keys []string, stdout io.Writer) error {
-	if output == "" {
-		return errors.New("give the bundle file to write with -o, such as -o " + name + ".tar.gz")
-	}
-	if len(keys) == 0 {
-		return bundle.ErrNoRecipient
-	}
-	var recipients []age.Recipient
-	for _, k := range keys {
-		r, err := bundle.ParseRecipient(k)
-		if err != nil {
-			return err
-		}
-		recipients = append(recipients, r)
-	}
-	if _, err := os.Lstat(output); err == nil {
-		return fmt.Errorf("%s exists already: export never overwrites a file; remove it or choose another name", output)
+	// Refused before reading the kubeconfig: the sysadmin learns at once.
+	if output == "" || len(keys) == 0 {
+		return movecli.ExportFile(ctx, nil, "", name, output, keys, "", stdout)
 	}
 	s, err := reviewcli.Connect(o)
 	if err != nil {
 		return err
 	}
-	b, err := movecli.Export(ctx, s.Client, s.Server, name, "fedcommons "+version, time.Now())
-	if err != nil {
-		return err
-	}
-	b.Manifest.Recipients = keys
-	// Written next to the target and renamed, so an interrupted export
-	// never leaves a truncated bundle under the name asked for.
-	tmp, err := os.CreateTemp(filepath.Dir(output), ".fedcommons-export-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := bundle.Write(tmp, b, recipients); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), output); err != nil {
-		return fmt.Errorf("write %s: %w", output, err)
-	}
-	info, err := os.Stat(output)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "Wrote %s (%d bytes)\n", output, info.Size())
-	movecli.WriteContents(stdout, b)
-	return nil
+	return movecli.ExportFile(ctx, s.Client, s.Server, name, output, keys, "fedcommons "+version, stdout)
 }
 
 func importCommunity(ctx context.Context, o reviewcli.Options, path, identity string, dryRun bool, wait time.Duration, stdout io.Writer) error {
