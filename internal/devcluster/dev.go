@@ -209,7 +209,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			}
 			err := runReviewScene(runCtx, cfg, c, riverside, scene)
 			if err == nil {
-				err = runExportScene(runCtx, c, cfg.Host, scene)
+				err = runExportScene(runCtx, c, cfg.Host, dir, scene)
 			}
 			scene.finish(err)
 		},

@@ -20,10 +20,14 @@ import (
 // host: it generates the age key pair the bundle's secrets are encrypted
 // to and keeps the private half next to the bundle, so that
 // `fedcommons community show|import` can be tried on it.
+//
+// The key file is what age-keygen writes: comments, then the private key.
 const exportCommunity = "riverside"
 
-func runExportScene(ctx context.Context, c client.Client, server string, log *sceneLog) error {
-	dir, err := os.MkdirTemp("", "fedcommons-demo-export-")
+func runExportScene(ctx context.Context, c client.Client, server, demoDir string, log *sceneLog) error {
+	// A new directory in the demo's own: export never overwrites a file,
+	// and the demo's directory is where its files are looked for.
+	dir, err := os.MkdirTemp(demoDir, "export-")
 	if err != nil {
 		return err
 	}
