@@ -70,6 +70,13 @@ func TestMoveACommunity(t *testing.T) {
 	if err := c.Create(ctx, community); err != nil {
 		t.Fatal(err)
 	}
+	// Before the fakes close (deferred earlier, run later): the operator
+	// stops calling them, and the tests after this one see no errors.
+	defer func() {
+		for _, name := range []string{"toot", "social"} {
+			_ = c.Delete(context.Background(), &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}})
+		}
+	}()
 	eventually(t, 30*time.Second, "the namespace exists", func() (bool, string) {
 		err := c.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
 		return err == nil, fmt.Sprint(err)
