@@ -65,7 +65,7 @@ func runCommunity(args []string, stdout io.Writer) error {
 	fs.Var(&recipients, "recipient", "export: an age public key (age1...) to encrypt the secrets to; may be repeated")
 	identity := fs.String("identity", "", "import: a file with the age private key (AGE-SECRET-KEY-1...) the secrets were encrypted to")
 	dryRun := fs.Bool("dry-run", false, "import: say what would be created, create nothing")
-	wait := fs.Duration("namespace-timeout", 2*time.Minute, "import: how long to wait for the operator to create the community's namespace")
+	wait := fs.Duration("namespace-timeout", 2*time.Minute, "import: how long to wait for the operator to create the community's namespace, and for its new quota to be counted")
 	positional, err := parseInterspersed(fs, args[1:])
 	if err != nil {
 		return err

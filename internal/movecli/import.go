@@ -22,7 +22,8 @@ type ImportOptions struct {
 	// DryRun says what would be created, and creates nothing.
 	DryRun bool
 	// NamespaceWait bounds the wait for the operator to create the
-	// community's namespace (default 2 minutes).
+	// community's namespace, and then for each object the namespace's new
+	// quota refuses until it is counted (default 2 minutes).
 	NamespaceWait time.Duration
 }
 
