@@ -22,6 +22,7 @@ func TestHelpExitsZero(t *testing.T) {
 	for _, args := range [][]string{
 		{"--help"}, {"manager", "--help"}, {"manager", "-h"}, {"policy", "--help"}, {"policy", "explain", "--help"}, {"policy", "diff", "-h"},
 		{"policy", "review", "--help"}, {"policy", "fork", "--help"}, {"policy", "approve", "-h"}, {"policy", "reject", "-h"},
+		{"community", "--help"}, {"community", "export", "-h"}, {"community", "import", "--help"},
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {

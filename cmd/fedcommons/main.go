@@ -4,6 +4,7 @@
 //	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
 //	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline;
 //	                     review, approve or reject changes waiting for approval, in a cluster
+//	fedcommons community export or import a community, to move it to another co-op
 //	fedcommons version   print the version
 //
 // The demo (`make demo`) is cmd/fedcommons-dev, a command of its own so that
@@ -31,6 +32,8 @@ Usage:
   fedcommons policy diff       what a change to a policy manifest changes, with why
   fedcommons policy review     the changes waiting for your community's approval
   fedcommons policy approve    approve (or reject) one of them
+  fedcommons community export  write a community to a bundle, its secrets encrypted, to move it
+  fedcommons community import  recreate a community from a bundle on this cluster
   fedcommons version           print the version
 
 Run "fedcommons <command> -h" for a command's flags. The demo (a local
@@ -53,6 +56,8 @@ func main() {
 		os.Exit(2)
 	case "policy":
 		err = runPolicy(os.Args[2:], os.Stdout)
+	case "community":
+		err = runCommunity(os.Args[2:], os.Stdout)
 	case "version", "--version":
 		fmt.Println(version)
 	case "-h", "--help", "help":

@@ -207,7 +207,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 					riverside = append(riverside, f)
 				}
 			}
-			scene.finish(runReviewScene(runCtx, cfg, c, riverside, scene))
+			err := runReviewScene(runCtx, cfg, c, riverside, scene)
+			if err == nil {
+				err = runExportScene(runCtx, c, cfg.Host, dir, scene)
+			}
+			scene.finish(err)
 		},
 	})
 }

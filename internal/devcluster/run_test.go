@@ -5,10 +5,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"filippo.io/age"
+
+	"github.com/fedcommons/fedcommons/internal/bundle"
 	"github.com/fedcommons/fedcommons/internal/testenv"
 )
 
@@ -68,6 +72,9 @@ func TestRunExit(t *testing.T) {
 			t.Errorf("the review scene did not say %q:\n%s", want, out)
 		}
 	}
+	// The export scene: riverside in a bundle whose secrets the demo's
+	// key opens, and nobody else's.
+	checkExportScene(t, out.String())
 	if !strings.Contains(out.String(), filepath.Join(dir, "kubeconfig")) {
 		t.Errorf("the kubeconfig path is not printed:\n%s", out)
 	}
@@ -93,4 +100,41 @@ func processesMentioning(t *testing.T, dir string) []string {
 		out = append(out, e.Name()+": "+string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
 	}
 	return out
+}
+
+// checkExportScene reads back the bundle the demo says it wrote, with the
+// key it says opens it.
+func checkExportScene(t *testing.T, out string) {
+	t.Helper()
+	m := regexp.MustCompile(`Wrote (\S+/bundle\.tar\.gz) \((\d+) bytes\)`).FindStringSubmatch(out)
+	k := regexp.MustCompile(`The private key that opens its secrets: (\S+)`).FindStringSubmatch(out)
+	if m == nil || k == nil {
+		t.Fatalf("the export scene did not say where the bundle and its key are:\n%s", out)
+	}
+	keyFile, err := os.Open(k[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer keyFile.Close()
+	ids, err := age.ParseIdentities(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, err := bundle.Read(f, ids, bundle.DefaultLimits)
+	if err != nil {
+		t.Fatalf("the demo's bundle: %v", err)
+	}
+	if b.Manifest.Community != "riverside" || len(b.Instances) != 2 || len(b.Policies) != 1 || len(b.Secrets) < 5 {
+		t.Errorf("the demo's bundle holds %s with %d Instances, %d policies, %d Secrets", b.Manifest.Community, len(b.Instances), len(b.Policies), len(b.Secrets))
+	}
+	for _, want := range []string{"fedcommons community export riverside -o ", "2 Instances:", "trust: policy shared-moderation subscribes to hillside/shared-moderation"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the export scene did not say %q", want)
+		}
+	}
 }

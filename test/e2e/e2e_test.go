@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ import (
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/localcluster"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/outbound"
 	"github.com/fedcommons/fedcommons/internal/testenv"
 )
 
@@ -102,7 +104,11 @@ func (e *env) startOperator(ctx context.Context) error {
 	mgr, err := manager.New(testenv.AsOperator(e.cfg), manager.Options{
 		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
 		LeaderElection: true, LeaderElectionNamespace: testenv.OperatorNamespace,
-		Controllers:                  controllers.Options{OperatorNamespace: testenv.OperatorNamespace},
+		// The move test's fake admin APIs run in this process, on
+		// loopback: opened as a co-op opens its own network
+		// (--outbound-allow-cidrs), as the demo does.
+		Controllers: controllers.Options{OperatorNamespace: testenv.OperatorNamespace,
+			Outbound: outbound.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}},
 		SkipControllerNameValidation: true,
 	})
 	if err != nil {
