@@ -2,7 +2,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path"
 	"strings"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -14,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/backup"
 	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/resources"
 	"github.com/fedcommons/fedcommons/internal/software"
@@ -39,6 +42,23 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		return r.applyDesired(ctx, inst, p, desired, params, true)
 	}
 
+	// The first step of a first install restores spec.restore; the first
+	// of an upgrade takes a backup (with spec.backup). Both must complete
+	// before anything else runs.
+	var backupLoc, note string
+	if running == "" {
+		if err := r.restoreBeforeFirstRollout(ctx, inst, p, params, desired); err != nil {
+			return err
+		}
+	} else {
+		if backupLoc, err = r.backupBeforeUpgrade(ctx, inst, p, params, running, desired); err != nil {
+			return err
+		}
+		if backupLoc == "" {
+			note = " (without a backup: spec.backup is not set)"
+		}
+	}
+
 	// Before the Rollout step, the servers keep running the old version
 	// (or, on first install, do not run yet).
 	deploymentsVersion := running
@@ -47,7 +67,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		deploymentsVersion = desired
 	}
 	for _, step := range steps {
-		inst.Status.Upgrade = &v1alpha1.UpgradeStatus{FromVersion: running, ToVersion: desired, Phase: step.Phase}
+		inst.Status.Upgrade = &v1alpha1.UpgradeStatus{FromVersion: running, ToVersion: desired, Phase: step.Phase, Backup: backupLoc}
 		switch step.Kind {
 		case software.StepRollout:
 			deploymentsVersion, withDeployments = desired, true
@@ -59,7 +79,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 				return err
 			}
 			if !ready {
-				return conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s %s → %s: %s", step.Phase, orNone(running), desired, msg), 0)
+				return conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s %s → %s%s: %s", step.Phase, orNone(running), desired, note, msg), 0)
 			}
 		case software.StepJob:
 			job, err := resources.StepJob(inst, p, step, desired, params)
@@ -75,9 +95,9 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 			if err := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); err != nil {
 				return err
 			}
-			done, err := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s", step.Phase, orNone(running), desired))
+			done, err := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s%s", step.Phase, orNone(running), desired, note))
 			if !done {
-				return err
+				return r.withGoBack(inst, err, backupLoc, running)
 			}
 		}
 	}
@@ -93,6 +113,20 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 	inst.Status.Version = desired
 	inst.Status.Upgrade = nil
 	return nil
+}
+
+// withGoBack adds to a failed migration's Stalled message the backup taken
+// before the upgrade and how to restore it, or that there is none.
+func (r *InstanceReconciler) withGoBack(inst *v1alpha1.Instance, err error, backupLoc, running string) error {
+	var stalled *conditions.Stalled
+	if running == "" || !errors.As(err, &stalled) {
+		return err
+	}
+	hint := "No backup was taken before this upgrade (spec.backup is not set)."
+	if backupLoc != "" && inst.Spec.Backup != nil {
+		hint = backup.GoBackHint(inst, inst.Spec.Backup.Destination, path.Base(backupLoc), running)
+	}
+	return conditions.Stall(stalled.Reason, stalled.Message+". "+hint)
 }
 
 func orNone(v string) string {

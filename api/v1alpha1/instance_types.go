@@ -585,6 +585,10 @@ type InstanceStatus struct {
 	// backup is the state of the Instance's backups.
 	// +optional
 	Backup *BackupStatus `json:"backup,omitempty"`
+
+	// restore is the restore of spec.restore.from, once it has completed.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
 }
 
 // UpgradeStatus follows the upgrade steps from one version to another.
@@ -595,9 +599,16 @@ type UpgradeStatus struct {
 	// toVersion is the version being rolled out.
 	// +optional
 	ToVersion string `json:"toVersion,omitempty"`
-	// phase: the step in progress, such as PreMigrate, Rollout, PostMigrate.
+	// phase: the step in progress, such as Backup, PreMigrate, Rollout,
+	// PostMigrate.
 	// +optional
 	Phase string `json:"phase,omitempty"`
+	// backup is the location of the backup taken before this upgrade
+	// (with spec.backup), such as pvc://backups/toot/20261202T030000Z:
+	// what to restore if a migration fails.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Backup string `json:"backup,omitempty"`
 }
 
 // FederationSyncStatus is what the operator last pushed to the server.
