@@ -245,8 +245,6 @@ var _ = Describe("Backups", func() {
 			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot-backup-4-5-3"}, again)).To(Succeed())
 			g.Expect(again.UID).NotTo(Equal(first.UID))
 		}).WithTimeout(30 * time.Second).Should(Succeed())
-		// Poke the Instance: the deletion alone does not bring the
-		// reconciler back through a watch on a Job it no longer has.
 		name = backup.NameOf(again)
 		terminatePod(again, 0, fmt.Sprintf(`{"name": "%s", "size": 4096}`, name))
 		finishJob(ns, "toot-backup-4-5-3", true)

@@ -182,13 +182,18 @@ type InstanceSpec struct {
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	// backup schedules backups of the server's database and local media
-	// (see docs/backups.md). Validated, but not acted on yet: the operator
-	// does not schedule backups in this release.
+	// (a CronJob, once the server is installed), and takes one before
+	// every upgrade, which must succeed before any migration runs.
+	// status.backup and the BackupHealthy condition say how they go. Only
+	// a pvc destination works in this release; the generated Secrets are
+	// not in the backups yet (see docs/backups.md).
 	// +optional
 	Backup *BackupSpec `json:"backup,omitempty"`
 
 	// restore, set when the Instance is created, restores a backup before the
-	// first rollout. Validated, but not acted on yet (see docs/backups.md).
+	// first rollout: once the database answers, a Job restores it, and no
+	// server starts until it has succeeded. status.restore records it, and
+	// it never runs again (see docs/backups.md).
 	// +optional
 	Restore *RestoreSpec `json:"restore,omitempty"`
 
