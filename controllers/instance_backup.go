@@ -132,7 +132,11 @@ func (r *InstanceReconciler) observeBackups(ctx context.Context, inst *v1alpha1.
 			if name != "" {
 				st.Location = backup.Location(inst, inst.Spec.Backup.Destination, name)
 			}
-			r.Recorder.Eventf(inst, succeeded, corev1.EventTypeNormal, "BackupCompleted", "Backup", "Backup %s", backup.Summary(st))
+			if !r.recordedFresh(ctx, inst, func(fresh *v1alpha1.InstanceStatus) bool {
+				return fresh.Backup != nil && fresh.Backup.LastSuccessfulTime != nil && !at.After(fresh.Backup.LastSuccessfulTime.Time)
+			}) {
+				r.Recorder.Eventf(inst, succeeded, corev1.EventTypeNormal, "BackupCompleted", "Backup", "Backup %s", backup.Summary(st))
+			}
 		}
 	}
 	if failed != nil {
@@ -144,8 +148,12 @@ func (r *InstanceReconciler) observeBackups(ctx context.Context, inst *v1alpha1.
 			}
 			st.LastFailureTime = &metav1.Time{Time: at}
 			st.LastFailure = backup.FailureText(failed.Namespace+"/"+failed.Name, why, log)
-			r.Recorder.Eventf(inst, failed, corev1.EventTypeWarning, "BackupFailed", "Backup", "%s. See `kubectl logs -n %s job/%s`",
-				st.LastFailure, failed.Namespace, failed.Name)
+			if !r.recordedFresh(ctx, inst, func(fresh *v1alpha1.InstanceStatus) bool {
+				return fresh.Backup != nil && fresh.Backup.LastFailureTime != nil && !at.After(fresh.Backup.LastFailureTime.Time)
+			}) {
+				r.Recorder.Eventf(inst, failed, corev1.EventTypeWarning, "BackupFailed", "Backup", "%s. See `kubectl logs -n %s job/%s`",
+					st.LastFailure, failed.Namespace, failed.Name)
+			}
 		}
 	}
 	return nil

@@ -2,9 +2,7 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -16,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
-	"github.com/fedcommons/fedcommons/internal/backup"
 	"github.com/fedcommons/fedcommons/internal/conditions"
 	"github.com/fedcommons/fedcommons/internal/resources"
 	"github.com/fedcommons/fedcommons/internal/software"
@@ -113,20 +110,6 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 	inst.Status.Version = desired
 	inst.Status.Upgrade = nil
 	return nil
-}
-
-// withGoBack adds to a failed migration's Stalled message the backup taken
-// before the upgrade and how to restore it, or that there is none.
-func (r *InstanceReconciler) withGoBack(inst *v1alpha1.Instance, err error, backupLoc, running string) error {
-	var stalled *conditions.Stalled
-	if running == "" || !errors.As(err, &stalled) {
-		return err
-	}
-	hint := "No backup was taken before this upgrade (spec.backup is not set)."
-	if backupLoc != "" && inst.Spec.Backup != nil {
-		hint = backup.GoBackHint(inst, inst.Spec.Backup.Destination, path.Base(backupLoc), running)
-	}
-	return conditions.Stall(stalled.Reason, stalled.Message+". "+hint)
 }
 
 func orNone(v string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -43,7 +44,9 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 	}
 	done := func(at time.Time) error {
 		inst.Status.Restore = &v1alpha1.RestoreStatus{Location: loc, Name: rs.From.Name, CompletionTime: &metav1.Time{Time: at}}
-		r.Recorder.Eventf(inst, job, corev1.EventTypeNormal, "Restored", "Restore", "Restored %s; starting the server", loc)
+		if !r.recordedFresh(ctx, inst, func(st *v1alpha1.InstanceStatus) bool { return st.Restore != nil }) {
+			r.Recorder.Eventf(inst, job, corev1.EventTypeNormal, "Restored", "Restore", "Restored %s; starting the server", loc)
+		}
 		return nil
 	}
 	live := &batchv1.Job{}
@@ -152,12 +155,32 @@ func (r *InstanceReconciler) backupBeforeUpgrade(ctx context.Context, inst *v1al
 // status write the cache may not show yet (issue 15: one Event, not x2).
 // Read only while the cached status does not say so, so once per upgrade.
 func (r *InstanceReconciler) upgradeRecorded(ctx context.Context, inst *v1alpha1.Instance, desired string) bool {
-	if u := inst.Status.Upgrade; u != nil && u.ToVersion == desired {
-		return true
-	}
+	recorded := func(st *v1alpha1.InstanceStatus) bool { return st.Upgrade != nil && st.Upgrade.ToVersion == desired }
+	return recorded(&inst.Status) || r.recordedFresh(ctx, inst, recorded)
+}
+
+// recordedFresh tells whether the API server's copy of the Instance's
+// status already says what recorded looks for: a pass on a cached
+// Instance older than the status write of the pass before would announce
+// the same thing twice. Called only before an Event, so rarely.
+func (r *InstanceReconciler) recordedFresh(ctx context.Context, inst *v1alpha1.Instance, recorded func(*v1alpha1.InstanceStatus) bool) bool {
 	fresh := &v1alpha1.Instance{}
 	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(inst), fresh); err != nil {
 		return false
 	}
-	return fresh.Status.Upgrade != nil && fresh.Status.Upgrade.ToVersion == desired
+	return recorded(&fresh.Status)
+}
+
+// withGoBack adds to a failed migration's Stalled message the backup taken
+// before the upgrade and how to restore it, or that there is none.
+func (r *InstanceReconciler) withGoBack(inst *v1alpha1.Instance, err error, backupLoc, running string) error {
+	var stalled *conditions.Stalled
+	if running == "" || !errors.As(err, &stalled) {
+		return err
+	}
+	hint := "No backup was taken before this upgrade (spec.backup is not set)."
+	if backupLoc != "" && inst.Spec.Backup != nil {
+		hint = backup.GoBackHint(inst, inst.Spec.Backup.Destination, path.Base(backupLoc), running)
+	}
+	return conditions.Stall(stalled.Reason, stalled.Message+". "+hint)
 }
