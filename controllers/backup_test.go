@@ -243,7 +243,7 @@ var _ = Describe("Backups", func() {
 		terminatePod(first, 1, "pg_dump: error: connection to server failed\n")
 		finishJob(ns, "toot-backup-4-5-3", false)
 		stalled := eventuallyCondition(ns, "toot", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonBackupFailed)
-		Expect(stalled.Message).To(ContainSubstring("Backup before the upgrade 4.5.2 → 4.5.3 failed: nothing was migrated and 4.5.2 keeps running"))
+		Expect(stalled.Message).To(ContainSubstring("Backup before the upgrade 4.5.2 → 4.5.3 failed (BackoffLimitExceeded: Job has reached the specified backoff limit): nothing was migrated and 4.5.2 keeps running"))
 		Expect(stalled.Message).To(ContainSubstring("kubectl logs -n " + ns + " job/toot-backup-4-5-3"))
 		Consistently(func() []string { return jobNames(ns, "toot") }).WithTimeout(2 * time.Second).ShouldNot(ContainElement(HavePrefix("toot-migrate")))
 		Expect(container(deployment(ns, "toot-web")).Image).To(HaveSuffix(":v4.5.2"))

@@ -75,8 +75,8 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 	var stalled *conditions.Stalled
 	if errors.As(err, &stalled) {
 		return conditions.Stall(v1alpha1.ReasonRestoreFailed, fmt.Sprintf(
-			"%s failed, and the server was not started. Read why with `kubectl logs -n %s job/%s`; fix the cause, then delete the Job to restore again (%s)",
-			what, inst.Namespace, job.Name, stalled.Message))
+			"%s failed (%s), and the server was not started. Read why with `kubectl logs -n %s job/%s`; fix the cause, then delete the Job to restore again",
+			what, r.jobFailure(ctx, job, stalled), inst.Namespace, job.Name))
 	}
 	if !ok {
 		return err
@@ -141,13 +141,25 @@ func (r *InstanceReconciler) backupBeforeUpgrade(ctx context.Context, inst *v1al
 	var stalled *conditions.Stalled
 	if errors.As(err, &stalled) {
 		return "", conditions.Stall(v1alpha1.ReasonBackupFailed, fmt.Sprintf(
-			"%s failed: nothing was migrated and %s keeps running. Read why with `kubectl logs -n %s job/%s`; fix the cause, then delete the Job to take the backup again, or set spec.version back to %s (%s)",
-			what, running, inst.Namespace, jobName, running, stalled.Message))
+			"%s failed (%s): nothing was migrated and %s keeps running. Read why with `kubectl logs -n %s job/%s`; fix the cause, then delete the Job to take the backup again, or set spec.version back to %s",
+			what, r.jobFailure(ctx, job, stalled), running, inst.Namespace, jobName, running))
 	}
 	if !ok {
 		return "", err
 	}
 	return loc, nil
+}
+
+// jobFailure is why a Job failed, as its Failed condition says (runJob's
+// whole message when the Job cannot be read again).
+func (r *InstanceReconciler) jobFailure(ctx context.Context, job *batchv1.Job, stalled *conditions.Stalled) string {
+	live := &batchv1.Job{}
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(job), live); err == nil {
+		if state, _, why := backup.StateOf(live); state == backup.Failed && why != "" {
+			return why
+		}
+	}
+	return stalled.Message
 }
 
 // upgradeRecorded tells whether the API server already holds an upgrade

@@ -88,7 +88,7 @@ var _ = Describe("Restore", func() {
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-data"}, &corev1.PersistentVolumeClaim{})).To(Succeed())
 		finishJob(ns, "social-restore", false)
 		stalled := eventuallyCondition(ns, "social", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonRestoreFailed)
-		Expect(stalled.Message).To(ContainSubstring("Restore of pvc://backups/social/20261202T030000Z failed, and the server was not started"))
+		Expect(stalled.Message).To(ContainSubstring("Restore of pvc://backups/social/20261202T030000Z failed (BackoffLimitExceeded: Job has reached the specified backoff limit), and the server was not started"))
 		Expect(stalled.Message).To(ContainSubstring("kubectl logs -n " + ns + " job/social-restore"))
 		Consistently(func() bool {
 			return apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-web"}, &appsv1.Deployment{}))
