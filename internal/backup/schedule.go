@@ -2,6 +2,7 @@ package backup
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -37,8 +38,42 @@ func Next(schedule string, t time.Time) (time.Time, error) {
 // Interval is the longest time between two runs of schedule from t on,
 // over the next 400 days or 2000 runs: "0 3 * * 1-5" is 3 days (Friday to
 // Monday), not one. The missed-backup alert compares the age of the last
-// good backup with twice this.
+// good backup with twice this. The walk costs milliseconds for a schedule
+// that fires every minute, and every reconcile pass asks: the answer is
+// kept per schedule for the day (at most maxIntervalMemo schedules).
 func Interval(schedule string, t time.Time) (time.Duration, error) {
+	day := t.UTC().Unix() / 86400
+	intervalMu.Lock()
+	m, ok := intervalMemo[schedule]
+	intervalMu.Unlock()
+	if ok && m.day == day {
+		return m.d, nil
+	}
+	d, err := interval(schedule, t)
+	if err == nil {
+		intervalMu.Lock()
+		if len(intervalMemo) >= maxIntervalMemo {
+			clear(intervalMemo)
+		}
+		intervalMemo[schedule] = memo{day: day, d: d}
+		intervalMu.Unlock()
+	}
+	return d, err
+}
+
+type memo struct {
+	day int64
+	d   time.Duration
+}
+
+const maxIntervalMemo = 1024
+
+var (
+	intervalMu   sync.Mutex
+	intervalMemo = map[string]memo{}
+)
+
+func interval(schedule string, t time.Time) (time.Duration, error) {
 	s, err := cron.ParseStandard(schedule)
 	if err != nil {
 		return 0, fmt.Errorf("spec.backup.schedule %q: %w", schedule, err)
