@@ -66,7 +66,10 @@ type InstanceReconciler struct {
 // already exists (adopting it, or switching deletionPolicy to Delete) hands
 // that object to the garbage collector, and the API server's
 // OwnerReferencesPermissionEnforcement plugin allows that only to whoever
-// may delete it. Jobs are only ever created, so they need no delete.
+// may delete it; the backup CronJob is also deleted when spec.backup is
+// removed. Jobs are only ever created, so they need no delete. Pods are
+// listed (uncached, by the Job's label) once per backup Job that ended, for
+// its termination message: the backup's name and size, or why it failed.
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/finalizers,verbs=update
@@ -76,6 +79,7 @@ type InstanceReconciler struct {
 // +kubebuilder:rbac:groups="",resources=persistentvolumeclaims;services,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=batch,resources=jobs,verbs=list;watch;create
+// +kubebuilder:rbac:groups="",resources=pods,verbs=list
 // +kubebuilder:rbac:groups=batch,resources=cronjobs,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=list;watch;create;patch;delete
@@ -188,6 +192,8 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&appsv1.Deployment{}).
 		Owns(&appsv1.StatefulSet{}).
 		Owns(&batchv1.Job{}).
+		// The scheduled backups' Jobs belong to their CronJob.
+		Watches(&batchv1.Job{}, handler.EnqueueRequestsFromMapFunc(backupJobsOf)).
 		Owns(&corev1.Service{}).
 		Owns(&networkingv1.Ingress{}).
 		Owns(&networkingv1.NetworkPolicy{}).

@@ -298,6 +298,9 @@ var _ = Describe("Instance", func() {
 		stalled := eventuallyCondition(ns, "toot", v1alpha1.ConditionStalled, metav1.ConditionTrue, "JobFailed")
 		Expect(stalled.Message).To(ContainSubstring("toot-migrate-pre-4-5-4 failed"))
 		Expect(stalled.Message).To(ContainSubstring("kubectl logs"))
+		Expect(stalled.Message).To(ContainSubstring("No backup was taken before this upgrade (spec.backup is not set)"))
+		Expect(eventsAbout(Default, ns, "Instance", "toot")).To(ContainElement(
+			"Warning UpgradeWithoutBackup: Upgrading mastodon 4.5.3 → 4.5.4 without a backup: spec.backup is not set, so there is none to go back to if a migration fails"))
 		Expect(container(deployment(ns, "toot-web")).Image).To(Equal("ghcr.io/mastodon/mastodon:v4.5.3"), "nothing rolled forward")
 		Expect(getInstance(ns, "toot").Status.Version).To(Equal("4.5.3"))
 	})

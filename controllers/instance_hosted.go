@@ -45,13 +45,21 @@ func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1
 	if err == nil {
 		err = r.applyRegistrations(ctx, inst, p, params)
 	}
+	// Backups are read on every pass too: a failed backup shows while an
+	// upgrade waits.
+	backupNote, backupErr := r.reconcileBackups(ctx, inst, p, params)
 	// The domain conditions follow the children on every pass, also while
 	// an install or upgrade is still under way.
 	ready, observed := r.observeChildren(ctx, inst, p)
-	if err != nil {
-		return "", err
+	for _, e := range []error{err, backupErr, observed} {
+		if e != nil {
+			return "", e
+		}
 	}
-	return ready, observed
+	if backupNote != "" {
+		ready += "; " + backupNote
+	}
+	return ready, nil
 }
 
 func (r *InstanceReconciler) params(inst *v1alpha1.Instance, p *software.Profile) resources.Params {

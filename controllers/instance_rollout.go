@@ -39,6 +39,23 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		return r.applyDesired(ctx, inst, p, desired, params, true)
 	}
 
+	// The first step of a first install restores spec.restore; the first
+	// of an upgrade takes a backup (with spec.backup). Both must complete
+	// before anything else runs.
+	var backupLoc, note string
+	if running == "" {
+		if err := r.restoreBeforeFirstRollout(ctx, inst, p, params, desired); err != nil {
+			return err
+		}
+	} else {
+		if backupLoc, err = r.backupBeforeUpgrade(ctx, inst, p, params, running, desired); err != nil {
+			return err
+		}
+		if backupLoc == "" {
+			note = " (without a backup: spec.backup is not set)"
+		}
+	}
+
 	// Before the Rollout step, the servers keep running the old version
 	// (or, on first install, do not run yet).
 	deploymentsVersion := running
@@ -47,7 +64,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 		deploymentsVersion = desired
 	}
 	for _, step := range steps {
-		inst.Status.Upgrade = &v1alpha1.UpgradeStatus{FromVersion: running, ToVersion: desired, Phase: step.Phase}
+		inst.Status.Upgrade = &v1alpha1.UpgradeStatus{FromVersion: running, ToVersion: desired, Phase: step.Phase, Backup: backupLoc}
 		switch step.Kind {
 		case software.StepRollout:
 			deploymentsVersion, withDeployments = desired, true
@@ -59,7 +76,7 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 				return err
 			}
 			if !ready {
-				return conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s %s → %s: %s", step.Phase, orNone(running), desired, msg), 0)
+				return conditions.Wait(v1alpha1.ReasonProgressing, fmt.Sprintf("%s %s → %s%s: %s", step.Phase, orNone(running), desired, note, msg), 0)
 			}
 		case software.StepJob:
 			job, err := resources.StepJob(inst, p, step, desired, params)
@@ -75,9 +92,9 @@ func (r *InstanceReconciler) rollout(ctx context.Context, inst *v1alpha1.Instanc
 			if err := r.applyDesired(ctx, inst, p, deploymentsVersion, params, withDeployments); err != nil {
 				return err
 			}
-			done, err := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s", step.Phase, orNone(running), desired))
+			done, err := r.runJob(ctx, inst, job, fmt.Sprintf("%s %s → %s%s", step.Phase, orNone(running), desired, note))
 			if !done {
-				return err
+				return r.withGoBack(inst, err, backupLoc, running)
 			}
 		}
 	}

@@ -164,4 +164,33 @@ type BackupStatus struct {
 	// nextScheduleTime is when the next backup is due.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// lastFailureTime is when the last backup that failed stopped; a
+	// failure newer than lastSuccessfulTime makes BackupHealthy False.
+	// +optional
+	LastFailureTime *metav1.Time `json:"lastFailureTime,omitempty"`
+
+	// lastFailure says which Job failed and why (its last log lines).
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	LastFailure string `json:"lastFailure,omitempty"`
+}
+
+// RestoreStatus records the restore of spec.restore.from, done once
+// before the first rollout and never again.
+type RestoreStatus struct {
+	// location of the backup restored, such as
+	// pvc://backups/social/20261202T030000Z.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Location string `json:"location,omitempty"`
+
+	// name of the backup restored.
+	// +optional
+	// +kubebuilder:validation:MaxLength=16
+	Name string `json:"name,omitempty"`
+
+	// completionTime is when the restore Job completed.
+	// +optional
+	CompletionTime *metav1.Time `json:"completionTime,omitempty"`
 }

@@ -21,6 +21,11 @@ const (
 	// ConditionAdminReady is True once the bootstrap admin account and the
 	// operator's API token exist (only when spec.admin is set).
 	ConditionAdminReady = "AdminReady"
+	// ConditionBackupHealthy is True when the last backup of spec.backup
+	// succeeded, False when the last one failed or backups cannot be
+	// scheduled (only when spec.backup is set). Ready stays True while
+	// the server serves, with a note in its message.
+	ConditionBackupHealthy = "BackupHealthy"
 )
 
 // FederationPolicy condition types.

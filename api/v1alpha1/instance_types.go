@@ -182,13 +182,18 @@ type InstanceSpec struct {
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
 
 	// backup schedules backups of the server's database and local media
-	// (see docs/backups.md). Validated, but not acted on yet: the operator
-	// does not schedule backups in this release.
+	// (a CronJob, once the server is installed), and takes one before
+	// every upgrade, which must succeed before any migration runs.
+	// status.backup and the BackupHealthy condition say how they go. Only
+	// a pvc destination works in this release; the generated Secrets are
+	// not in the backups yet (see docs/backups.md).
 	// +optional
 	Backup *BackupSpec `json:"backup,omitempty"`
 
 	// restore, set when the Instance is created, restores a backup before the
-	// first rollout. Validated, but not acted on yet (see docs/backups.md).
+	// first rollout: once the database answers, a Job restores it, and no
+	// server starts until it has succeeded. status.restore records it, and
+	// it never runs again (see docs/backups.md).
 	// +optional
 	Restore *RestoreSpec `json:"restore,omitempty"`
 
@@ -585,6 +590,10 @@ type InstanceStatus struct {
 	// backup is the state of the Instance's backups.
 	// +optional
 	Backup *BackupStatus `json:"backup,omitempty"`
+
+	// restore is the restore of spec.restore.from, once it has completed.
+	// +optional
+	Restore *RestoreStatus `json:"restore,omitempty"`
 }
 
 // UpgradeStatus follows the upgrade steps from one version to another.
@@ -595,9 +604,16 @@ type UpgradeStatus struct {
 	// toVersion is the version being rolled out.
 	// +optional
 	ToVersion string `json:"toVersion,omitempty"`
-	// phase: the step in progress, such as PreMigrate, Rollout, PostMigrate.
+	// phase: the step in progress, such as Backup, PreMigrate, Rollout,
+	// PostMigrate.
 	// +optional
 	Phase string `json:"phase,omitempty"`
+	// backup is the location of the backup taken before this upgrade
+	// (with spec.backup), such as pvc://backups/toot/20261202T030000Z:
+	// what to restore if a migration fails.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	Backup string `json:"backup,omitempty"`
 }
 
 // FederationSyncStatus is what the operator last pushed to the server.

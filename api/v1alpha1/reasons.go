@@ -138,6 +138,24 @@ const (
 	ReasonBootstrapped = "Bootstrapped"
 )
 
+// Reasons of an Instance's BackupHealthy condition, and of the Stalled
+// condition of a restore or of a backup before an upgrade.
+const (
+	// ReasonBackupSucceeded: BackupHealthy=True, the last backup completed.
+	ReasonBackupSucceeded = "BackupSucceeded"
+	// ReasonBackupPending: BackupHealthy=True, no backup has run yet.
+	ReasonBackupPending = "BackupPending"
+	// ReasonBackupFailed: BackupHealthy=False, the last backup Job failed;
+	// Stalled: the backup before an upgrade failed.
+	ReasonBackupFailed = "BackupFailed"
+	// ReasonBackupNotScheduled: BackupHealthy=False, the backup cannot be
+	// built (a destination or database not supported yet).
+	ReasonBackupNotScheduled = "BackupNotScheduled"
+	// ReasonRestoreFailed: Stalled, the restore of spec.restore.from failed
+	// and the server was not started.
+	ReasonRestoreFailed = "RestoreFailed"
+)
+
 // Reasons of an Instance's FederationSynced condition (internal/delivery).
 const (
 	// ReasonSynced: the server holds the effective policy.

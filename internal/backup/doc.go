@@ -7,6 +7,10 @@
 // text against real PostgreSQL and SQLite (see roundtrip tests), so what is
 // tested is what the Jobs run.
 //
-// This is the foundation of issue 18: the operator does not schedule
-// backups or run restores yet (see docs/backups.md).
+// The Instance controller applies what it builds (controllers/
+// instance_backup.go, instance_restore.go) and reads the Jobs back through
+// the pure functions of status.go (termination message, Job state,
+// BackupHealthy), schedule.go (the CronJob's next run and its longest
+// interval, for status and the missed-backup alert) and hints.go (what a
+// sysadmin pastes to restore).
 package backup

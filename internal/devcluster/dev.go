@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/localcluster"
 	"github.com/fedcommons/fedcommons/internal/manager"
@@ -95,7 +96,13 @@ func Run(ctx context.Context, opts Options) (err error) {
 	clusterCtx, cancelCluster := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCluster()
 	stopAbort := context.AfterFunc(ctx, cancelCluster)
-	cluster, err := localcluster.Start(clusterCtx, localcluster.Options{BinDir: bin, DataDir: dir, APIServerPort: opts.APIServerPort, Out: out})
+	// Backup pods stay Running under kwok: the backup stand-in runs them.
+	volumes := filepath.Join(dir, "volumes")
+	if err := os.RemoveAll(volumes); err != nil {
+		return err
+	}
+	cluster, err := localcluster.Start(clusterCtx, localcluster.Options{BinDir: bin, DataDir: dir, APIServerPort: opts.APIServerPort, Out: out,
+		LeaveRunning: map[string]string{v1alpha1.LabelComponent: "backup"}})
 	stopAbort()
 	if err != nil {
 		// localcluster's errors name the component and, for a taken
@@ -169,7 +176,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	mgrDone := make(chan error, 1)
 	go func() { mgrDone <- mgr.Start(runCtx) }()
 	var standIns sync.WaitGroup
-	standIns.Go(func() { RunStandIns(runCtx, c, log) })
+	standIns.Go(func() { runStandIns(runCtx, c, log, volumes) })
 	standIns.Go(func() { watchAdminSecrets(runCtx, c, srv.toot, srv.social) })
 	// Stop the operator and the stand-ins before the cluster (deferred
 	// earlier, so it runs later): they would log errors about a vanished
@@ -181,7 +188,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			err = fmt.Errorf("operator: %w", mErr)
 		}
 	}()
-	fmt.Fprintf(out, "Operator running in this process (logs: %s); stand-ins for cert-manager and a storage provisioner running\n", logPath)
+	fmt.Fprintf(out, "Operator running in this process (logs: %s); stand-ins for cert-manager, a storage provisioner (volumes in %s) and the kubelet of backup pods running\n", logPath, volumes)
 
 	objs, err := renderManifests(manifestData{
 		SocialAPI: srv.social.Server.URL, TootAPI: srv.toot.Server.URL, TownURL: srv.town.Server.URL,

@@ -226,14 +226,18 @@ func TestManifestsRender(t *testing.T) {
 		}
 	}
 	want := "Community riverside, Community hillside, Secret riverside/riverside-smtp, Secret hillside/town-admin-token, " +
-		"Instance riverside/social, Instance riverside/toot, Instance hillside/town, " +
+		"PersistentVolumeClaim riverside/backups, Instance riverside/social, Instance riverside/toot, Instance hillside/town, " +
 		"FederationPolicy hillside/shared-moderation, FederationPolicy riverside/shared-moderation"
 	if got := strings.Join(kinds, ", "); got != want {
 		t.Fatalf("objects, in order:\n got %s\nwant %s", got, want)
 	}
-	social := objs[4].Object["spec"].(map[string]any)["federation"].(map[string]any)
+	social := objs[5].Object["spec"].(map[string]any)["federation"].(map[string]any)
 	if social["sync"] != false || social["apiURL"] != "http://127.0.0.1:1" {
 		t.Errorf("GoToSocial federation without OAuth: %v", social)
+	}
+	backup := objs[5].Object["spec"].(map[string]any)["backup"].(map[string]any)
+	if backup["destination"].(map[string]any)["pvc"].(map[string]any)["claimName"] != "backups" {
+		t.Errorf("social's backups go to the demo's backups claim: %v", backup)
 	}
 	if !strings.Contains(string(iftasDNI), "baraag.net,suspend") {
 		t.Error("embedded blocklist excerpt lost its rows")
@@ -247,6 +251,26 @@ func TestFooterPrintsTheFeeds(t *testing.T) {
 	for _, want := range []string{"http://127.0.0.1:8091/policies/", "http://127.0.0.1:8091/policies/riverside/shared-moderation", "Ctrl-C"} {
 		if !strings.Contains(f, want) {
 			t.Errorf("footer does not print %s:\n%s", want, f)
+		}
+	}
+}
+
+// The demo waits for its scheduled backup and then says where it went,
+// and that the stand-in ran it on a placeholder database.
+func TestBackupsInTheTable(t *testing.T) {
+	s := readySnapshot()
+	s.Backups = []BackupRow{{Instance: "social", Summary: "waiting for the first scheduled backup, due at 18:41 UTC"}}
+	if s.Ready() || !strings.Contains(strings.Join(s.Pending(), "\n"), "Backup of social: waiting for the first scheduled backup") {
+		t.Errorf("a backup not done yet is not awaited: %v", s.Pending())
+	}
+	s.Backups[0] = BackupRow{Instance: "social", Done: true, Summary: "backed up to pvc://backups/social/20261202T184111Z (18.0 KiB) at 2026-12-02 18:41:14 UTC; next at 2026-12-02 18:42 UTC"}
+	if !s.Ready() {
+		t.Errorf("pending: %v", s.Pending())
+	}
+	out := Render(s, 0)
+	for _, want := range []string{"Backups: social backed up to pvc://backups/social/20261202T184111Z (18.0 KiB) at", "placeholder SQLite database"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/backup"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers/fakeserver"
 )
@@ -66,6 +67,9 @@ func snapshot(ctx context.Context, o *observer) (Snapshot, error) {
 			Namespace: in.Namespace, Name: in.Name, Software: string(in.Spec.Software), Domain: string(in.Spec.Domain),
 			Version: v, Ready: ready, Reason: why,
 		})
+		if in.Spec.Backup != nil {
+			s.Backups = append(s.Backups, backupRow(in))
+		}
 	}
 	pols := &v1alpha1.FederationPolicyList{}
 	if err := o.c.List(ctx, pols); err != nil {
@@ -239,4 +243,22 @@ func parsePage(page string) []EntryRow {
 		out = append(out, EntryRow{Domain: html.UnescapeString(m[1]), Action: html.UnescapeString(m[2]), Why: html.UnescapeString(m[3])})
 	}
 	return out
+}
+
+// backupRow says where an Instance's last backup went, from its status,
+// and what the first one waits for until there is one.
+func backupRow(in *v1alpha1.Instance) BackupRow {
+	r := BackupRow{Instance: in.Name}
+	st := in.Status.Backup
+	switch {
+	case st != nil && st.LastSuccessfulTime != nil:
+		r.Done, r.Summary = true, backup.Summary(st)
+	case st != nil && st.LastFailure != "":
+		r.Summary = "the last backup failed: " + st.LastFailure
+	case st != nil && st.NextScheduleTime != nil:
+		r.Summary = "waiting for the first scheduled backup, due at " + st.NextScheduleTime.UTC().Format("15:04 MST")
+	default:
+		r.Summary = "backups are scheduled once the server is installed"
+	}
+	return r
 }

@@ -75,6 +75,15 @@ func TestRunExit(t *testing.T) {
 	// The export scene: riverside in a bundle whose secrets the demo's
 	// key opens, and nobody else's.
 	checkExportScene(t, out.String())
+	// One scheduled backup of riverside/social, really written by the
+	// Job's script into the backups claim's directory, manifest last.
+	if len(ready.Backups) != 1 || !ready.Backups[0].Done || !strings.Contains(ready.Backups[0].Summary, "backed up to pvc://backups/social/") {
+		t.Errorf("backups in the Ready snapshot: %+v", ready.Backups)
+	}
+	manifests, _ := filepath.Glob(filepath.Join(dir, "volumes", "*", "social", "*", "manifest.json"))
+	if len(manifests) == 0 {
+		t.Errorf("no backup manifest under %s", filepath.Join(dir, "volumes"))
+	}
 	if !strings.Contains(out.String(), filepath.Join(dir, "kubeconfig")) {
 		t.Errorf("the kubeconfig path is not printed:\n%s", out)
 	}

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -85,11 +86,29 @@ func IssueSelfSigned(dnsNames []string, now time.Time, validity time.Duration) (
 // crash suite) that need hosted Instances to become Ready without the real
 // controllers; never for a real cluster.
 func RunStandIns(ctx context.Context, c client.Client, log logr.Logger) {
+	runStandIns(ctx, c, log, "")
+}
+
+// runStandIns runs the stand-ins; with a volumes directory, the storage
+// stand-in's volumes are directories under it and the backup stand-in
+// runs the backup pods kwok leaves running (the demo).
+func runStandIns(ctx context.Context, c client.Client, log logr.Logger, volumes string) {
 	var wg sync.WaitGroup
 	wg.Go(func() { (&certStandIn{c: c, log: log.WithName("cert-manager-stand-in")}).run(ctx) })
-	wg.Go(func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in")}).run(ctx) })
+	root := volumes
+	if root == "" {
+		root = defaultVolumeRoot
+	}
+	wg.Go(func() { (&pvStandIn{c: c, log: log.WithName("storage-stand-in"), root: root}).run(ctx) })
+	if volumes != "" {
+		wg.Go(func() { (&backupStandIn{c: c, log: log.WithName("backup-pod-stand-in"), volumes: volumes}).run(ctx) })
+	}
 	wg.Wait()
 }
+
+// defaultVolumeRoot is where the storage stand-in's volumes point when
+// nothing runs in them (kwok pods write nothing).
+const defaultVolumeRoot = "/var/lib/fedcommons-demo"
 
 // certStandIn plays cert-manager's controller for the demo: for every
 // Certificate not yet Ready it writes the TLS Secret (with the labels of
@@ -201,12 +220,14 @@ func (s *certStandIn) issue(ctx context.Context, cert *certmanagerv1.Certificate
 
 // pvStandIn plays a storage provisioner: kwok runs no CSI driver, and a
 // Pod whose claim stays unbound is never scheduled. For every Pending
-// claim it creates a PersistentVolume pre-bound to it (nothing is ever
-// written: the Pods are kwok's); kube-controller-manager's binder then
-// binds them as it would bind any static volume.
+// claim it creates a PersistentVolume pre-bound to it (kwok's Pods write
+// nothing there; only the demo's backup stand-in does, in the host
+// directory of the volume); kube-controller-manager's binder then binds
+// them as it would bind any static volume.
 type pvStandIn struct {
-	c   client.Client
-	log logr.Logger
+	c    client.Client
+	log  logr.Logger
+	root string // the volumes' host directories are root/<volume name>
 }
 
 func (s *pvStandIn) run(ctx context.Context) {
@@ -248,7 +269,7 @@ func (s *pvStandIn) pass(ctx context.Context) error {
 			ObjectMeta: metav1.ObjectMeta{
 				Name:        name,
 				Labels:      map[string]string{LabelPartOf: DemoPartOf, LabelStandIn: pvStandInName},
-				Annotations: map[string]string{AnnotationNote: "created by fedcommons-dev's demo stand-in for a storage provisioner; kwok pods never write to it"},
+				Annotations: map[string]string{AnnotationNote: "created by fedcommons-dev's demo stand-in for a storage provisioner; kwok pods never write to it, the demo's backup stand-in does"},
 			},
 			Spec: corev1.PersistentVolumeSpec{
 				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: pvc.Spec.Resources.Requests[corev1.ResourceStorage]},
@@ -258,7 +279,7 @@ func (s *pvStandIn) pass(ctx context.Context) error {
 				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
 				ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: pvc.Namespace, Name: pvc.Name, UID: pvc.UID},
 				PersistentVolumeSource: corev1.PersistentVolumeSource{
-					HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/fedcommons-demo/" + name},
+					HostPath: &corev1.HostPathVolumeSource{Path: filepath.Join(s.root, name)},
 				},
 			},
 		}

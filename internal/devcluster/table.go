@@ -15,6 +15,8 @@ type Snapshot struct {
 	Instances   []InstanceRow
 	Policies    []PolicyRow
 	Servers     []ServerRow
+	// Backups are the Instances with spec.backup.
+	Backups []BackupRow
 	// Applying is what the demo itself is doing while its objects are not
 	// all created (e.g. waiting for a new ResourceQuota's status, which
 	// only kube-controller-manager fills); empty once they are.
@@ -45,6 +47,13 @@ type PolicyRow struct {
 	// Examples are effective entries with their public provenance, as the
 	// policy's transparency page shows them.
 	Examples []EntryRow
+}
+
+// BackupRow is one Instance's scheduled backups: Done once one has
+// completed, Summary as status.backup says it.
+type BackupRow struct {
+	Instance, Summary string
+	Done              bool
 }
 
 // EntryRow is one moderation entry and why it is there.
@@ -99,6 +108,11 @@ func (s Snapshot) Pending() []string {
 	for _, p := range s.Policies {
 		if !p.Ready {
 			out = append(out, fmt.Sprintf("FederationPolicy %s/%s: %s", p.Namespace, p.Name, orDash(p.Reason)))
+		}
+	}
+	for _, b := range s.Backups {
+		if !b.Done {
+			out = append(out, fmt.Sprintf("Backup of %s: %s", b.Instance, b.Summary))
 		}
 	}
 	for _, r := range s.Servers {
@@ -208,6 +222,13 @@ func Render(s Snapshot, elapsed time.Duration) string {
 		if r.SyncOff == "" {
 			writeMore(&b, len(r.Examples), r.Managed+r.HandMade)
 		}
+	}
+	for _, r := range s.Backups {
+		fmt.Fprintf(&b, "\nBackups: %s %s\n", r.Instance, r.Summary)
+	}
+	if len(s.Backups) > 0 {
+		fmt.Fprintln(&b, "  (each backup Job's own script, run on this machine by the demo's stand-in for the kubelet, in .demo/volumes;")
+		fmt.Fprintln(&b, "   kwok runs no GoToSocial, so what it copies is a placeholder SQLite database the stand-in made)")
 	}
 	if len(pending) > 0 {
 		fmt.Fprintln(&b)

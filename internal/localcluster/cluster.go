@@ -40,6 +40,11 @@ type Options struct {
 	APIServerPort int
 	// Nodes is the number of kwok nodes (default 1).
 	Nodes int
+	// LeaveRunning names, by one label and its value, the Job pods kwok
+	// must not complete: they stay Running until someone else (a demo
+	// stand-in that really runs them) writes their end. Empty: kwok
+	// completes every Job pod at once.
+	LeaveRunning map[string]string
 	// Out receives short progress lines; nil discards them. After Start
 	// returns it is still written to (from another goroutine) when the
 	// cluster stops or a component dies.
@@ -179,7 +184,7 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		}
 	}()
 
-	if err := c.prepareDataDir(stageSrc); err != nil {
+	if err := c.prepareDataDir(stageSrc, opts.LeaveRunning); err != nil {
 		return nil, err
 	}
 	// All at once, so no two are the same.
@@ -284,7 +289,7 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 // prepareDataDir creates the directory layout, clearing the state and
 // certificates of a previous run in a user-given DataDir (only the
 // directories this package owns), and writes kwok's stage files.
-func (c *Cluster) prepareDataDir(stageSrc []string) error {
+func (c *Cluster) prepareDataDir(stageSrc []string, leaveRunning map[string]string) error {
 	for _, d := range []string{c.l.etcdDir(), filepath.Join(c.l.DataDir, "pki"), c.l.stageDir()} {
 		if err := os.RemoveAll(d); err != nil {
 			return err
@@ -295,7 +300,7 @@ func (c *Cluster) prepareDataDir(stageSrc []string) error {
 			return err
 		}
 	}
-	stages, err := writeStages(stageSrc, c.l.stageDir())
+	stages, err := writeStages(stageSrc, c.l.stageDir(), leaveRunning)
 	if err != nil {
 		return err
 	}

@@ -23,8 +23,9 @@ func stageSources(binDir string) ([]string, error) {
 }
 
 // writeStages copies each Stage file into dir in a form kwok accepts and
-// returns the paths of the copies.
-func writeStages(sources []string, dir string) ([]string, error) {
+// returns the paths of the copies. Pods labelled as leaveRunning says are
+// kept out of the pod-complete Stage.
+func writeStages(sources []string, dir string, leaveRunning map[string]string) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -37,6 +38,9 @@ func writeStages(sources []string, dir string) ([]string, error) {
 		clean, n := normalizeStages(data)
 		if n == 0 {
 			return nil, fmt.Errorf("%s holds no kwok Stage", src)
+		}
+		if clean, err = leaveRunningIn(clean, leaveRunning); err != nil {
+			return nil, fmt.Errorf("%s: %w", src, err)
 		}
 		dst := filepath.Join(dir, filepath.Base(src))
 		if err := os.WriteFile(dst, clean, 0o644); err != nil {
@@ -114,4 +118,45 @@ func isStage(doc []string) bool {
 		}
 	}
 	return kind == "Stage" && strings.HasPrefix(apiVersion, "kwok.x-k8s.io/")
+}
+
+// completeMarker is the pod-complete Stage's selector on the pod's owner,
+// as kwok's own Stage file writes it.
+const completeMarker = "    - key: '.metadata.ownerReferences.[].kind'"
+
+// leaveRunningIn adds to the pod-complete Stage (the one that marks a
+// Job's pod Succeeded) one requirement per label: the label is not the
+// value given. A pod without the label still matches (kwok's NotIn holds
+// for a missing value). Files without that Stage pass unchanged; a
+// pod-complete Stage whose selector is not written as expected is an
+// error, never a silent no-op.
+func leaveRunningIn(data []byte, leaveRunning map[string]string) ([]byte, error) {
+	if len(leaveRunning) == 0 || !strings.Contains(string(data), "name: pod-complete\n") {
+		return data, nil
+	}
+	keys := make([]string, 0, len(leaveRunning))
+	for k := range leaveRunning {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var extra strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&extra, "    - key: '.metadata.labels.[\"%s\"]'\n      operator: 'NotIn'\n      values:\n      - '%s'\n", k, leaveRunning[k])
+	}
+	docs := strings.Split(string(data), "---\n")
+	found := false
+	for i, d := range docs {
+		if !strings.Contains(d, "name: pod-complete\n") {
+			continue
+		}
+		if !strings.Contains(d, completeMarker+"\n") {
+			return nil, fmt.Errorf("the pod-complete Stage has no %q requirement to add to", strings.TrimSpace(completeMarker))
+		}
+		docs[i] = strings.Replace(d, completeMarker+"\n", extra.String()+completeMarker+"\n", 1)
+		found = true
+	}
+	if !found {
+		return data, nil
+	}
+	return []byte(strings.Join(docs, "---\n")), nil
 }

@@ -77,7 +77,7 @@ func TestWriteStages(t *testing.T) {
 		t.Fatalf("stageSources = %v, %v", files, err)
 	}
 	dst := filepath.Join(t.TempDir(), "out")
-	written, err := writeStages(files, dst)
+	written, err := writeStages(files, dst, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,36 @@ func TestWriteStages(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(kustomization), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writeStages([]string{bad}, dst); err == nil {
+	if _, err := writeStages([]string{bad}, dst, nil); err == nil {
 		t.Error("a file without Stages must be refused")
+	}
+}
+
+// The demo's backup pods stay Running for its stand-in to run: the real
+// pod-complete Stage gains a requirement kwok reads, the others do not.
+func TestLeaveRunningNarrowsPodComplete(t *testing.T) {
+	src, err := stageSources(testBinDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	written, err := writeStages(src, dst, map[string]string{"fedcommons.io/component": "backup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all string
+	for _, f := range written {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all += string(b)
+	}
+	want := "    - key: '.metadata.labels.[\"fedcommons.io/component\"]'\n      operator: 'NotIn'\n      values:\n      - 'backup'\n" + completeMarker
+	if !strings.Contains(all, want) || strings.Count(all, "fedcommons.io/component") != 1 {
+		t.Errorf("pod-complete not narrowed once:\n%s", all)
+	}
+	if _, err := leaveRunningIn([]byte("kind: Stage\nmetadata:\n  name: pod-complete\nspec: {}\n"), map[string]string{"a": "b"}); err == nil {
+		t.Error("a pod-complete Stage of another shape was left as it was, silently")
 	}
 }

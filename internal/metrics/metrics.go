@@ -132,6 +132,7 @@ func ForgetInstance(namespace, instance string) {
 	} {
 		v.DeletePartialMatch(labels)
 	}
+	ForgetBackups(namespace, instance)
 }
 
 // RecordFetch records one fetch of a subscribed list.
