@@ -4,6 +4,8 @@
 //	fedcommons manager   run the operator (in a cluster, or against any kubeconfig)
 //	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline;
 //	                     review, approve or reject changes waiting for approval, in a cluster
+//	fedcommons backup-agent  move a backup between a Job's volume and an S3 bucket
+//	                     (run by the backup and restore Jobs, not by hand)
 //	fedcommons version   print the version
 //
 // The demo (`make demo`) is cmd/fedcommons-dev, a command of its own so that
@@ -31,6 +33,7 @@ Usage:
   fedcommons policy diff       what a change to a policy manifest changes, with why
   fedcommons policy review     the changes waiting for your community's approval
   fedcommons policy approve    approve (or reject) one of them
+  fedcommons backup-agent      upload or download a backup (run by the backup Jobs)
   fedcommons version           print the version
 
 Run "fedcommons <command> -h" for a command's flags. The demo (a local
@@ -53,6 +56,8 @@ func main() {
 		os.Exit(2)
 	case "policy":
 		err = runPolicy(os.Args[2:], os.Stdout)
+	case "backup-agent":
+		err = runBackupAgent(os.Args[2:])
 	case "version", "--version":
 		fmt.Println(version)
 	case "-h", "--help", "help":
