@@ -84,3 +84,79 @@ func TestRestoreJobS3(t *testing.T) {
 		t.Errorf("the restore script reads %s, not the staging volume", envOf(pod.Containers[0])["BACKUP_ROOT"])
 	}
 }
+
+// The backup agent reads the generated Secrets (read-only, optional, in
+// its container alone) and encrypts them to the operator-managed key and
+// the spec's recipients.
+func TestBackupJobS3Secrets(t *testing.T) {
+	in := s3Input(toot())
+	in.Instance.Spec.Backup.Encryption = &v1alpha1.BackupEncryption{Recipients: []string{"age1a", "age1b"}}
+	j, err := BackupJob(in, "x", "20261202T030000Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := j.Spec.Template.Spec
+	up, dump := pod.Containers[0], pod.InitContainers[0]
+	env := envOf(up)
+	name := in.Instance.Name
+	if env["SECRETS_DIR"] != "/secrets" || env["BACKUP_KEY_RECIPIENT"] != "secret:"+name+"-backup-key/recipient" || env["AGE_RECIPIENTS"] != "age1a,age1b" {
+		t.Errorf("agent env %v", env)
+	}
+	if !mounted(up, "/secrets/"+name+"-secrets", true) || !mounted(up, "/secrets/"+name+"-postgres", true) {
+		t.Errorf("agent mounts %v: want each generated Secret read-only", up.VolumeMounts)
+	}
+	for _, m := range dump.VolumeMounts {
+		if strings.HasPrefix(m.MountPath, "/secrets") {
+			t.Errorf("the dump container mounts %s: only the agent needs the Secrets", m.MountPath)
+		}
+	}
+	for _, v := range pod.Volumes {
+		if v.Secret != nil && (v.Secret.Optional == nil || !*v.Secret.Optional) {
+			t.Errorf("Secret volume %s is not optional: an Instance without it could never back up", v.Secret.SecretName)
+		}
+	}
+}
+
+// With spec.restore.identitySecretRef the download step runs as the
+// restore ServiceAccount, with the API token in its container alone.
+func TestRestoreJobS3Secrets(t *testing.T) {
+	in := s3Input(gts())
+	in.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "old-key"}
+	j, err := RestoreJob(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := j.Spec.Template.Spec
+	dl, restore := pod.InitContainers[0], pod.Containers[0]
+	if pod.ServiceAccountName != in.Instance.Name+"-restore" || *pod.AutomountServiceAccountToken {
+		t.Errorf("service account %q automount %v", pod.ServiceAccountName, *pod.AutomountServiceAccountToken)
+	}
+	if env := envOf(dl); env["AGE_IDENTITY"] != "secret:old-key/identity" || env["NAMESPACE"] != "riverside" {
+		t.Errorf("download env %v", env)
+	}
+	if !mounted(dl, "/var/run/secrets/kubernetes.io/serviceaccount", true) || mounted(restore, "/var/run/secrets/kubernetes.io/serviceaccount", true) {
+		t.Error("the API token must be in the download container only")
+	}
+	sa, role, rb := RestoreRBAC(in)
+	if sa.Name != pod.ServiceAccountName || rb.RoleRef.Name != role.Name || rb.Subjects[0].Name != sa.Name {
+		t.Errorf("RBAC names: %s %s %v", sa.Name, role.Name, rb)
+	}
+	for _, r := range role.Rules {
+		if !slices.Equal(r.Resources, []string{"secrets"}) || len(r.Verbs) != 1 || (r.Verbs[0] != "create" && (r.Verbs[0] != "get" || len(r.ResourceNames) == 0)) {
+			t.Errorf("rule %+v: want create on secrets, and get on the Instance's Secrets by name only", r)
+		}
+	}
+	pvc := gts()
+	pvc.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "old-key"}
+	if _, err := RestoreJob(pvc); err == nil || !strings.Contains(err.Error(), "only read for a backup in an S3 bucket") {
+		t.Errorf("identity with a pvc restore: %v", err)
+	}
+}
+
+func TestKeySecret(t *testing.T) {
+	inst := gts().Instance
+	s := KeySecret(inst, gts().Params, "AGE-SECRET-KEY-1X", "age1x")
+	if s.Name != inst.Name+"-backup-key" || !*s.Immutable || len(s.OwnerReferences) != 0 || string(s.Data["identity"]) != "AGE-SECRET-KEY-1X" || string(s.Data["recipient"]) != "age1x" {
+		t.Errorf("key Secret %+v: want immutable, not owned by the Instance (it outlives it), with identity and recipient", s)
+	}
+}

@@ -120,7 +120,11 @@ func backupJob(in Input, spec *v1alpha1.BackupSpec, backupName string) (*batchv1
 		if err != nil {
 			return nil, err
 		}
-		return j, withAgent(j, in, d.s3, "upload", append(extra, keep...))
+		if err := withAgent(j, in, d.s3, "upload", append(extra, keep...)); err != nil {
+			return nil, err
+		}
+		sealSecrets(j, in)
+		return j, nil
 	}
 	return job(in, "backup", BackupScript(), d, append(extra, keep...), false)
 }
@@ -149,6 +153,11 @@ func RestoreJob(in Input) (*batchv1.Job, error) {
 		if err := withAgent(j, in, d.s3, "download", name); err != nil {
 			return nil, err
 		}
+		if rs.IdentitySecretRef != nil {
+			unsealSecrets(j, in)
+		}
+	} else if rs.IdentitySecretRef != nil {
+		return nil, fmt.Errorf("instance %s: spec.restore.identitySecretRef is only read for a backup in an S3 bucket; backups on a volume do not hold the Secrets yet", in.Instance.Name)
 	}
 	j.Name = RestoreJobName(in.Instance)
 	return j, nil

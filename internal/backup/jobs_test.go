@@ -157,10 +157,12 @@ func TestPodSecurityRestricted(t *testing.T) {
 	bj, _ := BackupJob(toot(), "x", "20261202T030000Z")
 	rj, _ := RestoreJob(gts())
 	s3cj, err := BackupCronJob(s3Input(gts()))
+	s3in := s3Input(gts())
+	s3in.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "k"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s3rj, err := RestoreJob(s3Input(gts()))
+	s3rj, err := RestoreJob(s3in)
 	if err != nil {
 		t.Fatal(err)
 	}

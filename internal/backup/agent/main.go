@@ -18,6 +18,13 @@ import (
 //	                 backup in BACKUP_ROOT when unset)
 //	KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY   retention, applied after an upload
 //	TERMINATION_LOG  where the summary goes (the Job's termination message)
+//	SECRETS_DIR      upload: the Instance's generated Secrets, mounted one
+//	                 directory each; put into the backup as secrets.age
+//	BACKUP_KEY_RECIPIENT, AGE_RECIPIENTS   upload: the operator-managed key's
+//	                 public key and spec.backup.encryption.recipients
+//	                 (comma-separated), the keys secrets.age is encrypted to
+//	AGE_IDENTITY     download: an identity that decrypts secrets.age; with it
+//	                 the agent creates the backup's Secrets in NAMESPACE
 type Env func(string) string
 
 // Retain builds the retention decision from KEEP_LAST, KEEP_DAILY and
@@ -45,11 +52,21 @@ func Run(ctx context.Context, args []string, env Env, retain Retain, log io.Writ
 		if name == "" {
 			return fmt.Errorf("BACKUP_NAME is not set")
 		}
-		_, err := Download(ctx, b, staging, name, log)
-		return err
+		if _, err := Download(ctx, b, staging, name, log); err != nil {
+			return err
+		}
+		if id := env("AGE_IDENTITY"); id != "" {
+			return restoreSecrets(ctx, filepath.Join(staging, name), id, env("NAMESPACE"), log)
+		}
+		return nil
 	}
 	if name == "" {
 		if name, err = onlyBackup(staging); err != nil {
+			return err
+		}
+	}
+	if dir := env("SECRETS_DIR"); dir != "" {
+		if err := sealSecrets(staging, name, dir, env, log); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -102,4 +104,9 @@ func parseManifest(b []byte, name string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest.json of backup %s: the parts add up to %d bytes, the manifest says %d", name, total, m.Size)
 	}
 	return &m, nil
+}
+
+func sha256hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
