@@ -131,7 +131,7 @@ func TestRestoreJobS3Secrets(t *testing.T) {
 	if pod.ServiceAccountName != in.Instance.Name+"-restore" || *pod.AutomountServiceAccountToken {
 		t.Errorf("service account %q automount %v", pod.ServiceAccountName, *pod.AutomountServiceAccountToken)
 	}
-	if env := envOf(dl); env["AGE_IDENTITY"] != "secret:old-key/identity" || env["NAMESPACE"] != "riverside" {
+	if env := envOf(dl); env["AGE_IDENTITY"] != "secret:old-key/identity" || env["NAMESPACE"] != "riverside" || !strings.Contains(env["SECRET_NAMES"], in.Instance.Name+"-secrets,") {
 		t.Errorf("download env %v", env)
 	}
 	if !mounted(dl, "/var/run/secrets/kubernetes.io/serviceaccount", true) || mounted(restore, "/var/run/secrets/kubernetes.io/serviceaccount", true) {

@@ -67,5 +67,6 @@ func unsealSecrets(j *batchv1.Job, in Input) {
 	agent.Env = append(agent.Env,
 		corev1.EnvVar{Name: "AGE_IDENTITY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: KeyIdentity}}},
-		corev1.EnvVar{Name: "NAMESPACE", Value: inst.Namespace})
+		corev1.EnvVar{Name: "NAMESPACE", Value: inst.Namespace},
+		corev1.EnvVar{Name: "SECRET_NAMES", Value: strings.Join(resources.RetainedSecretNames(inst.Name), ",")})
 }

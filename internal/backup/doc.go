@@ -7,6 +7,14 @@
 // text against real PostgreSQL and SQLite (see roundtrip tests), so what is
 // tested is what the Jobs run.
 //
+// For an S3-compatible bucket, the Jobs also run the backup agent of the
+// operator's own binary (package agent, `fedcommons backup-agent`) next
+// to the script: it uploads or downloads the backup through an emptyDir,
+// applies the retention in the bucket, and carries the Instance's
+// generated Secrets, encrypted with age (KeySecret, RestoreRBAC). The S3
+// tests run the scripts and the agent against a real S3-compatible server
+// in the test process (gofakes3 on 127.0.0.1).
+//
 // This is the foundation of issue 18: the operator does not schedule
 // backups or run restores yet (see docs/backups.md).
 package backup

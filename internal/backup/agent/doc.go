@@ -14,6 +14,13 @@
 // and writes manifest.json last into staging, where the restore script
 // checks the checksums again.
 //
+// The Instance's generated Secrets travel in the backup as secrets.age,
+// encrypted with age to the operator-managed key and the spec's
+// recipients (EncryptSecrets, AddSecrets); a restore given an identity
+// decrypts them and creates the Secrets through the in-cluster API,
+// never overwriting one that holds other data (PlanSecrets,
+// CreateSecrets). That is the agent's only use of the Kubernetes API.
+//
 // Everything read from the bucket is bounded: listings, the manifest's
 // size and number of parts, each part's size. Credentials come from the
 // environment (the Job sets them from a Secret), never from arguments.

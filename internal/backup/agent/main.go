@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // Env is the agent's configuration, from the Job's environment:
@@ -24,7 +25,8 @@ import (
 //	                 public key and spec.backup.encryption.recipients
 //	                 (comma-separated), the keys secrets.age is encrypted to
 //	AGE_IDENTITY     download: an identity that decrypts secrets.age; with it
-//	                 the agent creates the backup's Secrets in NAMESPACE
+//	                 the agent creates the backup's Secrets in NAMESPACE, if
+//	                 all are among SECRET_NAMES (comma-separated)
 type Env func(string) string
 
 // Retain builds the retention decision from KEEP_LAST, KEEP_DAILY and
@@ -56,7 +58,8 @@ func Run(ctx context.Context, args []string, env Env, retain Retain, log io.Writ
 			return err
 		}
 		if id := env("AGE_IDENTITY"); id != "" {
-			return restoreSecrets(ctx, filepath.Join(staging, name), id, env("NAMESPACE"), log)
+			allowed := strings.Split(env("SECRET_NAMES"), ",")
+			return restoreSecrets(ctx, filepath.Join(staging, name), id, env("NAMESPACE"), allowed, log)
 		}
 		return nil
 	}

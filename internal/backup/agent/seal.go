@@ -36,7 +36,7 @@ func sealSecrets(staging, name, dir string, env Env, log io.Writer) error {
 // restoreSecrets decrypts the downloaded backup's secrets.age and creates
 // its Secrets in namespace, through the in-cluster API (the restore Job's
 // ServiceAccount).
-func restoreSecrets(ctx context.Context, dir, identity, namespace string, log io.Writer) error {
+func restoreSecrets(ctx context.Context, dir, identity, namespace string, allowed []string, log io.Writer) error {
 	data, err := readBounded(filepath.Join(dir, SecretsFile), maxSecretsBytes*2)
 	if os.IsNotExist(err) {
 		return fmt.Errorf("backup %s holds no %s (it was taken without its Secrets): remove spec.restore.identitySecretRef to restore it without them", filepath.Base(dir), SecretsFile)
@@ -51,6 +51,9 @@ func restoreSecrets(ctx context.Context, dir, identity, namespace string, log io
 	if namespace == "" {
 		return fmt.Errorf("NAMESPACE is not set")
 	}
+	if err := CheckSecretNames(s, allowed); err != nil {
+		return err
+	}
 	cfg, err := rest.InClusterConfig()
 	if err != nil {
 		return fmt.Errorf("reaching the Kubernetes API to restore the Secrets: %w", err)
@@ -64,5 +67,20 @@ func restoreSecrets(ctx context.Context, dir, identity, namespace string, log io
 		return err
 	}
 	fmt.Fprintf(log, "fedcommons-backup: restored Secrets %v (%d already there with the same data)\n", created, len(s)-len(created))
+	return nil
+}
+
+// CheckSecretNames refuses a backup holding a Secret that is not one of
+// the Instance's generated Secrets (allowed). Encryption to a public key
+// says nothing of who wrote secrets.age: anyone who can write to the
+// bucket could otherwise have the restore create any Secret in the
+// namespace. The names carry the Instance's name, so a backup restores
+// its Secrets into an Instance of the same name.
+func CheckSecretNames(s Secrets, allowed []string) error {
+	for name := range s {
+		if !slices.Contains(allowed, name) {
+			return fmt.Errorf("the backup holds Secret %s, which is not one of this Instance's generated Secrets (%s): restore it into an Instance of the name it was taken from", name, strings.Join(allowed, ", "))
+		}
+	}
 	return nil
 }

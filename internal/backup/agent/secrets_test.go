@@ -109,3 +109,17 @@ func TestCreateSecrets(t *testing.T) {
 		t.Error("a refused restore created some of its Secrets")
 	}
 }
+
+// A backup naming a Secret that is not one of the Instance's is refused:
+// anyone can encrypt to a public key.
+func TestCheckSecretNames(t *testing.T) {
+	allowed := []string{"social-secrets", "social-postgres", "social-redis"}
+	if err := CheckSecretNames(secretsFixture(), allowed); err != nil {
+		t.Error(err)
+	}
+	bad := secretsFixture()
+	bad["cert-manager-ca"] = map[string][]byte{"tls.key": []byte("x")}
+	if err := CheckSecretNames(bad, allowed); err == nil || !strings.Contains(err.Error(), "Secret cert-manager-ca, which is not one of this Instance's") {
+		t.Errorf("foreign Secret: %v", err)
+	}
+}
