@@ -81,7 +81,7 @@ conformance: ## Drivers and fakes against a real GoToSocial (GOTOSOCIAL_BIN, def
 
 .PHONY: test-backup
 test-backup: ## Backup and restore scripts round trips against a real PostgreSQL (PG_BINDIR, default the newest /usr/lib/postgresql/*/bin), sqlite3 and busybox.
-	go test -count=1 -v ./internal/backup/
+	go test -count=1 -v ./internal/backup/...
 
 .PHONY: bench
 bench: ## Engine benchmarks (figures for the closing notes).

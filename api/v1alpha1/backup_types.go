@@ -23,6 +23,26 @@ type BackupSpec struct {
 	// destination the backups are written to.
 	// +required
 	Destination BackupDestination `json:"destination"`
+
+	// encryption names more age public keys that the Instance's generated
+	// Secrets are encrypted to in each backup (secrets.age). They are
+	// always encrypted to the operator-managed key in the Secret
+	// <instance>-backup-key too; add your own off-cluster key here so that
+	// a backup can be restored when the cluster (and that Secret) is lost.
+	// +optional
+	Encryption *BackupEncryption `json:"encryption,omitempty"`
+}
+
+// BackupEncryption lists the age recipients of a backup's secrets.
+type BackupEncryption struct {
+	// recipients are age X25519 public keys, such as the output of
+	// age-keygen -y: age1 followed by 58 lower-case letters and digits.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=15
+	// +kubebuilder:validation:items:MaxLength=62
+	// +kubebuilder:validation:XValidation:rule="self.all(r, r.matches('^age1[0-9a-z]{58}$'))",message="each recipient must be an age public key: age1 followed by 58 lower-case letters and digits (age-keygen -y prints it)"
+	Recipients []string `json:"recipients,omitempty"`
 }
 
 // BackupRetention keeps the union of: the keepLast newest backups, the
@@ -119,6 +139,18 @@ type RestoreSpec struct {
 	// from is the backup to restore.
 	// +required
 	From BackupLocation `json:"from"`
+
+	// identitySecretRef names a Secret whose key "identity" holds an age
+	// identity (AGE-SECRET-KEY-1...) that the backup's secrets were
+	// encrypted to: the old Instance's <instance>-backup-key, or the
+	// secret key of one of spec.backup.encryption.recipients. With it,
+	// the restore puts the old Instance's generated Secrets back before
+	// the server starts (never overwriting one that exists with other
+	// data); without it, secrets.age is not read and the Instance gets
+	// new generated Secrets, which cannot read data encrypted with the
+	// old ones.
+	// +optional
+	IdentitySecretRef *LocalSecretReference `json:"identitySecretRef,omitempty"`
 }
 
 // BackupLocation is one backup: where the backups are, and its name.

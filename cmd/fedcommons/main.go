@@ -5,6 +5,8 @@
 //	fedcommons policy    explain a domain's decision, or diff two versions of a policy, offline;
 //	                     review, approve or reject changes waiting for approval, in a cluster
 //	fedcommons community export or import a community, to move it to another co-op
+//	fedcommons backup-agent  move a backup between a Job's volume and an S3 bucket
+//	                     (run by the backup and restore Jobs, not by hand)
 //	fedcommons version   print the version
 //
 // The demo (`make demo`) is cmd/fedcommons-dev, a command of its own so that
@@ -34,6 +36,7 @@ Usage:
   fedcommons policy approve    approve (or reject) one of them
   fedcommons community export  write a community to a bundle, its secrets encrypted, to move it
   fedcommons community import  recreate a community from a bundle on this cluster
+  fedcommons backup-agent      upload or download a backup (run by the backup Jobs)
   fedcommons version           print the version
 
 Run "fedcommons <command> -h" for a command's flags. The demo (a local
@@ -58,6 +61,8 @@ func main() {
 		err = runPolicy(os.Args[2:], os.Stdout)
 	case "community":
 		err = runCommunity(os.Args[2:], os.Stdout)
+	case "backup-agent":
+		err = runBackupAgent(os.Args[2:])
 	case "version", "--version":
 		fmt.Println(version)
 	case "-h", "--help", "help":

@@ -13,4 +13,12 @@
 // BackupHealthy), schedule.go (the CronJob's next run and its longest
 // interval, for status and the missed-backup alert) and hints.go (what a
 // sysadmin pastes to restore).
+//
+// For an S3-compatible bucket, the Jobs also run the backup agent of the
+// operator's own binary (package agent, `fedcommons backup-agent`) next
+// to the script: it uploads or downloads the backup through an emptyDir,
+// applies the retention in the bucket, and carries the Instance's
+// generated Secrets, encrypted with age (KeySecret, RestoreRBAC). The S3
+// tests run the scripts and the agent against a real S3-compatible server
+// in the test process (gofakes3 on 127.0.0.1).
 package backup

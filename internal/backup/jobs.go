@@ -43,6 +43,11 @@ type Input struct {
 	// version. Unused for SQLite.
 	PostgresServerImage string
 	Params              resources.Params
+	// AgentImage is the operator's own image, whose binary runs
+	// `fedcommons backup-agent` in the Jobs of an s3 destination (it
+	// moves the backup between the Job's staging volume and the bucket).
+	// Unused for a pvc destination.
+	AgentImage string
 }
 
 // BackupCronJob is the CronJob taking spec.backup's scheduled backups.
@@ -94,20 +99,34 @@ func BackupJob(in Input, jobName, backupName string) (*batchv1.Job, error) {
 }
 
 func backupJob(in Input, spec *v1alpha1.BackupSpec, backupName string) (*batchv1.Job, error) {
-	pvc, err := pvcOf(spec.Destination.S3, spec.Destination.PVC)
+	d, err := destOf(spec.Destination.S3, spec.Destination.PVC)
 	if err != nil {
 		return nil, err
 	}
 	r := RetentionOf(spec.Retention)
-	extra := []corev1.EnvVar{
+	keep := []corev1.EnvVar{
 		{Name: "KEEP_LAST", Value: strconv.Itoa(r.KeepLast)},
 		{Name: "KEEP_DAILY", Value: strconv.Itoa(r.KeepDaily)},
 		{Name: "KEEP_WEEKLY", Value: strconv.Itoa(r.KeepWeekly)},
 	}
+	var extra []corev1.EnvVar
 	if backupName != "" {
 		extra = append(extra, corev1.EnvVar{Name: "BACKUP_NAME", Value: backupName})
 	}
-	return job(in, "backup", BackupScript(), pvc, extra, false)
+	if d.s3 != nil {
+		// The retention is the agent's, applied in the bucket; the
+		// script's staging volume holds only this backup.
+		j, err := job(in, "backup", BackupScript(), d, extra, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := withAgent(j, in, d.s3, "upload", append(extra, keep...)); err != nil {
+			return nil, err
+		}
+		sealSecrets(j, in)
+		return j, nil
+	}
+	return job(in, "backup", BackupScript(), d, append(extra, keep...), false)
 }
 
 // RestoreJob restores spec.restore.from before the Instance's first
@@ -121,13 +140,24 @@ func RestoreJob(in Input) (*batchv1.Job, error) {
 	if _, err := ParseName(rs.From.Name); err != nil {
 		return nil, err
 	}
-	pvc, err := pvcOf(rs.From.S3, rs.From.PVC)
+	d, err := destOf(rs.From.S3, rs.From.PVC)
 	if err != nil {
 		return nil, err
 	}
-	j, err := job(in, "restore", RestoreScript(), pvc, []corev1.EnvVar{{Name: "BACKUP_NAME", Value: rs.From.Name}}, true)
+	name := []corev1.EnvVar{{Name: "BACKUP_NAME", Value: rs.From.Name}}
+	j, err := job(in, "restore", RestoreScript(), d, name, true)
 	if err != nil {
 		return nil, err
+	}
+	if d.s3 != nil {
+		if err := withAgent(j, in, d.s3, "download", name); err != nil {
+			return nil, err
+		}
+		if rs.IdentitySecretRef != nil {
+			unsealSecrets(j, in)
+		}
+	} else if rs.IdentitySecretRef != nil {
+		return nil, fmt.Errorf("instance %s: spec.restore.identitySecretRef is only read for a backup in an S3 bucket; backups on a volume do not hold the Secrets yet", in.Instance.Name)
 	}
 	j.Name = RestoreJobName(in.Instance)
 	return j, nil
@@ -159,17 +189,19 @@ func subPath(inst *v1alpha1.Instance, p *v1alpha1.BackupPVC) string {
 	return inst.Name
 }
 
-// pvcOf refuses S3 for now: the Jobs write to a mounted volume, and the
-// upload to a bucket (with a real S3-compatible server in the tests) is not
-// built yet.
-func pvcOf(s3 *v1alpha1.BackupS3, pvc *v1alpha1.BackupPVC) (*v1alpha1.BackupPVC, error) {
-	if s3 != nil {
-		return nil, fmt.Errorf("backups in an S3 bucket are not supported yet: use a pvc destination")
+// dest is where a Job finds its backups: a PersistentVolumeClaim mounted
+// at /backup, or a bucket that the agent reaches, with an emptyDir at
+// /backup as the script's staging directory.
+type dest struct {
+	pvc *v1alpha1.BackupPVC
+	s3  *v1alpha1.BackupS3
+}
+
+func destOf(s3 *v1alpha1.BackupS3, pvc *v1alpha1.BackupPVC) (dest, error) {
+	if (s3 == nil) == (pvc == nil) {
+		return dest{}, fmt.Errorf("set exactly one backup destination: s3 or pvc")
 	}
-	if pvc == nil {
-		return nil, fmt.Errorf("no backup destination: set s3 or pvc")
-	}
-	return pvc, nil
+	return dest{pvc: pvc, s3: s3}, nil
 }
 
 func meta(in Input, name, component string) metav1.ObjectMeta {

@@ -117,10 +117,10 @@ func TestRestoreJob(t *testing.T) {
 
 // The builders refuse what they cannot do, in words a sysadmin reads.
 func TestBuildersRefuse(t *testing.T) {
-	in := toot()
-	in.Instance.Spec.Backup.Destination = v1alpha1.BackupDestination{S3: &v1alpha1.BackupS3{Endpoint: "https://s3.example.org", Bucket: "b"}}
-	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "not supported yet: use a pvc destination") {
-		t.Errorf("s3 destination: %v", err)
+	in := s3Input(toot())
+	in.AgentImage = ""
+	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "needs the operator's image to run the backup agent") {
+		t.Errorf("s3 destination without the agent's image: %v", err)
 	}
 	in = toot()
 	in.PostgresServerImage = "postgres:latest"
@@ -156,7 +156,17 @@ func TestPodSecurityRestricted(t *testing.T) {
 	cj, _ := BackupCronJob(gts())
 	bj, _ := BackupJob(toot(), "x", "20261202T030000Z")
 	rj, _ := RestoreJob(gts())
-	for _, tmpl := range []corev1.PodTemplateSpec{cj.Spec.JobTemplate.Spec.Template, bj.Spec.Template, rj.Spec.Template} {
+	s3cj, err := BackupCronJob(s3Input(gts()))
+	s3in := s3Input(gts())
+	s3in.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "k"}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3rj, err := RestoreJob(s3in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tmpl := range []corev1.PodTemplateSpec{cj.Spec.JobTemplate.Spec.Template, bj.Spec.Template, rj.Spec.Template, s3cj.Spec.JobTemplate.Spec.Template, s3rj.Spec.Template} {
 		r := policy.AggregateCheckResults(ev.EvaluatePod(level, &tmpl.ObjectMeta, &tmpl.Spec))
 		if !r.Allowed {
 			t.Errorf("%s violates restricted: %s: %s", tmpl.Spec.Containers[0].Name, r.ForbiddenReason(), r.ForbiddenDetail())

@@ -14,16 +14,22 @@ import (
 )
 
 // job builds the backup or restore Job: one container running script, with
-// the backup volume, and the data volume when the database (SQLite) or the
-// media live on it.
-func job(in Input, component, script string, pvc *v1alpha1.BackupPVC, extra []corev1.EnvVar, restore bool) (*batchv1.Job, error) {
+// the backup volume (the PVC, or an emptyDir staging the backup for the
+// agent: see withAgent), and the data volume when the database (SQLite) or
+// the media live on it.
+func job(in Input, component, script string, d dest, extra []corev1.EnvVar, restore bool) (*batchv1.Job, error) {
 	inst, p := in.Instance, in.Profile
 	if inst.Spec.External != nil {
 		return nil, fmt.Errorf("instance %s is hosted elsewhere: the operator cannot back it up", inst.Name)
 	}
 	conn := resources.DatabaseConnection(inst, p)
+	root, backupVolume := backupMount, corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+	if d.pvc != nil {
+		root = path.Join(backupMount, subPath(inst, d.pvc))
+		backupVolume = corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: d.pvc.ClaimName}}
+	}
 	env := []corev1.EnvVar{
-		{Name: "BACKUP_ROOT", Value: path.Join(backupMount, subPath(inst, pvc))},
+		{Name: "BACKUP_ROOT", Value: root},
 		{Name: "SOFTWARE", Value: string(p.Software)},
 		{Name: "SOFTWARE_VERSION", Value: in.Version},
 		{Name: "DB_KIND", Value: string(conn.Engine)},
@@ -32,7 +38,7 @@ func job(in Input, component, script string, pvc *v1alpha1.BackupPVC, extra []co
 	}
 	mounts := []corev1.VolumeMount{{Name: "backup", MountPath: backupMount}, {Name: "tmp", MountPath: "/tmp"}}
 	volumes := []corev1.Volume{
-		{Name: "backup", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: pvc.ClaimName}}},
+		{Name: "backup", VolumeSource: backupVolume},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 	}
 	var image string

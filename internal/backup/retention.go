@@ -81,3 +81,11 @@ func Prune(names []string, r Retention) []string {
 	}
 	return out
 }
+
+// PruneFunc is Prune with a retention given as counts (KEEP_LAST,
+// KEEP_DAILY, KEEP_WEEKLY): the decision the backup agent applies in a
+// bucket, as the scripts' prune does on a volume.
+func PruneFunc(keepLast, keepDaily, keepWeekly int) func(complete []string) []string {
+	r := Retention{KeepLast: keepLast, KeepDaily: keepDaily, KeepWeekly: keepWeekly}
+	return func(names []string) []string { return Prune(names, r) }
+}
