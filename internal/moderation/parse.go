@@ -165,6 +165,7 @@ type builder struct {
 	result     ParseResult
 	seen       map[string]int // domain → line of first occurrence
 	comments   map[string]string
+	domains    stringArena
 	maxEntries int
 	maxKept    int
 	rows       int
@@ -265,10 +266,10 @@ func (b *builder) add(line int, record row, e Entry) error {
 	if b.maxKept > 0 && len(b.result.Entries) >= b.maxKept {
 		return &LimitError{Cap: "MaxKept", Limit: b.maxKept, Line: line, What: "entries, the most kept per source"}
 	}
-	// Clones: the parsed strings are cut from the row as read, and an
+	// Copied: the parsed strings are cut from the row as read, and an
 	// entry holding a slice of it would keep the whole row (comment,
 	// unknown columns) alive for as long as the entry.
-	domain = strings.Clone(domain)
+	domain = b.domains.clone(domain)
 	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
@@ -286,6 +287,31 @@ func (b *builder) add(line int, record row, e Entry) error {
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
 	return nil
+}
+
+// stringArena copies strings into shared blocks: one allocation per
+// arenaBlock bytes instead of one per string. Each block is a
+// strings.Builder that is only ever appended to, so the strings cut from
+// it stay valid and immutable; a block is freed when no string cut from it
+// is left. It holds only what the builder keeps (normalised domains), so
+// it pins nothing else.
+type stringArena struct {
+	block strings.Builder
+}
+
+const arenaBlock = 16 << 10
+
+func (a *stringArena) clone(s string) string {
+	if len(s) > arenaBlock/4 {
+		return strings.Clone(s)
+	}
+	if a.block.Cap()-a.block.Len() < len(s) {
+		a.block = strings.Builder{}
+		a.block.Grow(arenaBlock)
+	}
+	at := a.block.Len()
+	a.block.WriteString(s)
+	return a.block.String()[at:]
 }
 
 // maxInterned bounds how many distinct comments a builder shares: past it,
