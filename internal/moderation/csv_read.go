@@ -35,6 +35,7 @@ type csvReader struct {
 	record     []byte // the fields of the record being read, unquoted
 	ends       []int  // where each field ends in record
 	fields     []string
+	rows       stringArena
 }
 
 // csvReadBuffer is the reader's buffer: a few typical lines are read per
@@ -191,9 +192,10 @@ parseField:
 			}
 		}
 	}
-	// One string for the record, as encoding/csv makes: one allocation a
-	// row, and the fields are slices of it.
-	s := string(c.record)
+	// One string for the record, as encoding/csv makes, but cut from a
+	// shared block rather than allocated a row at a time: the fields are
+	// slices of it, and the parser copies whatever it keeps.
+	s := c.rows.cloneBytes(c.record)
 	c.fields = c.fields[:0]
 	from := 0
 	for _, to := range c.ends {

@@ -214,6 +214,13 @@ func (r row) String() string {
 	return r.text
 }
 
+// quote is the row as a Problem quotes it: cut, cleaned and copied, since
+// the row as read shares its memory with the rows around it (see
+// stringArena).
+func (r row) quote() string {
+	return strings.Clone(cleanText(textcut.Truncate(r.String(), maxRecordLen)))
+}
+
 // skip records a row that cannot be read at all; it counts like add.
 func (b *builder) skip(line int, record row, reason string) error {
 	if err := b.count(line); err != nil {
@@ -230,7 +237,7 @@ func (b *builder) problem(line int, record row, reason string) {
 	if len(b.result.Problems) >= MaxProblems {
 		return
 	}
-	text := cleanText(textcut.Truncate(record.String(), maxRecordLen))
+	text := record.quote()
 	b.result.Problems = append(b.result.Problems, Problem{Line: line, Record: text, Reason: reason})
 }
 
@@ -247,7 +254,7 @@ func (b *builder) add(line int, record row, e Entry) error {
 	case errors.Is(err, ErrObfuscated):
 		b.result.Obfuscated++
 		if len(b.result.ObfuscatedRows) < MaxProblems {
-			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: cleanText(textcut.Truncate(record.String(), maxRecordLen)),
+			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: record.quote(),
 				Reason: "the domain is starred out, so it cannot be matched to a server"})
 		}
 		return nil
@@ -279,7 +286,8 @@ func (b *builder) add(line int, record row, e Entry) error {
 			}
 			b.result.CutComments[domain] = strings.Clone(e.PublicComment)
 		}
-		e.PublicComment = strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes))
+		// Copied, like every string kept: the comment is cut from the row.
+		e.PublicComment = strings.Clone(strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes)))
 		b.result.TruncatedComments++
 	} else {
 		e.PublicComment = b.intern(e.PublicComment)
@@ -293,8 +301,10 @@ func (b *builder) add(line int, record row, e Entry) error {
 // arenaBlock bytes instead of one per string. Each block is a
 // strings.Builder that is only ever appended to, so the strings cut from
 // it stay valid and immutable; a block is freed when no string cut from it
-// is left. It holds only what the builder keeps (normalised domains), so
-// it pins nothing else.
+// is left. The builder's arena holds only what it keeps (normalised
+// domains); csvReader's holds the rows as read, so nothing cut from a row
+// is kept without a copy (Problem records, cut comments; interned
+// comments and domains are copies already).
 type stringArena struct {
 	block strings.Builder
 }
@@ -305,13 +315,28 @@ func (a *stringArena) clone(s string) string {
 	if len(s) > arenaBlock/4 {
 		return strings.Clone(s)
 	}
-	if a.block.Cap()-a.block.Len() < len(s) {
-		a.block = strings.Builder{}
-		a.block.Grow(arenaBlock)
-	}
+	a.room(len(s))
 	at := a.block.Len()
 	a.block.WriteString(s)
 	return a.block.String()[at:]
+}
+
+// cloneBytes is clone for bytes: string(b) without an allocation of its own.
+func (a *stringArena) cloneBytes(b []byte) string {
+	if len(b) > arenaBlock/4 {
+		return string(b)
+	}
+	a.room(len(b))
+	at := a.block.Len()
+	a.block.Write(b)
+	return a.block.String()[at:]
+}
+
+func (a *stringArena) room(n int) {
+	if a.block.Cap()-a.block.Len() < n {
+		a.block = strings.Builder{}
+		a.block.Grow(arenaBlock)
+	}
 }
 
 // maxInterned bounds how many distinct comments a builder shares: past it,
