@@ -86,6 +86,8 @@ test-backup: ## Backup and restore scripts round trips against a real PostgreSQL
 .PHONY: bench
 bench: ## Engine benchmarks (figures for the closing notes).
 	go test -run '^$$' -bench . -benchmem ./internal/moderation/...
+	# Issue 16 item 4: parse + normalise + merge of ten generated 100,000-row lists.
+	go test -run '^$$' -bench BenchmarkExplainTenLists -benchmem -count=5 ./internal/policytool/
 
 ##@ Generation
 

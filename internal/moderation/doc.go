@@ -22,4 +22,9 @@
 //   - render.go: every text a person reads about a decision (decision,
 //     summary, explanation);
 //   - explain.go: why any domain is or is not blocked.
+//
+// And for parsing: parse.go (formats, caps, the builder every format
+// shares), parse_csv.go (CSV columns and the caps scan, csvShape),
+// csv_read.go (CSV records, read as encoding/csv reads them),
+// normalize.go and normalize_idna.go (domain names).
 package moderation

@@ -9,8 +9,10 @@ import (
 // cursor walks one source in domain order, over positions [pos, end) of
 // its sorted order.
 type cursor struct {
-	entries  []Entry
-	order    []int32
+	entries []Entry
+	// order, when the source is not sorted, is its entries in domain
+	// order, each with its keys.
+	order    []sortedItem
 	pos, end int
 	// head is the current entry's domain, "" when done; kept here so the
 	// k-way merge compares strings without going through the order. key
@@ -46,7 +48,16 @@ func (c *cursor) at(i int) *Entry {
 	if c.order == nil {
 		return &c.entries[i]
 	}
-	return &c.entries[c.order[i]]
+	return &c.entries[c.order[i].index]
+}
+
+// domainAt is the domain at position i, read from the order when there is
+// one.
+func (c *cursor) domainAt(i int) string {
+	if c.order == nil {
+		return c.entries[i].Domain
+	}
+	return c.order[i].domain
 }
 
 func (c *cursor) entry() *Entry { return c.at(c.pos) }
@@ -54,12 +65,14 @@ func (c *cursor) entry() *Entry { return c.at(c.pos) }
 func (c *cursor) advance() {
 	c.pos++
 	c.head, c.key, c.key2 = "", 0, 0
-	if c.pos < c.end {
-		c.head = c.entry().Domain
-		c.key = prefixKey(c.head)
-		if len(c.head) > 8 {
-			c.key2 = prefixKey(c.head[8:])
-		}
+	switch {
+	case c.pos >= c.end:
+	case c.order != nil:
+		it := &c.order[c.pos]
+		c.head, c.key, c.key2 = it.domain, it.key, it.key2
+	default:
+		c.head = c.entries[c.pos].Domain
+		c.key, c.key2 = keysOf(c.head)
 	}
 }
 
@@ -159,11 +172,11 @@ func (p *Policy) split(votes int) []mergePart {
 		last := cuts[1]
 		cuts = cuts[:1]
 		for k := 1; k < n; k++ {
-			pivot := base[largest].at(base[largest].end * k / n).Domain
+			pivot := base[largest].domainAt(base[largest].end * k / n)
 			mid := make([]int, lists)
 			for i := range base {
 				c := &base[i]
-				mid[i] = sort.Search(c.end, func(j int) bool { return c.at(j).Domain >= pivot })
+				mid[i] = sort.Search(c.end, func(j int) bool { return c.domainAt(j) >= pivot })
 			}
 			cuts = append(cuts, mid)
 		}

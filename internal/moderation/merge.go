@@ -75,7 +75,7 @@ func Merge(in MergeInput) (*Policy, error) {
 	slices.SortFunc(p.local, compareEntries)
 
 	p.sources = slices.Clone(in.Sources)
-	p.sorted = make([][]int32, len(in.Sources))
+	p.sorted = make([][]sortedItem, len(in.Sources))
 	rejected := make([][]Rejection, len(in.Sources))
 	votes := 0
 	for _, s := range in.Sources {
@@ -96,6 +96,7 @@ func Merge(in MergeInput) (*Policy, error) {
 	}
 	p.settings = &mergeSettings{threshold: in.Threshold, rule: in.Rule, totalWeight: p.total}
 	p.merge(votes)
+	p.sorted = nil // the walk's own: not kept with the policy
 	slices.SortFunc(p.Rejected, compareRejections)
 	return p, nil
 }
@@ -143,7 +144,7 @@ func validate(in MergeInput) error {
 // Parser output is already normalised and, from a published feed, nearly
 // always sorted: it is used as is, without a copy, after one pass that
 // checks both. Hand-built entries are normalised into a copy.
-func prepareSource(name string, entries []Entry) ([]Entry, []int32, []Rejection) {
+func prepareSource(name string, entries []Entry) ([]Entry, []sortedItem, []Rejection) {
 	first, sorted := checkSource(entries)
 	var rejected []Rejection
 	if first < len(entries) {
@@ -202,38 +203,52 @@ func isCanonical(e *Entry) bool {
 	return v.canonical() == v
 }
 
-// sortedOrder returns the permutation that sorts the entries by domain.
-//
-// It sorts (prefix key, domain, index) triples rather than indices: a
-// comparison then reads the triples in hand instead of two entries
-// scattered over the source, and the prefix keys settle nearly every
-// comparison without comparing strings (issue 16 item 4: sorting indices
-// was the largest part of preparing an unsorted source).
-func sortedOrder(entries []Entry) []int32 {
-	type item struct {
-		key    uint64
-		domain string
-		index  int32
+// sortedItem is one entry of an unsorted source, in the sorted order the
+// k-way merge walks: the domain's first 16 bytes as keys (see cursor), the
+// domain and the entry's index. The merge reads these one after the other;
+// going through a permutation of indices instead read each entry and its
+// name from wherever the source had it, a cache miss each (issue 16 item
+// 4: that walk was half of the merge of ten unsorted lists).
+type sortedItem struct {
+	key, key2 uint64
+	domain    string
+	index     int32
+}
+
+func keysOf(s string) (key, key2 uint64) {
+	key = prefixKey(s)
+	if len(s) > 8 {
+		key2 = prefixKey(s[8:])
 	}
-	items := make([]item, len(entries))
+	return key, key2
+}
+
+// sortedOrder returns the entries' items sorted by domain. The keys settle
+// nearly every comparison without comparing strings.
+func sortedOrder(entries []Entry) []sortedItem {
+	items := make([]sortedItem, len(entries))
 	for i := range entries {
-		items[i] = item{prefixKey(entries[i].Domain), entries[i].Domain, int32(i)}
+		d := entries[i].Domain
+		key, key2 := keysOf(d)
+		items[i] = sortedItem{key, key2, d, int32(i)}
 	}
 	// Not stable: a source's duplicates are resolved by content (see run).
-	slices.SortFunc(items, func(a, b item) int {
-		if a.key != b.key {
+	slices.SortFunc(items, func(a, b sortedItem) int {
+		switch {
+		case a.key != b.key:
 			if a.key < b.key {
+				return -1
+			}
+			return 1
+		case a.key2 != b.key2:
+			if a.key2 < b.key2 {
 				return -1
 			}
 			return 1
 		}
 		return strings.Compare(a.domain, b.domain)
 	})
-	order := make([]int32, len(items))
-	for i := range items {
-		order[i] = items[i].index
-	}
-	return order
+	return items
 }
 
 // forEach calls fn(0) ... fn(n-1), on every core when parallel is set.

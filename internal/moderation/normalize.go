@@ -138,10 +138,8 @@ func fastASCII(s string) (string, bool) {
 	if upper {
 		s = strings.ToLower(s)
 	}
-	if punycode {
-		if _, err := lookup.ToUnicode(s); err != nil {
-			return "", false
-		}
+	if punycode && !validPunycode(s) {
+		return "", false
 	}
 	return s, true
 }
@@ -190,8 +188,7 @@ func isNormalized(s string) bool {
 		return false
 	}
 	if punycode || isPunycodeLabel(s[labelStart:]) {
-		_, err := lookup.ToUnicode(s)
-		return err == nil
+		return validPunycode(s)
 	}
 	return true
 }

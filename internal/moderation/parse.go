@@ -165,6 +165,7 @@ type builder struct {
 	result     ParseResult
 	seen       map[string]int // domain → line of first occurrence
 	comments   map[string]string
+	domains    stringArena
 	maxEntries int
 	maxKept    int
 	rows       int
@@ -213,6 +214,13 @@ func (r row) String() string {
 	return r.text
 }
 
+// quote is the row as a Problem quotes it: cut, cleaned and copied, since
+// the row as read shares its memory with the rows around it (see
+// stringArena).
+func (r row) quote() string {
+	return strings.Clone(cleanText(textcut.Truncate(r.String(), maxRecordLen)))
+}
+
 // skip records a row that cannot be read at all; it counts like add.
 func (b *builder) skip(line int, record row, reason string) error {
 	if err := b.count(line); err != nil {
@@ -229,7 +237,7 @@ func (b *builder) problem(line int, record row, reason string) {
 	if len(b.result.Problems) >= MaxProblems {
 		return
 	}
-	text := cleanText(textcut.Truncate(record.String(), maxRecordLen))
+	text := record.quote()
 	b.result.Problems = append(b.result.Problems, Problem{Line: line, Record: text, Reason: reason})
 }
 
@@ -246,7 +254,7 @@ func (b *builder) add(line int, record row, e Entry) error {
 	case errors.Is(err, ErrObfuscated):
 		b.result.Obfuscated++
 		if len(b.result.ObfuscatedRows) < MaxProblems {
-			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: cleanText(textcut.Truncate(record.String(), maxRecordLen)),
+			b.result.ObfuscatedRows = append(b.result.ObfuscatedRows, Problem{Line: line, Record: record.quote(),
 				Reason: "the domain is starred out, so it cannot be matched to a server"})
 		}
 		return nil
@@ -265,10 +273,10 @@ func (b *builder) add(line int, record row, e Entry) error {
 	if b.maxKept > 0 && len(b.result.Entries) >= b.maxKept {
 		return &LimitError{Cap: "MaxKept", Limit: b.maxKept, Line: line, What: "entries, the most kept per source"}
 	}
-	// Clones: the parsed strings are cut from the row as read, and an
+	// Copied: the parsed strings are cut from the row as read, and an
 	// entry holding a slice of it would keep the whole row (comment,
 	// unknown columns) alive for as long as the entry.
-	domain = strings.Clone(domain)
+	domain = b.domains.clone(domain)
 	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
@@ -278,7 +286,8 @@ func (b *builder) add(line int, record row, e Entry) error {
 			}
 			b.result.CutComments[domain] = strings.Clone(e.PublicComment)
 		}
-		e.PublicComment = strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes))
+		// Copied, like every string kept: the comment is cut from the row.
+		e.PublicComment = strings.Clone(strings.TrimSpace(textcut.Truncate(e.PublicComment, MaxCommentBytes)))
 		b.result.TruncatedComments++
 	} else {
 		e.PublicComment = b.intern(e.PublicComment)
@@ -286,6 +295,48 @@ func (b *builder) add(line int, record row, e Entry) error {
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
 	return nil
+}
+
+// stringArena copies strings into shared blocks: one allocation per
+// arenaBlock bytes instead of one per string. Each block is a
+// strings.Builder that is only ever appended to, so the strings cut from
+// it stay valid and immutable; a block is freed when no string cut from it
+// is left. The builder's arena holds only what it keeps (normalised
+// domains); csvReader's holds the rows as read, so nothing cut from a row
+// is kept without a copy (Problem records, cut comments; interned
+// comments and domains are copies already).
+type stringArena struct {
+	block strings.Builder
+}
+
+const arenaBlock = 16 << 10
+
+func (a *stringArena) clone(s string) string {
+	if len(s) > arenaBlock/4 {
+		return strings.Clone(s)
+	}
+	a.room(len(s))
+	at := a.block.Len()
+	a.block.WriteString(s)
+	return a.block.String()[at:]
+}
+
+// cloneBytes is clone for bytes: string(b) without an allocation of its own.
+func (a *stringArena) cloneBytes(b []byte) string {
+	if len(b) > arenaBlock/4 {
+		return string(b)
+	}
+	a.room(len(b))
+	at := a.block.Len()
+	a.block.Write(b)
+	return a.block.String()[at:]
+}
+
+func (a *stringArena) room(n int) {
+	if a.block.Cap()-a.block.Len() < n {
+		a.block = strings.Builder{}
+		a.block.Grow(arenaBlock)
+	}
 }
 
 // maxInterned bounds how many distinct comments a builder shares: past it,

@@ -1,7 +1,6 @@
 package moderation
 
 import (
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -56,11 +55,8 @@ func readCSVHeader(header []string) (csvColumns, error) {
 // booleans and the column order, all of which the header tells, so one
 // reader takes either and a mislabelled source still works.
 func parseCSV(in io.Reader, b *builder) error {
-	r := csv.NewReader(&csvShape{r: in, line: 1, recordLine: 1, fields: 1})
-	r.FieldsPerRecord = -1
-	r.LazyQuotes = true
-	r.ReuseRecord = true
-	header, err := r.Read()
+	r := newCSVReader(&csvShape{r: in, line: 1, recordLine: 1, fields: 1})
+	header, err := r.read()
 	if errors.Is(err, io.EOF) {
 		return nil // an empty list is a list
 	}
@@ -72,22 +68,16 @@ func parseCSV(in io.Reader, b *builder) error {
 		return err
 	}
 	for {
-		record, err := r.Read()
+		// With lazy quotes, every input is records: the only errors are
+		// the stream's (a cap, MaxBytes, a NUL byte), which end parsing.
+		record, err := r.read()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				if err := b.skip(pe.StartLine, row{}, pe.Err.Error()); err != nil {
-					return err
-				}
-				continue
-			}
 			return err
 		}
-		line, _ := r.FieldPos(0)
-		if err := addCSVRecord(b, cols, line, record); err != nil {
+		if err := addCSVRecord(b, cols, r.line(), record); err != nil {
 			return err
 		}
 	}
@@ -239,22 +229,23 @@ func addCSVRecord(b *builder, cols csvColumns, line int, record []string) error 
 	if e.Action, err = parseSeverity(field(cols.severity)); err != nil {
 		return b.skip(line, text, err.Error())
 	}
-	for _, flag := range []struct {
-		name string
-		col  int
-		dst  *bool
-	}{
-		{"reject_media", cols.rejectMedia, &e.RejectMedia},
-		{"reject_reports", cols.rejectReports, &e.RejectReports},
-		{"obfuscate", cols.obfuscate, &e.Obfuscate},
-	} {
-		v, ok := parseBool(field(flag.col))
-		if !ok {
-			return b.skip(line, text, fmt.Sprintf("%s is %q, not true or false", flag.name, field(flag.col)))
-		}
-		*flag.dst = v
+	// One flag at a time rather than a loop over pointers into e: the
+	// pointers moved e to the heap, an allocation a row (issue 16 item 4).
+	var ok bool
+	if e.RejectMedia, ok = parseBool(field(cols.rejectMedia)); !ok {
+		return b.skip(line, text, badFlag("reject_media", field(cols.rejectMedia)))
+	}
+	if e.RejectReports, ok = parseBool(field(cols.rejectReports)); !ok {
+		return b.skip(line, text, badFlag("reject_reports", field(cols.rejectReports)))
+	}
+	if e.Obfuscate, ok = parseBool(field(cols.obfuscate)); !ok {
+		return b.skip(line, text, badFlag("obfuscate", field(cols.obfuscate)))
 	}
 	return b.add(line, text, e)
+}
+
+func badFlag(name, value string) string {
+	return fmt.Sprintf("%s is %q, not true or false", name, value)
 }
 
 // parseSeverity reads a feed's severity. An empty severity means suspend:

@@ -199,9 +199,9 @@ type Policy struct {
 
 	// What Explain needs to answer about domains that have no entry.
 	input    MergeInput
-	sources  []Source // the policy's own copy; provenance points into it
-	local    []Entry  // normalised local entries, sorted by domain
-	sorted   [][]int32
+	sources  []Source       // the policy's own copy; provenance points into it
+	local    []Entry        // normalised local entries, sorted by domain
+	sorted   [][]sortedItem // during the merge only
 	guard    protection
 	total    int
 	settings *mergeSettings
