@@ -87,6 +87,11 @@ test-backup: ## Backup and restore scripts round trips against a real PostgreSQL
 bench: ## Engine benchmarks (figures for the closing notes).
 	go test -run '^$$' -bench . -benchmem ./internal/moderation/...
 
+.PHONY: bench-propagation
+bench-propagation: envtest-assets ## Issue 16.3: one new FederationPolicy entry into 200 external servers (20 ms each), p50/p99/max and writes per server, into test/scale/report/propagation.json.
+	KUBEBUILDER_ASSETS="$$(hack/k8s-assets.sh kube-apiserver etcd)" \
+	  go test -tags scale -count=1 -timeout 30m -run '^TestPropagation$$' -v ./test/scale/
+
 ##@ Generation
 
 .PHONY: generate
