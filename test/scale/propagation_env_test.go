@@ -46,7 +46,7 @@ type propServer struct {
 
 // startPropWorld starts the API server and the operator; both stop when
 // the test ends.
-func startPropWorld(t *testing.T, ctx context.Context) (*rest.Config, client.Client) {
+func startPropWorld(t *testing.T, ctx context.Context, instanceWorkers int) (*rest.Config, client.Client) {
 	t.Helper()
 	logf.SetLogger(logr.Discard())
 	crds, err := thirdparty.CRDDirs()
@@ -75,6 +75,7 @@ func startPropWorld(t *testing.T, ctx context.Context) (*rest.Config, client.Cli
 		MetricsAddr: "0", ProbeAddr: "0", FeedPublicAddr: "0", FeedClusterAddr: "0",
 		Controllers: controllers.Options{
 			OperatorNamespace: testenv.OperatorNamespace,
+			InstanceWorkers:   instanceWorkers,
 			Outbound:          outbound.Config{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}},
 		},
 	})

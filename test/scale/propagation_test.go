@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/controllers"
 )
 
 // Issue 16, point 3: how long one new entry of a FederationPolicy takes to
@@ -29,7 +30,8 @@ import (
 // entry. Latency of a server: from the moment the API server's answer to
 // the policy update returns to the moment that server stored the new
 // entry. The report is propagation.json in FEDCOMMONS_SCALE_REPORT_DIR
-// (default test/scale/report).
+// (default test/scale/report). FEDCOMMONS_PROP_INSTANCE_WORKERS replaces
+// the operator's default Instance workers, to compare settings.
 //
 // Targets (a benchmark's, reported rather than asserted): p99 ≤ 2 s over
 // servers, exactly one write per server. The run fails only when the
@@ -52,11 +54,17 @@ type propRun struct {
 	GetsMin           int     `json:"gets_per_server_min"`
 	GetsMax           int     `json:"gets_per_server_max"`
 	AllSyncedStatusMs float64 `json:"all_status_synced_ms"`
+	// From the operator's metrics, during the run: Instance reconciles,
+	// their mean duration and mean wait in the queue.
+	Reconciles      int     `json:"instance_reconciles"`
+	ReconcileMeanMs float64 `json:"instance_reconcile_mean_ms"`
+	QueueWaitMeanMs float64 `json:"instance_queue_wait_mean_ms"`
 }
 
 // propReport is propagation.json: the medians over runs, then each run.
 type propReport struct {
 	Servers          int       `json:"servers"`
+	InstanceWorkers  int       `json:"instance_workers"`
 	LatencyMs        float64   `json:"server_latency_ms"`
 	Runs             int       `json:"runs"`
 	P50Ms            float64   `json:"p50_ms"`
@@ -85,7 +93,9 @@ func TestPropagation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 
-	_, c := startPropWorld(t, ctx)
+	// 0: the operator's default (controllers.DefaultInstanceWorkers).
+	workers := propEnvInt(t, "FEDCOMMONS_PROP_INSTANCE_WORKERS", 0, 0, 256)
+	_, c := startPropWorld(t, ctx, workers)
 	if err := createCommunity(ctx, c, propCommunity, propDomain); err != nil {
 		t.Fatalf("community: %v", err)
 	}
@@ -110,7 +120,10 @@ func TestPropagation(t *testing.T) {
 	initial := time.Since(start)
 	t.Logf("%d servers hold the initial policy %s after the first Instance was created", servers, initial.Round(time.Millisecond))
 
-	report := propReport{Servers: servers, LatencyMs: ms(latency), Runs: runs,
+	if workers == 0 {
+		workers = controllers.DefaultInstanceWorkers
+	}
+	report := propReport{Servers: servers, InstanceWorkers: workers, LatencyMs: ms(latency), Runs: runs,
 		InitialConvergeS: initial.Seconds(),
 		Command:          "make bench-propagation"}
 	for r := range runs {
@@ -118,8 +131,9 @@ func TestPropagation(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v", r, err)
 		}
-		t.Logf("run %d: p50 %.0f ms, p99 %.0f ms, max %.0f ms; writes per server %d..%d; GETs per server %d..%d; every status synced after %.0f ms",
-			r, run.P50Ms, run.P99Ms, run.MaxMs, run.WritesMin, run.WritesMax, run.GetsMin, run.GetsMax, run.AllSyncedStatusMs)
+		t.Logf("run %d: p50 %.0f ms, p99 %.0f ms, max %.0f ms; writes per server %d..%d; GETs per server %d..%d; every status synced after %.0f ms; %d Instance reconciles of %.0f ms, %.0f ms in the queue (means)",
+			r, run.P50Ms, run.P99Ms, run.MaxMs, run.WritesMin, run.WritesMax, run.GetsMin, run.GetsMax, run.AllSyncedStatusMs,
+			run.Reconciles, run.ReconcileMeanMs, run.QueueWaitMeanMs)
 		report.PerRun = append(report.PerRun, run)
 	}
 	report.P50Ms = medianOf(report.PerRun, func(r propRun) float64 { return r.P50Ms })
@@ -144,6 +158,7 @@ func propOneRun(ctx context.Context, t *testing.T, c client.Client, ns string, f
 	for _, s := range fleet {
 		s.srv.ResetCounters()
 	}
+	rec0, wait0 := propInstanceMetrics()
 	p := &v1alpha1.FederationPolicy{}
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: propPolicy}, p); err != nil {
 		return propRun{}, err
@@ -161,7 +176,9 @@ func propOneRun(ctx context.Context, t *testing.T, c client.Client, ns string, f
 	synced := time.Since(t0)
 	// Late writes (a second pass that writes again) would show here.
 	time.Sleep(2 * time.Second)
-	run := propRun{Entry: entry, AllSyncedStatusMs: ms(synced)}
+	rec1, wait1 := propInstanceMetrics()
+	run := propRun{Entry: entry, AllSyncedStatusMs: ms(synced), Reconciles: int(rec1.count - rec0.count),
+		ReconcileMeanMs: rec1.meanMsSince(rec0), QueueWaitMeanMs: wait1.meanMsSince(wait0)}
 	slices.Sort(lat)
 	run.P50Ms, run.P99Ms, run.MaxMs = ms(rank(lat, 0.50)), ms(rank(lat, 0.99)), ms(lat[len(lat)-1])
 	for i, s := range fleet {
