@@ -89,6 +89,12 @@ bench: ## Engine benchmarks (figures for the closing notes).
 	# Issue 16 item 4: parse + normalise + merge of ten generated 100,000-row lists.
 	go test -run '^$$' -bench BenchmarkExplainTenLists -benchmem -count=5 ./internal/policytool/
 
+.PHONY: bench-propagation
+# KUBEBUILDER_ASSETS, when set, names the control-plane binaries; otherwise
+# the test builds or reuses them (internal/testenv).
+bench-propagation: ## Issue 16.3: one new FederationPolicy entry into 200 external servers (20 ms each), p50/p99/max and writes per server, into test/scale/report/propagation.json (docs/benchmarks-propagation.md).
+	go test -tags scale -count=1 -timeout 30m -run '^TestPropagation$$' -v ./test/scale/
+
 ##@ Generation
 
 .PHONY: generate

@@ -214,7 +214,7 @@ func (r *InstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		b = b.Owns(&gatewayv1.HTTPRoute{})
 	}
 	return b.Named("instance").
-		WithOptions(r.Options.controllerOptions()).Complete(r)
+		WithOptions(r.Options.instanceControllerOptions()).Complete(r)
 }
 
 const domainIndex = "spec.domain"

@@ -62,6 +62,12 @@ type Options struct {
 	// (controller-runtime's MaxConcurrentReconciles, for each controller).
 	Workers int
 
+	// InstanceWorkers is how many Instances are reconciled at once
+	// (default DefaultInstanceWorkers). It is apart from Workers because
+	// an Instance's reconcile is where policies reach servers: mostly
+	// waiting on a remote admin API, not using the operator's CPU.
+	InstanceWorkers int
+
 	// Tenancy bounds what a community's Instances may ask for beyond their
 	// Community's domains: Ingress annotations, ClusterIssuers, Gateways.
 	Tenancy tenancy.Limits
@@ -89,6 +95,9 @@ func (o Options) WithDefaults() Options {
 	if o.Workers <= 0 {
 		o.Workers = DefaultWorkers
 	}
+	if o.InstanceWorkers <= 0 {
+		o.InstanceWorkers = DefaultInstanceWorkers
+	}
 	if o.SyncTimeout == 0 {
 		o.SyncTimeout = 2 * time.Minute
 	}
@@ -105,6 +114,17 @@ func (o Options) WithDefaults() Options {
 // costing little on a two-core operator.
 const DefaultWorkers = 4
 
+// DefaultInstanceWorkers is how many Instances are reconciled at once. A
+// policy change wakes every Instance it selects, and each pass is a
+// handful of calls in a row to that Instance's admin API (probe, list,
+// write: 6 to 8 round trips), so the time to reach every server is about
+// servers / workers × a pass. make bench-propagation (200 servers 20 ms
+// away, median of 3 runs, on a loaded 2-core machine): p99 18.0 s with 4
+// workers, 5.5 s with 32. The operator's CPU is not what limits it: 5 s of
+// CPU over a 73 s run. The fair queue still takes turns between
+// communities.
+const DefaultInstanceWorkers = 32
+
 // controllerOptions are the options every controller is built with: its
 // workers, and a queue that takes turns between namespaces, so that one
 // community's backlog (many policies, servers that never answer) delays
@@ -113,4 +133,11 @@ const DefaultWorkers = 4
 // priority and arrival; its initial-list low priority is given up for this.
 func (o Options) controllerOptions() controller.Options {
 	return controller.Options{MaxConcurrentReconciles: max(o.Workers, 1), NewQueue: fairqueue.New}
+}
+
+// instanceControllerOptions are controllerOptions with InstanceWorkers.
+func (o Options) instanceControllerOptions() controller.Options {
+	opts := o.controllerOptions()
+	opts.MaxConcurrentReconciles = max(o.InstanceWorkers, 1)
+	return opts
 }

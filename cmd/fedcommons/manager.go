@@ -36,6 +36,7 @@ func runManager(args []string) error {
 		clusterDomain    = fs.String("cluster-domain", "cluster.local", "the cluster's DNS domain, under which a hosted server's own Service is reached")
 		feedClusterURL   = fs.String("feed-cluster-url", "", "the cluster feed listener as pods reach it, for links the operator writes such as a PolicyProposal's changesURL (default http://fedcommons-feeds-cluster.OPERATOR-NAMESPACE.svc:8091)")
 		workers          = fs.Int("workers", controllers.DefaultWorkers, "objects of each kind reconciled at once; work is shared out between namespaces in turn")
+		instanceWorkers  = fs.Int("instance-workers", controllers.DefaultInstanceWorkers, "Instances reconciled at once (each pass mostly waits on a server's admin API); work is shared out between namespaces in turn")
 		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
 		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
 		tenantGateways   = fs.String("tenant-gateways", "", "comma-separated namespace/name of Gateways in other namespaces a community's Instances may attach to (default none)")
@@ -55,6 +56,9 @@ func runManager(args []string) error {
 		return err
 	}
 
+	if *instanceWorkers < 1 || *instanceWorkers > 256 {
+		return fmt.Errorf("--instance-workers=%d: want 1 to 256", *instanceWorkers)
+	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("no cluster to talk to: %w", err)
@@ -78,6 +82,7 @@ func runManager(args []string) error {
 			ClusterDomain:       *clusterDomain,
 			FeedClusterURL:      *feedClusterURL,
 			Workers:             *workers,
+			InstanceWorkers:     *instanceWorkers,
 			Tenancy: tenancy.Limits{
 				IngressAnnotations: splitList(*tenantAnnots),
 				ClusterIssuers:     splitList(*tenantIssuers),

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/fedcommons/fedcommons/internal/moderation"
 	"github.com/fedcommons/fedcommons/internal/moderation/drivers"
@@ -14,14 +15,17 @@ import (
 // server is a connected admin API: its driver, what the server can hold
 // and everything it holds now, all pages.
 type server struct {
+	// key is the driver's (driverKey), under which its probe is kept.
+	key     string
 	drv     drivers.Driver
 	caps    drivers.Capabilities
 	current []moderation.ServerEntry
 }
 
 // connect builds the driver for the Instance's current token, probes the
-// server and lists its entries; any failure ends the pass before a plan
-// exists. A token the operator obtained by signing in that the server
+// server (unless a pass probed it less than probeTTL ago) and lists its
+// entries; any failure ends the pass before a plan exists and makes the
+// next pass probe again. A token the operator obtained by signing in that the server
 // refuses (revoked in the settings panel, or the server's database
 // restored without it) is replaced once and the calls retried; any other
 // token is the sysadmin's or generated, and its refusal is reported as it
@@ -38,14 +42,20 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 		if err != nil {
 			return nil, err
 		}
-		srv := &server{drv: drv}
-		srv.caps, err = drv.Probe(sctx)
+		srv := &server{key: driverKey(name, apiURL, p.host, token, trusted), drv: drv}
+		caps, recent := s.recentProbe(srv.key, time.Now())
+		if recent {
+			srv.caps = caps
+		} else if srv.caps, err = drv.Probe(sctx); err == nil {
+			s.rememberProbe(srv.key, srv.caps, time.Now())
+		}
 		if err == nil {
 			srv.current, err = drv.List(sctx)
 		}
 		if err == nil {
 			return srv, nil
 		}
+		s.forgetProbe(srv.key)
 		if attempt > 0 || !signsIn(p) || !drivers.Unauthorized(err) {
 			return nil, err
 		}
@@ -63,11 +73,15 @@ func (s *Syncer) connect(ctx, sctx context.Context, p *pass, apiURL string) (*se
 // applyChanges sends the planned calls. On a deadline or persistent rate
 // limiting the driver stops cleanly with an error matching
 // drivers.ErrStopped; a fresh List and Diff resumes the work next pass.
-func applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyResult, error) {
+func (s *Syncer) applyChanges(sctx context.Context, srv *server, ch changes) (drivers.ApplyResult, error) {
 	if ch.plan.Empty() {
 		return drivers.ApplyResult{}, nil
 	}
-	return srv.drv.Apply(sctx, ch.plan, nil)
+	res, err := srv.drv.Apply(sctx, ch.plan, nil)
+	if err != nil || len(res.Failed) > 0 {
+		s.forgetProbe(srv.key)
+	}
+	return res, err
 }
 
 // driver returns the cached driver of (name, URL, Host, token, trust),
@@ -103,7 +117,9 @@ func (s *Syncer) driver(name, apiURL, host, token string, trusted []outbound.Tru
 func (s *Syncer) forgetDriver(name, apiURL, host, token string, trusted []outbound.Trusted) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.drivers, driverKey(name, apiURL, host, token, trusted))
+	key := driverKey(name, apiURL, host, token, trusted)
+	delete(s.drivers, key)
+	delete(s.probes, key)
 }
 
 // driverKey identifies a driver by its server, the Host it sends, a digest

@@ -119,6 +119,8 @@ type Syncer struct {
 	// decided (see rememberWait): the status it wrote may not be in the
 	// cache yet when the next pass starts.
 	waits map[types.UID]wait
+	// probes holds each driver's last successful probe (probe.go).
+	probes map[string]probed
 }
 
 // Outcome is what one pass found and did, for the Instance reconciler to
@@ -168,7 +170,6 @@ func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *sof
 
 	sctx, cancel := context.WithTimeout(ctx, s.Options.SyncTimeout)
 	defer cancel()
-	// Probe every time: an upgraded server may hold more than it did.
 	srv, err := s.connect(ctx, sctx, p, want.apiURL)
 	if errors.Is(err, errWaitingForAdmin) {
 		return p.waitingForAdmin(), nil
@@ -177,6 +178,6 @@ func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *sof
 		return s.rememberWait(p, p.failed(err, drivers.ApplyResult{})), nil
 	}
 	changes := planChanges(srv, want)
-	res, err := applyChanges(sctx, srv, changes)
+	res, err := s.applyChanges(sctx, srv, changes)
 	return s.rememberWait(p, p.report(ctx, want, changes, res, err)), nil
 }

@@ -95,8 +95,13 @@ func TestNoErrorPathDeletes(t *testing.T) {
 			reason: v1alpha1.ReasonWaitingForPolicy, message: "extra (not computed yet)"},
 		{name: "FederationPolicy list fails", world: externalWorld,
 			breaks: func(w *world) { w.listErr = errors.New("etcdserver: request timed out") }},
+		// A pass soon after a successful one reuses its probe
+		// (probe.go); a restarted operator's first pass probes.
 		{name: "server probe fails", world: externalWorld,
-			breaks: onlyPath(http.MethodGet, "/instance", http.StatusServiceUnavailable), reason: v1alpha1.ReasonSyncFailed},
+			breaks: func(w *world) {
+				w.restart()
+				onlyPath(http.MethodGet, "/instance", http.StatusServiceUnavailable)(w)
+			}, reason: v1alpha1.ReasonSyncFailed},
 		{name: "server list fails", world: externalWorld,
 			breaks: func(w *world) {
 				w.proxy.failWith(func(r *http.Request) int {

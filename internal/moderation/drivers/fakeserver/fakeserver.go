@@ -62,6 +62,11 @@ type Options struct {
 	ActionDuration time.Duration
 	// Latency delays every write, to exercise deadlines.
 	Latency time.Duration
+	// RoundTrip delays every request, reads included, before it is
+	// answered: a server across a network rather than on loopback (the
+	// propagation benchmark, test/scale). A write waits RoundTrip and then
+	// Latency.
+	RoundTrip time.Duration
 	// Now is the clock of the rate-limit window, of created_at and of
 	// ActionDuration (default time.Now), shared with a test's fake client
 	// clock.

@@ -174,3 +174,16 @@ func TestAcceptToken(t *testing.T) {
 		}
 	}
 }
+
+// RoundTrip delays reads as well as writes (Latency delays writes only).
+func TestRoundTripDelaysEveryRequest(t *testing.T) {
+	const rt = 50 * time.Millisecond
+	for _, s := range []*Server{NewMastodon(Options{RoundTrip: rt}), NewGoToSocial(Options{RoundTrip: rt})} {
+		start := time.Now()
+		resp, _ := call(t, s, http.MethodGet, "/api/v1/admin/domain_blocks", DefaultToken, nil)
+		if took := time.Since(start); resp.StatusCode != http.StatusOK || took < rt {
+			t.Errorf("%s: GET answered %d after %s, want 200 after at least %s", s.software, resp.StatusCode, took, rt)
+		}
+		s.Close()
+	}
+}

@@ -40,6 +40,9 @@ type family struct {
 // serve applies what every route shares: counting, rate limiting (before
 // auth, as Mastodon's rack-attack does) and the bearer token.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	if s.opts.RoundTrip > 0 {
+		time.Sleep(s.opts.RoundTrip)
+	}
 	_, pattern := s.mux.Handler(r)
 	call := callName(r, pattern)
 
