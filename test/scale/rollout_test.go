@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +30,8 @@ type rolloutResult struct {
 	Started      time.Time `json:"started"`
 	Machine      machine   `json:"machine"`
 	ManagerFlags []string  `json:"managerFlags,omitempty"`
+	// Commit is the checkout the operator was built from.
+	Commit string `json:"commit"`
 	// Load averages (1 min) when the rollout began, when all was Ready,
 	// and when the steady state ended: the machine is shared.
 	LoadStart float64 `json:"loadStart"`
@@ -122,7 +126,7 @@ func rolloutRun(t *testing.T, cfg config, bin string, size, run int) rolloutResu
 	instances := communities * per
 	r := newRig(t, ctx, instances)
 	res := rolloutResult{Benchmark: "rollout", Label: cfg.Label, Instances: instances, Communities: communities,
-		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags}
+		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags, Commit: commit()}
 
 	op := r.startOperator(bin, filepath.Join(r.cluster.LogDir(), "fedcommons.log"), cfg.Workers, cfg.ManagerFlags)
 	peak := sampleRSS(ctx, op.metricsURL)
@@ -221,6 +225,20 @@ func sampleRSS(ctx context.Context, url string) func() float64 {
 		defer mu.Unlock()
 		return peak
 	}
+}
+
+// commit names the checkout under test ("unknown" outside git), with
+// "+dirty" when it has uncommitted changes.
+func commit() string {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		c += "+dirty"
+	}
+	return c
 }
 
 func minTime(a, b time.Time) time.Time {
