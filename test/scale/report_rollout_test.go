@@ -5,6 +5,7 @@ package scale
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -15,7 +16,7 @@ func init() {
 
 // rolloutRow is the median of a label's runs at one size.
 type rolloutRow struct {
-	label                                              string
+	label, commits                                     string
 	instances, runs                                    int
 	ready, baseline, ratio, perInstance                float64
 	steadyWrites, settleWrites, readsPerMin            float64
@@ -48,11 +49,11 @@ func renderRollout(dir string, raw [][]byte) (string, error) {
 	first := groups[keys[0]][0]
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %d MiB. Each figure is the median of the runs shown; load is the 1-minute load average when all was Ready.\n\n",
 		first.Machine.CPUs, first.Machine.CPUModel, first.Machine.MemMiB)
-	b.WriteString("| variant | Instances | runs | time to Ready (s) | baseline (s) | ratio | API requests / Instance | steady writes | settle writes | steady reads / min | peak RSS (MiB) | CPU s rollout | CPU s steady | load |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| variant | commit | Instances | runs | time to Ready (s) | baseline (s) | ratio | API requests / Instance | steady writes | settle writes | steady reads / min | peak RSS (MiB) | CPU s rollout | CPU s steady | load |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %d | %d | %.1f | %.1f | %.2f× | %.1f | %.0f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f |\n",
-			r.label, r.instances, r.runs, r.ready, r.baseline, r.ratio, r.perInstance, r.steadyWrites, r.settleWrites,
+		fmt.Fprintf(&b, "| %s | %s | %d | %d | %.1f | %.1f | %.2f× | %.1f | %.0f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f |\n",
+			r.label, r.commits, r.instances, r.runs, r.ready, r.baseline, r.ratio, r.perInstance, r.steadyWrites, r.settleWrites,
 			r.readsPerMin, r.rssMiB, r.cpuRollout, r.cpuSteady, r.load)
 	}
 	b.WriteString("\nReconcile time p50 / p99 and workqueue wait p99 per controller (seconds, over the rollout):\n\n")
@@ -116,9 +117,14 @@ func medianRow(runs []rolloutResult) rolloutRow {
 		reconcile:     map[string][2]float64{}, queue: map[string][2]float64{},
 		topVerbs: runs[0].Rollout.ByVerb,
 	}
+	var commits []string
 	for _, r := range runs {
 		row.steadyExamples = append(row.steadyExamples, r.Steady.WriteExamples...)
+		if r.Commit != "" && !slices.Contains(commits, r.Commit) {
+			commits = append(commits, r.Commit)
+		}
 	}
+	row.commits = strings.Join(commits, ", ")
 	if len(row.steadyExamples) > 10 {
 		row.steadyExamples = row.steadyExamples[:10]
 	}
