@@ -67,6 +67,22 @@ test-go: envtest-assets ## Unit, envtest and local-cluster tests with the race d
 test-crash: ## The long crash-consistency run (issue 14) on a local cluster: 200 Instances, 20 communities, 20 SIGKILLs of the manager, every Instance Ready.
 	go test -tags e2e -count=1 -timeout 60m -run TestCrashConsistencyLong -v ./test/crash/
 
+# Scale benchmark (issue 16, test/scale, build tag `scale`): each size is
+# rolled out RUNS times on a fresh local cluster with kwok nodes; every run
+# writes a JSON file into SCALE_REPORT_DIR, and the report step renders
+# report.md and rollout.png from whatever JSON files are there. Shorter for
+# development: make bench-scale SCALE_SIZES=20 SCALE_PER_COMMUNITY=4 SCALE_RUNS=1 SCALE_STEADY=30s
+SCALE_SIZES ?= 100,1000,3000
+SCALE_RUNS ?= 3
+SCALE_STEADY ?= 5m
+SCALE_REPORT_DIR ?= $(CURDIR)/test/scale/report
+SCALE_BENCHMARKS ?= TestScaleRollout
+.PHONY: bench-scale
+bench-scale: ## Scale benchmark on a local cluster: rollout time vs the physical limit, API requests, steady-state writes, operator memory and CPU; report + plot in SCALE_REPORT_DIR.
+	SCALE_SIZES=$(SCALE_SIZES) SCALE_RUNS=$(SCALE_RUNS) SCALE_STEADY=$(SCALE_STEADY) SCALE_REPORT_DIR=$(SCALE_REPORT_DIR) \
+	  go test -tags scale -count=1 -timeout 600m -v -run '^($(SCALE_BENCHMARKS))$$' ./test/scale/
+	SCALE_REPORT_DIR=$(SCALE_REPORT_DIR) go test -tags scale -count=1 -run '^TestScaleReport$$' ./test/scale/
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME.
 	hack/fuzz.sh $(FUZZTIME)

@@ -60,6 +60,19 @@ func New(c client.Client, scheme *runtime.Scheme) *Applier {
 // object registered in the scheme, or an *unstructured.Unstructured. It
 // reports whether a write was sent.
 func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
+	return a.apply(ctx, obj, nil)
+}
+
+// ApplyLive is Apply for a caller that has just read the live object
+// itself: its resourceVersion decides whether the write can be skipped,
+// instead of a read of the Applier's own. For kinds the manager does not
+// cache (Secrets), that read would be one more GET to the API server on
+// every pass.
+func (a *Applier) ApplyLive(ctx context.Context, obj, live client.Object) (bool, error) {
+	return a.apply(ctx, obj, live)
+}
+
+func (a *Applier) apply(ctx context.Context, obj, live client.Object) (bool, error) {
 	gvk, err := apiutil.GVKForObject(obj, a.scheme)
 	if err != nil {
 		return false, fmt.Errorf("apply %T %s: %w", obj, obj.GetName(), err)
@@ -74,7 +87,7 @@ func (a *Applier) Apply(ctx context.Context, obj client.Object) (bool, error) {
 	}
 	key := objectKey{gvk: gvk, namespace: obj.GetNamespace(), name: obj.GetName()}
 
-	if a.unchanged(ctx, key, hash) {
+	if a.unchanged(ctx, key, hash, live) {
 		return false, nil
 	}
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -95,12 +108,15 @@ func (a *Applier) Forget(obj client.Object) {
 	a.mu.Unlock()
 }
 
-func (a *Applier) unchanged(ctx context.Context, key objectKey, hash string) bool {
+func (a *Applier) unchanged(ctx context.Context, key objectKey, hash string, known client.Object) bool {
 	a.mu.Lock()
 	prev, ok := a.last[key]
 	a.mu.Unlock()
 	if !ok || prev.hash != hash || prev.resourceVersion == "" {
 		return false
+	}
+	if known != nil {
+		return known.GetResourceVersion() == prev.resourceVersion
 	}
 	live := &unstructured.Unstructured{}
 	live.SetGroupVersionKind(key.gvk)

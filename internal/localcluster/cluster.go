@@ -45,6 +45,15 @@ type Options struct {
 	// stand-in that really runs them) writes their end. Empty: kwok
 	// completes every Job pod at once.
 	LeaveRunning map[string]string
+	// Users are extra identities (static tokens) besides the admin, each
+	// with its own kubeconfig (UserKubeconfig): a client that must be told
+	// apart in the API server's audit log (the operator under a benchmark)
+	// gets its own. At most 16.
+	Users []User
+	// AuditPolicy, when set, is an audit.k8s.io/v1 Policy (YAML): the API
+	// server then writes its audit log, one JSON event a line, to
+	// AuditLogPath. Batched, so auditing does not slow each request down.
+	AuditPolicy []byte
 	// Out receives short progress lines; nil discards them. After Start
 	// returns it is still written to (from another goroutine) when the
 	// cluster stops or a component dies.
@@ -57,8 +66,9 @@ type Cluster struct {
 	tempDir bool
 	out     io.Writer
 	caPEM   []byte
-	token   string     // the admin's bearer token
-	procsMu sync.Mutex // guards procs, which RestartAPIServer changes
+	token   string            // the admin's bearer token
+	users   map[string]string // extra user name → token
+	procsMu sync.Mutex        // guards procs, which RestartAPIServer changes
 	procs   []*process
 	spawner *spawner
 
@@ -148,6 +158,9 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: %w", err)
 	}
+	if len(opts.Users) > maxUsers {
+		return nil, fmt.Errorf("localcluster: at most %d extra users, got %d", maxUsers, len(opts.Users))
+	}
 	if opts.APIServerPort < 0 || opts.APIServerPort > 65535 {
 		return nil, fmt.Errorf("localcluster: APIServerPort %d out of range", opts.APIServerPort)
 	}
@@ -187,6 +200,12 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := c.prepareDataDir(stageSrc, opts.LeaveRunning); err != nil {
 		return nil, err
 	}
+	if opts.AuditPolicy != nil {
+		if err := os.WriteFile(c.l.auditPolicyPath(), opts.AuditPolicy, 0o600); err != nil {
+			return nil, err
+		}
+		c.l.Audit = true
+	}
 	// All at once, so no two are the same.
 	ports, err := freePorts(5)
 	if err != nil {
@@ -197,7 +216,7 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if c.l.APIServerPort == 0 {
 		c.l.APIServerPort = ports[4]
 	}
-	if err := c.writeCredentials(); err != nil {
+	if err := c.writeCredentials(opts.Users); err != nil {
 		return nil, err
 	}
 	c.spawner = newSpawner()
@@ -311,7 +330,7 @@ func (c *Cluster) prepareDataDir(stageSrc []string, leaveRunning map[string]stri
 // writeCredentials generates the CA, the serving certificate, the
 // service-account key pair and the static tokens, and writes them with the
 // kubeconfigs.
-func (c *Cluster) writeCredentials() error {
+func (c *Cluster) writeCredentials(users []User) error {
 	now := time.Now()
 	ca, err := newCA("fedcommons-local-ca", now)
 	if err != nil {
@@ -336,6 +355,9 @@ func (c *Cluster) writeCredentials() error {
 		{User: "system:kube-controller-manager"},
 		{User: "system:kube-scheduler"},
 	}
+	for _, u := range users {
+		ids = append(ids, identity{User: u.Name, Groups: u.Groups})
+	}
 	for i := range ids {
 		if ids[i].Token, err = newToken(); err != nil {
 			return err
@@ -346,6 +368,7 @@ func (c *Cluster) writeCredentials() error {
 		return err
 	}
 	c.caPEM, c.token = ca.CertPEM, ids[0].Token
+	c.users = map[string]string{}
 
 	files := map[string][]byte{
 		c.l.pki("ca.crt"):      ca.CertPEM,
@@ -367,6 +390,14 @@ func (c *Cluster) writeCredentials() error {
 			return err
 		}
 		files[path] = data
+	}
+	for _, id := range ids[3:] {
+		c.users[id.User] = id.Token
+		data, err := renderKubeconfig(c.l.apiServerURL(), ca.CertPEM, id.User, id.Token)
+		if err != nil {
+			return err
+		}
+		files[c.l.userKubeconfig(id.User)] = data
 	}
 	for path, data := range files {
 		// Keys, tokens and kubeconfigs are secrets: owner-only.
@@ -602,6 +633,23 @@ func (c *Cluster) Err() error {
 func (c *Cluster) RESTConfig() *rest.Config {
 	return restConfig(c.l.apiServerURL(), c.caPEM, c.token)
 }
+
+// UserConfig returns a client configuration for one of Options.Users
+// (nil for a name that is not one).
+func (c *Cluster) UserConfig(name string) *rest.Config {
+	token, ok := c.users[name]
+	if !ok {
+		return nil
+	}
+	return restConfig(c.l.apiServerURL(), c.caPEM, token)
+}
+
+// UserKubeconfig is a self-contained kubeconfig for one of Options.Users.
+func (c *Cluster) UserKubeconfig(name string) string { return c.l.userKubeconfig(name) }
+
+// AuditLogPath is where the API server writes its audit log (with
+// Options.AuditPolicy).
+func (c *Cluster) AuditLogPath() string { return c.l.auditLogPath() }
 
 // KubeconfigPath is a kubeconfig for the cluster admin, self-contained, for
 // `kubectl --kubeconfig` and the operator.

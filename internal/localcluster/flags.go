@@ -45,7 +45,19 @@ type layout struct {
 
 	// StageFiles are the kwok Stage configs (normalised copies under DataDir).
 	StageFiles []string
+
+	// Audit turns on the API server's audit log (policy at auditPolicyPath).
+	Audit bool
 }
+
+// User is an extra identity of the static token file.
+type User struct {
+	Name   string
+	Groups []string
+}
+
+// maxUsers bounds Options.Users.
+const maxUsers = 16
 
 func (l layout) bin(name string) string { return filepath.Join(l.BinDir, name) }
 func (l layout) pki(name string) string { return filepath.Join(l.DataDir, "pki", name) }
@@ -55,6 +67,14 @@ func (l layout) stageDir() string       { return filepath.Join(l.DataDir, "kwok-
 
 // adminKubeconfig is the kubeconfig handed to the user (and used by kwok).
 func (l layout) adminKubeconfig() string { return filepath.Join(l.DataDir, "kubeconfig") }
+
+func (l layout) userKubeconfig(user string) string {
+	// A user name may hold ':' (system:serviceaccount:ns:name).
+	return filepath.Join(l.DataDir, "pki", "user-"+strings.NewReplacer(":", "_", "/", "_").Replace(user)+".kubeconfig")
+}
+
+func (l layout) auditPolicyPath() string { return filepath.Join(l.DataDir, "audit-policy.yaml") }
+func (l layout) auditLogPath() string    { return filepath.Join(l.logDir(), "audit.log") }
 
 func (l layout) componentKubeconfig(component string) string {
 	return filepath.Join(l.DataDir, "pki", component+".kubeconfig")
@@ -84,7 +104,7 @@ func (l layout) etcdArgs() []string {
 }
 
 func (l layout) apiServerArgs() []string {
-	return []string{
+	args := []string{
 		"--etcd-servers=" + l.etcdURL(),
 		"--bind-address=" + loopback,
 		"--advertise-address=" + loopback,
@@ -114,6 +134,19 @@ func (l layout) apiServerArgs() []string {
 		"--disable-admission-plugins=TaintNodesByCondition",
 		"--allow-privileged=true",
 	}
+	if l.Audit {
+		args = append(args,
+			"--audit-policy-file="+l.auditPolicyPath(),
+			"--audit-log-path="+l.auditLogPath(),
+			"--audit-log-format=json",
+			// Batched: the default (blocking) writes each event before the
+			// request returns, which would slow what is being measured.
+			"--audit-log-mode=batch",
+			// One file for the whole run: rotation would split the counts.
+			"--audit-log-maxsize=0",
+		)
+	}
+	return args
 }
 
 func (l layout) controllerManagerArgs() []string {

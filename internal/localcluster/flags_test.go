@@ -186,3 +186,24 @@ func TestNodeObject(t *testing.T) {
 		t.Error("nodes share their capacity map")
 	}
 }
+
+// The audit log is on only when asked for (a benchmark), batched, in one
+// file under the logs.
+func TestAuditArgs(t *testing.T) {
+	l := testLayout()
+	for _, a := range l.apiServerArgs() {
+		if strings.HasPrefix(a, "--audit-") {
+			t.Errorf("audit flag %s without Audit", a)
+		}
+	}
+	l.Audit = true
+	args := l.apiServerArgs()
+	for _, w := range []string{"--audit-policy-file=/data/audit-policy.yaml", "--audit-log-path=/data/logs/audit.log", "--audit-log-format=json", "--audit-log-mode=batch", "--audit-log-maxsize=0"} {
+		if !slices.Contains(args, w) {
+			t.Errorf("missing %s in %q", w, args)
+		}
+	}
+	if got := l.userKubeconfig("system:serviceaccount:ns:sa"); got != "/data/pki/user-system_serviceaccount_ns_sa.kubeconfig" {
+		t.Errorf("userKubeconfig = %s", got)
+	}
+}
