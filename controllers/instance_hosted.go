@@ -35,8 +35,12 @@ func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1
 		}
 	}
 	params := r.params(inst, p)
-	if err := r.ensureGeneratedSecrets(ctx, inst, p, params); err != nil {
-		return "", err
+	// A restore carrying the old Instance's Secrets puts them back
+	// itself; ensureGeneratedSecrets then adopts them on the pass after.
+	if !restoreCarriesSecrets(inst) {
+		if err := r.ensureGeneratedSecrets(ctx, inst, p, params); err != nil {
+			return "", err
+		}
 	}
 	err := r.rollout(ctx, inst, p, params)
 	if err == nil {
