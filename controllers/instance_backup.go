@@ -62,6 +62,12 @@ func (r *InstanceReconciler) reconcileBackups(ctx context.Context, inst *v1alpha
 		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionBackupHealthy, metav1.ConditionFalse, v1alpha1.ReasonBackupNotScheduled, msg)
 		return msg, r.removeBackupCronJob(ctx, inst)
 	}
+	if inst.Spec.Backup.Destination.S3 != nil {
+		// Before the CronJob: its backups read the key's public half.
+		if err := r.ensureBackupKey(ctx, inst, params); err != nil {
+			return "", err
+		}
+	}
 	if _, err := r.Applier.Apply(ctx, cj); err != nil {
 		return "", err
 	}
@@ -91,19 +97,21 @@ func (r *InstanceReconciler) reconcileBackups(ctx context.Context, inst *v1alpha
 }
 
 func (r *InstanceReconciler) backupCronJob(inst *v1alpha1.Instance, p *software.Profile, version string, params resources.Params) (*batchv1.CronJob, error) {
-	in, err := backupInput(inst, p, version, params)
+	in, err := r.backupInput(inst, p, version, params)
 	if err != nil {
 		return nil, err
 	}
 	return backup.BackupCronJob(in)
 }
 
-func backupInput(inst *v1alpha1.Instance, p *software.Profile, version string, params resources.Params) (backup.Input, error) {
+// backupInput is what the backup builders need; AgentImage is the
+// operator's own image, which runs the backup agent of an s3 destination.
+func (r *InstanceReconciler) backupInput(inst *v1alpha1.Instance, p *software.Profile, version string, params resources.Params) (backup.Input, error) {
 	img, err := backup.PostgresServerImage(inst, p)
 	if err != nil {
 		return backup.Input{}, err
 	}
-	return backup.Input{Instance: inst, Profile: p, Version: version, PostgresServerImage: img, Params: params}, nil
+	return backup.Input{Instance: inst, Profile: p, Version: version, PostgresServerImage: img, Params: params, AgentImage: r.Options.AgentImage}, nil
 }
 
 // observeBackups reads the Instance's backup Jobs (scheduled ones and the
@@ -161,9 +169,13 @@ func (r *InstanceReconciler) observeBackups(ctx context.Context, inst *v1alpha1.
 
 // podMessage is the termination message of a Job's last pod: the backup's
 // summary on success, the end of its log on failure (the container's
-// FallbackToLogsOnError). Pods are not in the operator's cache; a Job's
-// pods are listed from the API server by the label the Job controller
-// puts on them, once per Job that ended.
+// FallbackToLogsOnError). The summary is on the main container "backup":
+// the script for a pvc destination, the backup agent for s3 (whose script
+// ran before it as init container "dump"). An init container's message is
+// read too, so a dump that failed before the agent ran still says why.
+// Pods are not in the operator's cache; a Job's pods are listed from the
+// API server by the label the Job controller puts on them, once per Job
+// that ended.
 func (r *InstanceReconciler) podMessage(ctx context.Context, job *batchv1.Job) (string, error) {
 	pods := &corev1.PodList{}
 	if err := r.APIReader.List(ctx, pods, client.InNamespace(job.Namespace),
@@ -172,10 +184,19 @@ func (r *InstanceReconciler) podMessage(ctx context.Context, job *batchv1.Job) (
 	}
 	var msg string
 	var latest time.Time
+	var main bool
 	for _, pod := range pods.Items {
-		for _, cs := range pod.Status.ContainerStatuses {
-			if t := cs.State.Terminated; t != nil && t.Message != "" && !t.FinishedAt.Time.Before(latest) {
-				msg, latest = t.Message, t.FinishedAt.Time
+		statuses := append(append([]corev1.ContainerStatus(nil), pod.Status.InitContainerStatuses...), pod.Status.ContainerStatuses...)
+		for _, cs := range statuses {
+			t := cs.State.Terminated
+			if t == nil || t.Message == "" {
+				continue
+			}
+			isMain := cs.Name == "backup"
+			// The latest pod wins; within it, the main container's message
+			// over an init container's.
+			if t.FinishedAt.Time.After(latest) || (t.FinishedAt.Time.Equal(latest) && (isMain || !main)) {
+				msg, latest, main = t.Message, t.FinishedAt.Time, isMain
 			}
 		}
 	}

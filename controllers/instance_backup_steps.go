@@ -34,7 +34,7 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 	}
 	loc := backup.Location(inst, v1alpha1.BackupDestination{S3: rs.From.S3, PVC: rs.From.PVC}, rs.From.Name)
 	inst.Status.Upgrade = &v1alpha1.UpgradeStatus{ToVersion: version, Phase: "Restore"}
-	in, err := backupInput(inst, p, version, params)
+	in, err := r.backupInput(inst, p, version, params)
 	var job *batchv1.Job
 	if err == nil {
 		job, err = backup.RestoreJob(in)
@@ -70,6 +70,11 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 			return err
 		}
 		return conditions.Wait(v1alpha1.ReasonProgressing, what+": waiting for the database ("+msg+")", 0)
+	}
+	if rs.IdentitySecretRef != nil {
+		if err := r.applyRestoreRBAC(ctx, in); err != nil {
+			return err
+		}
 	}
 	ok, err := r.runJob(ctx, inst, job, what)
 	var stalled *conditions.Stalled
@@ -124,7 +129,7 @@ func (r *InstanceReconciler) backupBeforeUpgrade(ctx context.Context, inst *v1al
 			return loc, nil
 		}
 	}
-	in, err := backupInput(inst, p, running, params)
+	in, err := r.backupInput(inst, p, running, params)
 	var job *batchv1.Job
 	if err == nil {
 		job, err = backup.BackupJob(in, jobName, name)

@@ -70,6 +70,10 @@ type InstanceReconciler struct {
 // removed. Jobs are only ever created, so they need no delete. Pods are
 // listed (uncached, by the Job's label) once per backup Job that ended, for
 // its termination message: the backup's name and size, or why it failed.
+// A restore of an s3 backup's Secrets runs as a ServiceAccount whose Role
+// (backup.RestoreRBAC) grants get on the generated Secrets and create on
+// Secrets: the API server lets the operator grant only what it holds
+// itself, which the secrets line below covers.
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances,verbs=get;list;watch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/status,verbs=patch
 // +kubebuilder:rbac:groups=fedcommons.io,resources=instances/finalizers,verbs=update
@@ -86,6 +90,8 @@ type InstanceReconciler struct {
 // +kubebuilder:rbac:groups=cert-manager.io,resources=issuers;clusterissuers,verbs=get
 // +kubebuilder:rbac:groups=gateway.networking.k8s.io,resources=httproutes,verbs=list;watch;create;patch;delete
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=serviceaccounts,verbs=list;watch;create;patch
+// +kubebuilder:rbac:groups=rbac.authorization.k8s.io,resources=roles;rolebindings,verbs=list;watch;create;patch
 
 // Reconcile moves one Instance towards its spec.
 func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {

@@ -35,7 +35,12 @@ func (r *InstanceReconciler) reconcileHosted(ctx context.Context, inst *v1alpha1
 		}
 	}
 	params := r.params(inst, p)
-	if err := r.ensureGeneratedSecrets(ctx, inst, p, params); err != nil {
+	// A restore carrying the old Instance's Secrets puts them back
+	// itself; until it has, only the ones a backup does not carry (the
+	// bundled database's and cache's passwords, which the database needs
+	// to start before the restore) are generated, and the pass after the
+	// restore adopts the rest.
+	if err := r.ensureGeneratedSecrets(ctx, inst, p, params, restoreCarriesSecrets(inst)); err != nil {
 		return "", err
 	}
 	err := r.rollout(ctx, inst, p, params)

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,7 +21,7 @@ import (
 // ensureGeneratedSecrets creates each generated Secret once. One that was
 // generated before and has vanished stops the Instance: new keys would
 // make encrypted data, sessions and signatures unreadable.
-func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params) error {
+func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params, restorePending bool) error {
 	secrets, err := resources.GeneratedSecrets(inst, p, inst.Spec.Version, params, r.Random)
 	if err != nil {
 		return fmt.Errorf("generate secrets: %w", err)
@@ -30,6 +31,9 @@ func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v
 		generated[name] = true
 	}
 	for _, want := range secrets {
+		if restorePending && slices.Contains(resources.CarriedSecretNames(inst.Name), want.Name) {
+			continue
+		}
 		existing := &corev1.Secret{}
 		err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(want), existing)
 		switch {

@@ -77,6 +77,12 @@ type Options struct {
 	// changesURL (default: the shipped Service,
 	// http://fedcommons-feeds-cluster.<OperatorNamespace>.svc:8091).
 	FeedClusterURL string
+
+	// AgentImage is the operator's own image: the backup and restore Jobs
+	// of an s3 destination run its binary as the backup agent
+	// (`fedcommons backup-agent`). Empty, backups to S3 are not scheduled
+	// and say why (BackupNotScheduled).
+	AgentImage string
 }
 
 // WithDefaults fills unset options.

@@ -142,7 +142,9 @@ var _ = BeforeSuite(func() {
 			// See outbound_harness_test.go: 127.0.0.1 opened as a co-op
 			// opens its network; hosted servers reached as their Service.
 			Outbound:       outbound.Config{Allow: harnessAllow, Resolver: testNames},
-			ServiceOrigins: serviceOrigins, FeedClusterURL: feedClusterURL},
+			ServiceOrigins: serviceOrigins, FeedClusterURL: feedClusterURL,
+			// The image the s3 backup Jobs run the backup agent from.
+			AgentImage: testAgentImage},
 	})
 	Expect(err).NotTo(HaveOccurred())
 	go func() {

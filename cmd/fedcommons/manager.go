@@ -39,6 +39,7 @@ func runManager(args []string) error {
 		instanceWorkers  = fs.Int("instance-workers", controllers.DefaultInstanceWorkers, "Instances reconciled at once (each pass mostly waits on a server's admin API); work is shared out between namespaces in turn")
 		tenantAnnots     = fs.String("tenant-ingress-annotations", "", "comma-separated Ingress annotation keys a community's Instances may set (a key ending in /* allows a prefix; default none)")
 		tenantIssuers    = fs.String("tenant-cluster-issuers", "", "comma-separated ClusterIssuers a community's Instances may use (default any; an Issuer in the community's own namespace is always allowed)")
+		agentImage       = fs.String("agent-image", envOr("AGENT_IMAGE", "ghcr.io/fedcommons/fedcommons:"+version), "the operator's own image, whose binary runs as the backup agent in the Jobs of backups to an S3 bucket (default: the image of this release; the chart passes the image it deploys)")
 		tenantGateways   = fs.String("tenant-gateways", "", "comma-separated namespace/name of Gateways in other namespaces a community's Instances may attach to (default none)")
 	)
 	zapOpts := zap.Options{}
@@ -83,6 +84,7 @@ func runManager(args []string) error {
 			FeedClusterURL:      *feedClusterURL,
 			Workers:             *workers,
 			InstanceWorkers:     *instanceWorkers,
+			AgentImage:          *agentImage,
 			Tenancy: tenancy.Limits{
 				IngressAnnotations: splitList(*tenantAnnots),
 				ClusterIssuers:     splitList(*tenantIssuers),

@@ -102,8 +102,13 @@ func TestBackupJobS3Secrets(t *testing.T) {
 	if env["SECRETS_DIR"] != "/secrets" || env["BACKUP_KEY_RECIPIENT"] != "secret:"+name+"-backup-key/recipient" || env["AGE_RECIPIENTS"] != "age1a,age1b" {
 		t.Errorf("agent env %v", env)
 	}
-	if !mounted(up, "/secrets/"+name+"-secrets", true) || !mounted(up, "/secrets/"+name+"-postgres", true) {
-		t.Errorf("agent mounts %v: want each generated Secret read-only", up.VolumeMounts)
+	if !mounted(up, "/secrets/"+name+"-secrets", true) || !mounted(up, "/secrets/"+name+"-admin", true) {
+		t.Errorf("agent mounts %v: want each carried Secret read-only", up.VolumeMounts)
+	}
+	// The database's password belongs to one deployment: a restore starts
+	// a new database with its own before loading the dump into it.
+	if mounted(up, "/secrets/"+name+"-postgres", true) {
+		t.Errorf("agent mounts %v: the bundled database's password is not carried", up.VolumeMounts)
 	}
 	for _, m := range dump.VolumeMounts {
 		if strings.HasPrefix(m.MountPath, "/secrets") {

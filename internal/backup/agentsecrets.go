@@ -28,7 +28,7 @@ func sealSecrets(j *batchv1.Job, in Input) {
 	inst := in.Instance
 	pod := &j.Spec.Template.Spec
 	agent := &pod.Containers[0]
-	for i, name := range resources.RetainedSecretNames(inst.Name) {
+	for i, name := range resources.CarriedSecretNames(inst.Name) {
 		vol := "secret-" + strconv.Itoa(i)
 		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: vol, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: name, Optional: ptr(true), DefaultMode: ptr(int32(0o400))}}})
@@ -68,5 +68,5 @@ func unsealSecrets(j *batchv1.Job, in Input) {
 		corev1.EnvVar{Name: "AGE_IDENTITY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
 			LocalObjectReference: corev1.LocalObjectReference{Name: ref.Name}, Key: KeyIdentity}}},
 		corev1.EnvVar{Name: "NAMESPACE", Value: inst.Namespace},
-		corev1.EnvVar{Name: "SECRET_NAMES", Value: strings.Join(resources.RetainedSecretNames(inst.Name), ",")})
+		corev1.EnvVar{Name: "SECRET_NAMES", Value: strings.Join(resources.CarriedSecretNames(inst.Name), ",")})
 }

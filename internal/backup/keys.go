@@ -60,7 +60,7 @@ func RestoreRBAC(in Input) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBi
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
 		ObjectMeta: meta(in, name, "restore"),
 		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: resources.RetainedSecretNames(inst.Name)},
+			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}, ResourceNames: resources.CarriedSecretNames(inst.Name)},
 			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"create"}},
 		},
 	}

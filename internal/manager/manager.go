@@ -117,6 +117,7 @@ func CacheOptions(served func(schema.GroupVersionKind) bool) cache.Options {
 			&networkingv1.Ingress{}:         managed,
 			&networkingv1.NetworkPolicy{}:   managed,
 			&rbacv1.RoleBinding{}:           managed,
+			&rbacv1.Role{}:                  managed,
 		},
 	}
 	// Optional integrations: a filter for a kind the API server does not

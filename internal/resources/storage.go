@@ -124,3 +124,16 @@ func RetainedSecretNames(instance string) []string {
 	inst.Name = instance
 	return []string{SecretsName(inst), AdminSecretName(inst), AdminTokenSecretName(inst), PostgresName(inst), RedisName(inst)}
 }
+
+// CarriedSecretNames are the Secrets a backup carries (encrypted) and a
+// restore puts back: the server's own keys and the admin's credentials,
+// which the restored data needs. The bundled PostgreSQL's and Redis's
+// passwords are not among them: they belong to one deployment (pg_restore
+// loads the dump without owners into the database the new one created),
+// and the new database must run, with a password, before the restore can
+// load anything into it.
+func CarriedSecretNames(instance string) []string {
+	inst := &v1alpha1.Instance{}
+	inst.Name = instance
+	return []string{SecretsName(inst), AdminSecretName(inst), AdminTokenSecretName(inst)}
+}
