@@ -37,7 +37,10 @@ var sensitiveAllowed = map[string]string{
 		"a refused admin token is replaced by merge patch with an optimistic lock. Never its keys.",
 	"secrets delete": "Never sent. Switching `deletionPolicy` to Delete (or adopting a retained Secret) puts an owner reference on an existing Secret, " +
 		"which `OwnerReferencesPermissionEnforcement` allows only with `delete`.",
-	"rolebindings create": "A Community member's binding in the community's namespace, to one of the three community roles only (bind is granted on those names alone).",
+	"roles create": "Only the restore Job's Role: `get` on the Instance's carried Secrets by name and `create` on Secrets, in the Instance's namespace.",
+	"roles patch":  "The same Role, applied; emptied once the restore has succeeded.",
+	"rolebindings create": "A Community member's binding in the community's namespace, to one of the three community roles only (bind is granted on those names alone); " +
+		"the restore ServiceAccount's binding to its own Role.",
 	"rolebindings patch":  "The same binding, kept as the Community says by apply.",
 	"rolebindings delete": "A member removed from a Community, or whose role changed (`roleRef` is immutable), loses their binding.",
 	"namespaces delete":   "An empty Community's namespace, only when the operator created it (annotation and label checked).",

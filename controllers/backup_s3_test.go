@@ -174,5 +174,11 @@ var _ = Describe("Restore of an S3 backup's Secrets", func() {
 		after := &corev1.Secret{}
 		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(restored), after)).To(Succeed())
 		Expect(after.Data).To(Equal(restored.Data), "kept, not regenerated")
+
+		By("the restore's Role grants nothing once the restore is done: its token outlives the pod")
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(role), role)).To(Succeed())
+			g.Expect(role.Rules).To(BeEmpty())
+		}).WithTimeout(30 * time.Second).Should(Succeed())
 	})
 })

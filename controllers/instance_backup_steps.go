@@ -44,6 +44,22 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 	}
 	done := func(at time.Time) error {
 		inst.Status.Restore = &v1alpha1.RestoreStatus{Location: loc, Name: rs.From.Name, CompletionTime: &metav1.Time{Time: at}}
+		if rs.IdentitySecretRef != nil {
+			// The Secrets the restore put back are adopted in this very
+			// pass, so this pass's status write records them: a later pass
+			// is not guaranteed (the next event may come from a cache
+			// that still shows no restore), and a carried Secret left out
+			// of status.generatedSecrets would be generated anew, with
+			// other keys, should it ever vanish.
+			if err := r.ensureGeneratedSecrets(ctx, inst, p, params, false); err != nil {
+				return err
+			}
+			// The restore's token outlives its pod: take back what it was
+			// granted, now that nothing is left to put back.
+			if _, err := r.Applier.Apply(ctx, backup.RestoreRoleRetired(in)); err != nil {
+				return err
+			}
+		}
 		if !r.recordedFresh(ctx, inst, func(st *v1alpha1.InstanceStatus) bool { return st.Restore != nil }) {
 			r.Recorder.Eventf(inst, job, corev1.EventTypeNormal, "Restored", "Restore", "Restored %s; starting the server", loc)
 		}

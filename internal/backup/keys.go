@@ -72,3 +72,13 @@ func RestoreRBAC(in Input) (*corev1.ServiceAccount, *rbacv1.Role, *rbacv1.RoleBi
 	}
 	return sa, role, binding
 }
+
+// RestoreRoleRetired is the restore's Role once the restore has succeeded:
+// without rules. The Job's pod, and so its token, stays after it has
+// completed; emptied, the Role grants that token nothing. (Emptied, not
+// deleted: the operator holds no delete on roles.)
+func RestoreRoleRetired(in Input) *rbacv1.Role {
+	_, role, _ := RestoreRBAC(in)
+	role.Rules = []rbacv1.PolicyRule{}
+	return role
+}
