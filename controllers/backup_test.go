@@ -115,8 +115,15 @@ var _ = Describe("Backups", func() {
 		Expect(cj.Spec.Schedule).To(Equal("0 3 * * *"))
 		Expect(*cj.Spec.TimeZone).To(Equal("Etc/UTC"))
 		Expect(cj.Spec.ConcurrencyPolicy).To(Equal(batchv1.ForbidConcurrent))
-		c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		c := cj.Spec.JobTemplate.Spec.Template.Spec.InitContainers[0]
 		Expect(c.Command).To(Equal([]string{"/bin/sh", "-c", backup.BackupScript()}), "the Job runs the tested script")
+		seal := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		Expect(seal.Command).To(Equal([]string{backup.AgentBinary, "backup-agent", "seal"}), "then the agent adds the Secrets to the backup")
+		Expect(seal.Image).To(Equal(testAgentImage))
+		key := &corev1.Secret{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social-backup-key"}, key)).To(Succeed(),
+			"the key the Secrets are encrypted to exists before the CronJob")
+		Expect(key.Data).To(HaveKey(backup.KeyRecipient))
 		Expect(c.Image).To(Equal(backup.SQLiteImage))
 		root, _ := envValue(c, "BACKUP_ROOT")
 		Expect(root).To(Equal("/backup/social"))
@@ -220,7 +227,7 @@ var _ = Describe("Backups", func() {
 		}).WithTimeout(30 * time.Second).Should(Succeed())
 		readyStatefulSets(ns, "toot")
 		Eventually(func() string { return getInstance(ns, "toot").Status.Version }).WithTimeout(30 * time.Second).Should(Equal("4.5.2"))
-		c := cronJob(ns, "toot-bkup").Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		c := cronJob(ns, "toot-bkup").Spec.JobTemplate.Spec.Template.Spec.InitContainers[0]
 		Expect(c.Image).To(Equal("docker.io/library/postgres:17-alpine"), "pg_dump of the bundled server's major version")
 
 		By("the upgrade starts with a backup Job, and no migration runs while it has not succeeded")
@@ -234,7 +241,7 @@ var _ = Describe("Backups", func() {
 		name := backup.NameOf(first)
 		_, err := backup.ParseName(name)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(first.Spec.Template.Spec.Containers[0].Command).To(Equal([]string{"/bin/sh", "-c", backup.BackupScript()}))
+		Expect(first.Spec.Template.Spec.InitContainers[0].Command).To(Equal([]string{"/bin/sh", "-c", backup.BackupScript()}))
 		Eventually(func() *v1alpha1.UpgradeStatus { return getInstance(ns, "toot").Status.Upgrade }).WithTimeout(10 * time.Second).
 			Should(Equal(&v1alpha1.UpgradeStatus{FromVersion: "4.5.2", ToVersion: "4.5.3", Phase: "Backup", Backup: "pvc://backups/toot/" + name}))
 		Consistently(func() []string { return jobNames(ns, "toot") }).WithTimeout(2 * time.Second).ShouldNot(ContainElement(HavePrefix("toot-migrate")))

@@ -62,11 +62,10 @@ func (r *InstanceReconciler) reconcileBackups(ctx context.Context, inst *v1alpha
 		conditions.Set(&inst.Status.Conditions, inst.Generation, v1alpha1.ConditionBackupHealthy, metav1.ConditionFalse, v1alpha1.ReasonBackupNotScheduled, msg)
 		return msg, r.removeBackupCronJob(ctx, inst)
 	}
-	if inst.Spec.Backup.Destination.S3 != nil {
-		// Before the CronJob: its backups read the key's public half.
-		if err := r.ensureBackupKey(ctx, inst, params); err != nil {
-			return "", err
-		}
+	// Before the CronJob: its backups, on a volume or in a bucket, encrypt
+	// the Instance's Secrets to the key's public half.
+	if err := r.ensureBackupKey(ctx, inst, params); err != nil {
+		return "", err
 	}
 	if _, err := r.Applier.Apply(ctx, cj); err != nil {
 		return "", err

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/fedcommons/fedcommons/api/v1alpha1"
+	"github.com/fedcommons/fedcommons/internal/resources"
 )
 
 var testS3 = &v1alpha1.BackupS3{Endpoint: "https://s3.example.org", Bucket: "riverside-backups", Prefix: "social", Region: "eu",
@@ -151,10 +152,32 @@ func TestRestoreJobS3Secrets(t *testing.T) {
 			t.Errorf("rule %+v: want create on secrets, and get on the Instance's Secrets by name only", r)
 		}
 	}
-	pvc := gts()
-	pvc.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "old-key"}
-	if _, err := RestoreJob(pvc); err == nil || !strings.Contains(err.Error(), "only read for a backup in an S3 bucket") {
-		t.Errorf("identity with a pvc restore: %v", err)
+}
+
+// A restore from a volume with an identity first has the agent put the
+// backup's Secrets back ("unseal", reading the volume read-only), as the
+// restore ServiceAccount, with the token in the agent alone.
+func TestRestoreJobPVCSecrets(t *testing.T) {
+	in := gts()
+	in.Instance.Spec.Restore.IdentitySecretRef = &v1alpha1.LocalSecretReference{Name: "old-key"}
+	j, err := RestoreJob(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := j.Spec.Template.Spec
+	if len(pod.InitContainers) != 1 || len(pod.Containers) != 1 {
+		t.Fatalf("init %d, containers %d: want the agent, then the script", len(pod.InitContainers), len(pod.Containers))
+	}
+	un, restore := pod.InitContainers[0], pod.Containers[0]
+	env := envOf(un)
+	if un.Name != "unseal" || !slices.Equal(un.Command, []string{AgentBinary, "backup-agent", "unseal"}) || env["BACKUP_ROOT"] != "/backup/a/b" ||
+		env["BACKUP_NAME"] != "20261202T030000Z" || env["AGE_IDENTITY"] != "secret:old-key/identity" || env["NAMESPACE"] != "riverside" ||
+		env["SECRET_NAMES"] != strings.Join(resources.CarriedSecretNames(in.Instance.Name), ",") || env["S3_BUCKET"] != "" {
+		t.Errorf("unseal %s %v env %v", un.Name, un.Command, env)
+	}
+	if !mounted(un, "/backup", true) || mounted(un, "/backup", false) || !mounted(un, "/var/run/secrets/kubernetes.io/serviceaccount", true) ||
+		mounted(restore, "/var/run/secrets/kubernetes.io/serviceaccount", true) || pod.ServiceAccountName != RestoreAccountName(in.Instance) {
+		t.Errorf("unseal mounts %+v, restore mounts %+v, account %s", un.VolumeMounts, restore.VolumeMounts, pod.ServiceAccountName)
 	}
 }
 

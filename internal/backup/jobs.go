@@ -126,7 +126,17 @@ func backupJob(in Input, spec *v1alpha1.BackupSpec, backupName string) (*batchv1
 		sealSecrets(j, in)
 		return j, nil
 	}
-	return job(in, "backup", BackupScript(), d, append(extra, keep...), false)
+	// On a volume the script applies the retention itself, and the agent
+	// adds the Secrets to the backup it took.
+	j, err := job(in, "backup", BackupScript(), d, append(extra, keep...), false)
+	if err != nil {
+		return nil, err
+	}
+	if err := withAgent(j, in, nil, "seal", extra); err != nil {
+		return nil, err
+	}
+	sealSecrets(j, in)
+	return j, nil
 }
 
 // RestoreJob restores spec.restore.from before the Instance's first
@@ -157,7 +167,10 @@ func RestoreJob(in Input) (*batchv1.Job, error) {
 			unsealSecrets(j, in)
 		}
 	} else if rs.IdentitySecretRef != nil {
-		return nil, fmt.Errorf("instance %s: spec.restore.identitySecretRef is only read for a backup in an S3 bucket; backups on a volume do not hold the Secrets yet", in.Instance.Name)
+		if err := withAgent(j, in, nil, "unseal", name); err != nil {
+			return nil, err
+		}
+		unsealSecrets(j, in)
 	}
 	j.Name = RestoreJobName(in.Instance)
 	return j, nil

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func pvcBackup(schedule string) *v1alpha1.BackupSpec {
 
 // gts is a GoToSocial on SQLite with its name at the admission limit (47).
 func gts() Input {
-	return Input{Profile: software.GoToSocial, Version: "0.20.1", Params: resources.Params{Community: "riverside"},
+	return Input{Profile: software.GoToSocial, Version: "0.20.1", Params: resources.Params{Community: "riverside"}, AgentImage: testAgentImage,
 		Instance: &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("g", 47), Namespace: "riverside"}, Spec: v1alpha1.InstanceSpec{
 			Software: v1alpha1.SoftwareGoToSocial, Version: "0.20.1", Domain: "social.riverside.example", Backup: pvcBackup("0 3 * * *"),
 			Restore: &v1alpha1.RestoreSpec{From: v1alpha1.BackupLocation{Name: "20261202T030000Z", PVC: &v1alpha1.BackupPVC{ClaimName: "old", SubPath: "a/b"}}}}}}
@@ -31,10 +32,25 @@ func gts() Input {
 
 // toot is a Mastodon on bundled PostgreSQL with media in S3, its name at the limit (31).
 func toot() Input {
-	return Input{Profile: software.Mastodon, Version: "4.5.2", PostgresServerImage: resources.PostgresImage,
+	return Input{Profile: software.Mastodon, Version: "4.5.2", PostgresServerImage: resources.PostgresImage, AgentImage: testAgentImage,
 		Instance: &v1alpha1.Instance{ObjectMeta: metav1.ObjectMeta{Name: strings.Repeat("t", 31), Namespace: "riverside"}, Spec: v1alpha1.InstanceSpec{
 			Software: v1alpha1.SoftwareMastodon, Version: "4.5.2", Domain: "toot.riverside.example", Backup: pvcBackup("15 2 * * *"),
 			Storage: &v1alpha1.StorageSpec{S3: &v1alpha1.S3Storage{Endpoint: "s3.example.org", Bucket: "media", CredentialsSecretRef: v1alpha1.LocalSecretReference{Name: "s3"}}}}}}
+}
+
+const testAgentImage = "ghcr.io/fedcommons/fedcommons:v1"
+
+// scriptOf is the container of a backup or restore pod that runs a
+// script (the agent's run the operator's binary).
+func scriptOf(t *testing.T, pod corev1.PodSpec) corev1.Container {
+	t.Helper()
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		if c.Command[0] == "/bin/sh" {
+			return c
+		}
+	}
+	t.Fatalf("no script container in %+v", pod)
+	return corev1.Container{}
 }
 
 func envOf(c corev1.Container) map[string]string {
@@ -61,8 +77,8 @@ func TestBackupCronJobSQLite(t *testing.T) {
 		t.Errorf("schedule %q tz %v concurrency %s", cj.Spec.Schedule, *cj.Spec.TimeZone, cj.Spec.ConcurrencyPolicy)
 	}
 	pod := cj.Spec.JobTemplate.Spec.Template.Spec
-	c := pod.Containers[0]
-	if c.Image != SQLiteImage || c.Command[2] != BackupScript() {
+	c := pod.InitContainers[0]
+	if c.Name != "dump" || c.Image != SQLiteImage || c.Command[2] != BackupScript() {
 		t.Errorf("image %s, script is the backup script: %v", c.Image, c.Command[2] == BackupScript())
 	}
 	want := map[string]string{"BACKUP_ROOT": "/backup/" + strings.Repeat("g", 47), "DB_KIND": "sqlite", "SQLITE_DB": "/gotosocial/storage/sqlite.db",
@@ -79,6 +95,20 @@ func TestBackupCronJobSQLite(t *testing.T) {
 	if !mounted(c, "/gotosocial/storage", false) || !mounted(c, "/backup", false) {
 		t.Errorf("mounts %+v: want the data volume writable (SQLite's -shm) and the backup volume", c.VolumeMounts)
 	}
+
+	// On the volume, the agent then adds the Secrets to the backup the
+	// script names in its summary, and says the backup's end.
+	seal := pod.Containers[0]
+	senv := envOf(seal)
+	if seal.Name != "backup" || seal.Image != testAgentImage || !slices.Equal(seal.Command, []string{AgentBinary, "backup-agent", "seal"}) ||
+		senv["BACKUP_ROOT"] != want["BACKUP_ROOT"] || senv["BACKUP_SUMMARY"] != env["TERMINATION_LOG"] || !strings.HasPrefix(env["TERMINATION_LOG"], "/tmp/") ||
+		senv["TERMINATION_LOG"] != "/dev/termination-log" || senv["SECRETS_DIR"] != "/secrets" ||
+		senv["BACKUP_KEY_RECIPIENT"] != "secret:"+strings.Repeat("g", 47)+"-backup-key/recipient" {
+		t.Errorf("seal container %s %v env %v; script's TERMINATION_LOG %s", seal.Name, seal.Command, senv, env["TERMINATION_LOG"])
+	}
+	if !mounted(seal, "/backup", false) || !mounted(seal, "/tmp", false) || !mounted(seal, "/secrets/"+strings.Repeat("g", 47)+"-secrets", true) || mounted(c, "/secrets/"+strings.Repeat("g", 47)+"-secrets", true) {
+		t.Errorf("seal mounts %+v, script mounts %+v: the Secrets are mounted into the agent alone", seal.VolumeMounts, c.VolumeMounts)
+	}
 }
 
 func TestBackupJobPostgresMediaInS3(t *testing.T) {
@@ -86,13 +116,13 @@ func TestBackupJobPostgresMediaInS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := j.Spec.Template.Spec.Containers[0]
+	c := scriptOf(t, j.Spec.Template.Spec)
 	env := envOf(c)
 	if c.Image != "docker.io/library/postgres:17-alpine" || env["PGHOST"] != strings.Repeat("t", 31)+"-postgres" ||
 		env["PGPASSWORD"] != "secret:"+strings.Repeat("t", 31)+"-postgres/password" || env["PGDATABASE"] != "mastodon" || env["BACKUP_NAME"] != "20261202T030000Z" {
 		t.Errorf("image %s env %v", c.Image, env)
 	}
-	if _, ok := env["MEDIA_DIR"]; ok || len(j.Spec.Template.Spec.Volumes) != 2 {
+	if _, ok := env["MEDIA_DIR"]; ok || slices.ContainsFunc(j.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == "data" }) {
 		t.Errorf("media is in S3: no MEDIA_DIR and no data volume; got env %v volumes %v", env, j.Spec.Template.Spec.Volumes)
 	}
 	if _, err := BackupJob(toot(), "pre-upgrade", "latest"); err == nil {
@@ -123,6 +153,11 @@ func TestBuildersRefuse(t *testing.T) {
 		t.Errorf("s3 destination without the agent's image: %v", err)
 	}
 	in = toot()
+	in.AgentImage = ""
+	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "needs the operator's image to run the backup agent") {
+		t.Errorf("pvc destination without the agent's image (its Secrets go into the backup): %v", err)
+	}
+	in = toot()
 	in.PostgresServerImage = "postgres:latest"
 	if _, err := BackupCronJob(in); err == nil || !strings.Contains(err.Error(), "major version") {
 		t.Errorf("untagged server image: %v", err)
@@ -135,7 +170,7 @@ func TestJobEnvIsReadByScripts(t *testing.T) {
 	cj, _ := BackupCronJob(gts())
 	bj, _ := BackupJob(toot(), "x", "20261202T030000Z")
 	rj, _ := RestoreJob(gts())
-	for _, c := range []corev1.Container{cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0], bj.Spec.Template.Spec.Containers[0], rj.Spec.Template.Spec.Containers[0]} {
+	for _, c := range []corev1.Container{scriptOf(t, cj.Spec.JobTemplate.Spec.Template.Spec), scriptOf(t, bj.Spec.Template.Spec), scriptOf(t, rj.Spec.Template.Spec)} {
 		for _, e := range c.Env {
 			if strings.HasPrefix(e.Name, "PG") || e.Name == "HOME" {
 				continue // read by pg_dump, pg_restore and psql themselves

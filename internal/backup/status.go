@@ -106,7 +106,8 @@ func Latest(jobs []batchv1.Job) (succeeded, failed *batchv1.Job) {
 // NameOf is the backup name a Job was given (BACKUP_NAME: the backup
 // before an upgrade), or "" for a scheduled one, named when it starts.
 func NameOf(j *batchv1.Job) string {
-	for _, c := range j.Spec.Template.Spec.Containers {
+	pod := j.Spec.Template.Spec
+	for _, c := range append(append([]corev1.Container{}, pod.Containers...), pod.InitContainers...) {
 		for _, e := range c.Env {
 			if e.Name == "BACKUP_NAME" {
 				return e.Value

@@ -4,28 +4,34 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/backup"
+	"github.com/fedcommons/fedcommons/internal/backup/agent"
 )
 
 // backupStandIn plays the kubelet for the pods of backup Jobs, which kwok
 // leaves Running (localcluster.Options.LeaveRunning): it runs the pod's
-// own command — the operator's backup script, checked to be exactly
-// backup.BackupScript() — with sh on this host, each volume of the pod
-// mapped to the directory the storage stand-in gave its claim, then writes
+// own containers — the operator's backup script, checked to be exactly
+// backup.BackupScript(), with sh on this host, then the backup agent's
+// seal, the operator's code, in this process — each volume of the pod
+// mapped to a directory of this host (a claim to the one the storage
+// stand-in gave it, a Secret to its keys as files), then writes
 // the pod's end (exit code, termination message) as a kubelet would, and
 // the Job controller does the rest. kwok runs no GoToSocial, so there is
 // no server data: when the data volume has no database yet, the stand-in
@@ -77,75 +83,126 @@ func (s *backupStandIn) pass(ctx context.Context) error {
 }
 
 func (s *backupStandIn) runPod(ctx context.Context, pod *corev1.Pod) error {
-	c := pod.Spec.Containers[0]
-	if len(c.Command) != 3 || c.Command[0] != "/bin/sh" || c.Command[1] != "-c" || c.Command[2] != backup.BackupScript() {
-		return s.finish(ctx, pod, 1, "demo stand-in: this pod does not run fedcommons' backup script; the stand-in runs nothing else")
-	}
 	tmp, err := os.MkdirTemp("", "fedcommons-demo-backup-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	mounts, err := s.hostMounts(ctx, pod, c, tmp)
+	volumes, err := s.hostVolumes(ctx, pod, tmp)
 	if err != nil {
 		return s.finish(ctx, pod, 1, "demo stand-in: "+err.Error())
 	}
-	termLog := filepath.Join(tmp, "termination-log")
-	env := []string{"PATH=" + os.Getenv("PATH")}
-	for _, e := range c.Env {
-		if e.ValueFrom != nil {
-			return s.finish(ctx, pod, 1, "demo stand-in: the backup reads "+e.Name+" from a Secret; the demo runs SQLite backups only")
+	// As a kubelet: the init containers one after the other, each only
+	// once the one before succeeded, then the main container, whose
+	// termination message is the pod's.
+	containers := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+	code, msg := 0, ""
+	for _, c := range containers {
+		if code, msg, err = s.runContainer(ctx, pod, c, volumes, tmp); err != nil {
+			return s.finish(ctx, pod, 1, "demo stand-in: "+err.Error())
 		}
+		if code != 0 {
+			break
+		}
+	}
+	return s.finish(ctx, pod, int32(code), msg)
+}
+
+// runContainer runs one container of a backup pod: the operator's backup
+// script, checked to be exactly backup.BackupScript(), with sh on this
+// host; or the backup agent's "seal", the operator's own code, in this
+// process (as the operator's image would run it). Nothing else.
+func (s *backupStandIn) runContainer(ctx context.Context, pod *corev1.Pod, c corev1.Container, volumes map[string]string, tmp string) (int, string, error) {
+	script := len(c.Command) == 3 && c.Command[0] == "/bin/sh" && c.Command[1] == "-c" && c.Command[2] == backup.BackupScript()
+	seal := slices.Equal(c.Command, []string{backup.AgentBinary, "backup-agent", "seal"})
+	if !script && !seal {
+		return 0, "", fmt.Errorf("container %s does not run fedcommons' backup script or its agent's seal; the stand-in runs nothing else", c.Name)
+	}
+	if script && envOf(c, "DB_KIND") != "sqlite" {
+		return 0, "", fmt.Errorf("the demo runs SQLite backups only")
+	}
+	mounts, err := containerMounts(c, volumes, filepath.Join(tmp, c.Name+"-root"))
+	if err != nil {
+		return 0, "", err
+	}
+	termLog := filepath.Join(tmp, c.Name+"-termination-log")
+	env := map[string]string{"PATH": os.Getenv("PATH")}
+	for _, e := range c.Env {
 		v := e.Value
+		if e.ValueFrom != nil {
+			if v, err = s.secretValue(ctx, pod.Namespace, e); err != nil {
+				return 0, "", err
+			}
+		}
 		switch {
-		case e.Name == "TERMINATION_LOG":
+		case e.Name == "TERMINATION_LOG" && v == "/dev/termination-log":
 			v = termLog
 		case e.Name == "HOME":
 			v = tmp
 		default:
 			v = mapPath(v, mounts)
 		}
-		env = append(env, e.Name+"="+v)
+		env[e.Name] = v
 	}
-	if db := envOf(c, "SQLITE_DB"); db != "" {
+	if db := envOf(c, "SQLITE_DB"); script && db != "" {
 		if err := s.placeholderDatabase(ctx, pod, mapPath(db, mounts)); err != nil {
-			return s.finish(ctx, pod, 1, "demo stand-in: "+err.Error())
+			return 0, "", err
 		}
 	}
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "sh", "-c", c.Command[2])
-	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, &out, &out, tmp
 	code := 0
-	if err := cmd.Run(); err != nil {
-		code = 1
-		if x, ok := err.(*exec.ExitError); ok {
-			code = x.ExitCode()
+	if script {
+		cmd := exec.CommandContext(ctx, "sh", "-c", c.Command[2])
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
 		}
+		cmd.Stdout, cmd.Stderr, cmd.Dir = &out, &out, tmp
+		if err := cmd.Run(); err != nil {
+			code = 1
+			if x, ok := err.(*exec.ExitError); ok {
+				code = x.ExitCode()
+			}
+		}
+	} else if err := agent.Run(ctx, []string{"seal"}, func(k string) string { return env[k] }, backup.PruneFunc, &out); err != nil {
+		fmt.Fprintln(&out, err)
+		code = 1
 	}
 	msg, _ := os.ReadFile(termLog)
 	if code != 0 || len(msg) == 0 {
 		// FallbackToLogsOnError: the end of the log.
 		msg = out.Bytes()[max(0, out.Len()-2048):]
 	}
-	s.log.Info("demo stand-in ran a backup pod's script on this host", "pod", pod.Namespace+"/"+pod.Name, "exitCode", code, "output", out.String())
-	return s.finish(ctx, pod, int32(code), string(msg))
+	s.log.Info("demo stand-in ran a backup pod's container on this host", "pod", pod.Namespace+"/"+pod.Name, "container", c.Name, "exitCode", code, "output", out.String())
+	return code, string(msg), nil
 }
 
-// hostMounts maps each mount path of the container to a directory of this
-// host: a claim's volume to the storage stand-in's directory for it, an
-// emptyDir to a fresh one.
-func (s *backupStandIn) hostMounts(ctx context.Context, pod *corev1.Pod, c corev1.Container, tmp string) (map[string]string, error) {
+// secretValue resolves an environment variable taken from a Secret's key,
+// as the kubelet does.
+func (s *backupStandIn) secretValue(ctx context.Context, ns string, e corev1.EnvVar) (string, error) {
+	ref := e.ValueFrom.SecretKeyRef
+	if ref == nil {
+		return "", fmt.Errorf("%s comes from something other than a Secret's key", e.Name)
+	}
+	secret := &corev1.Secret{}
+	if err := s.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: ref.Name}, secret); err != nil {
+		return "", fmt.Errorf("%s: %w", e.Name, err)
+	}
+	v, ok := secret.Data[ref.Key]
+	if !ok {
+		return "", fmt.Errorf("%s: Secret %s has no key %s", e.Name, ref.Name, ref.Key)
+	}
+	return string(v), nil
+}
+
+// hostVolumes gives each volume of the pod a directory of this host,
+// shared by its containers as a kubelet shares them: a claim's volume is
+// the storage stand-in's directory for it, an emptyDir a fresh directory,
+// a Secret a directory with a file per key (an optional Secret that does
+// not exist, an empty one).
+func (s *backupStandIn) hostVolumes(ctx context.Context, pod *corev1.Pod, tmp string) (map[string]string, error) {
 	out := map[string]string{}
-	for _, m := range c.VolumeMounts {
-		var vol *corev1.Volume
-		for i := range pod.Spec.Volumes {
-			if pod.Spec.Volumes[i].Name == m.Name {
-				vol = &pod.Spec.Volumes[i]
-			}
-		}
+	for _, vol := range pod.Spec.Volumes {
 		switch {
-		case vol == nil:
-			return nil, fmt.Errorf("mount %s names no volume", m.Name)
 		case vol.PersistentVolumeClaim != nil:
 			pvc := &corev1.PersistentVolumeClaim{}
 			if err := s.c.Get(ctx, client.ObjectKey{Namespace: pod.Namespace, Name: vol.PersistentVolumeClaim.ClaimName}, pvc); err != nil {
@@ -161,16 +218,72 @@ func (s *backupStandIn) hostMounts(ctx context.Context, pod *corev1.Pod, c corev
 			if err := os.MkdirAll(pv.Spec.HostPath.Path, 0o755); err != nil {
 				return nil, err
 			}
-			out[m.MountPath] = pv.Spec.HostPath.Path
-		case vol.EmptyDir != nil:
-			dir, err := os.MkdirTemp(tmp, "emptydir-")
+			out[vol.Name] = pv.Spec.HostPath.Path
+		case vol.EmptyDir != nil, vol.Secret != nil:
+			dir, err := os.MkdirTemp(tmp, "volume-")
 			if err != nil {
 				return nil, err
 			}
-			out[m.MountPath] = dir
+			out[vol.Name] = dir
+			if vol.Secret != nil {
+				if err := s.secretFiles(ctx, pod.Namespace, vol.Secret, dir); err != nil {
+					return nil, err
+				}
+			}
 		default:
-			return nil, fmt.Errorf("volume %s is neither a claim nor an emptyDir", vol.Name)
+			return nil, fmt.Errorf("volume %s is not a claim, an emptyDir or a Secret", vol.Name)
 		}
+	}
+	return out, nil
+}
+
+func (s *backupStandIn) secretFiles(ctx context.Context, ns string, src *corev1.SecretVolumeSource, dir string) error {
+	secret := &corev1.Secret{}
+	err := s.c.Get(ctx, client.ObjectKey{Namespace: ns, Name: src.SecretName}, secret)
+	if apierrors.IsNotFound(err) && src.Optional != nil && *src.Optional {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for k, v := range secret.Data {
+		if err := os.WriteFile(filepath.Join(dir, k), v, 0o400); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// containerMounts maps each mount path of a container to its volume's
+// host directory. A directory holding mounts without being one (the
+// agent's /secrets, a directory per Secret) maps to a directory under
+// root laid out as the container sees it, with a copy of each mount.
+func containerMounts(c corev1.Container, volumes map[string]string, root string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		dir, ok := volumes[m.Name]
+		if !ok {
+			return nil, fmt.Errorf("mount %s names no volume", m.Name)
+		}
+		out[m.MountPath] = dir
+	}
+	mounted := maps.Clone(out)
+	for p, dir := range mounted {
+		parent := filepath.Dir(p)
+		if _, ok := mounted[parent]; ok || parent == "/" || parent == "." {
+			continue
+		}
+		// A copy, not a link: a mount is a directory to whoever lists
+		// its parent. Only the agent's Secrets are mounted this way, a
+		// few small files each, read once.
+		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+			return nil, err
+		}
+		if err := os.CopyFS(filepath.Join(root, p), os.DirFS(dir)); err != nil {
+			return nil, err
+		}
+		out[p] = filepath.Join(root, p)
+		out[parent] = filepath.Join(root, parent)
 	}
 	return out, nil
 }

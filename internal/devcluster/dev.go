@@ -167,6 +167,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 			// demo opens it as a co-op opens its own network
 			// (--outbound-allow-cidrs). The shipped operator opens nothing.
 			Outbound: outbound.Config{Allow: loopbackOnly},
+			// The backup Jobs name the image their agent runs from; the
+			// demo's stand-in for their kubelet runs the agent's code in
+			// this process instead of pulling it.
+			AgentImage: "ghcr.io/fedcommons/fedcommons:dev",
 		},
 	})
 	if err != nil {

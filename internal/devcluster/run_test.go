@@ -84,6 +84,15 @@ func TestRunExit(t *testing.T) {
 	if len(manifests) == 0 {
 		t.Errorf("no backup manifest under %s", filepath.Join(dir, "volumes"))
 	}
+	// Sealed by the agent's own code: the Secrets are in the backup,
+	// encrypted, and listed in its manifest.
+	for _, m := range manifests {
+		b, _ := os.ReadFile(m)
+		enc, _ := os.ReadFile(filepath.Join(filepath.Dir(m), "secrets.age"))
+		if !strings.Contains(string(b), `"file": "secrets.age"`) || !bytes.HasPrefix(enc, []byte("age-encryption.org/v1\n")) {
+			t.Errorf("backup %s holds no encrypted secrets.age listed in its manifest:\n%s", filepath.Dir(m), b)
+		}
+	}
 	if !strings.Contains(out.String(), filepath.Join(dir, "kubeconfig")) {
 		t.Errorf("the kubeconfig path is not printed:\n%s", out)
 	}

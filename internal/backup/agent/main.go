@@ -14,30 +14,52 @@ import (
 //
 //	S3_ENDPOINT, S3_BUCKET, S3_PREFIX, S3_REGION   the bucket (spec ...s3)
 //	AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY        from the credentials Secret
-//	BACKUP_ROOT      the staging directory (an emptyDir shared with the script)
+//	BACKUP_ROOT      the staging directory (an emptyDir shared with the script);
+//	                 seal, unseal: the Instance's directory on the backup volume
 //	BACKUP_NAME      the backup (download: required; upload: the one complete
 //	                 backup in BACKUP_ROOT when unset)
 //	KEEP_LAST, KEEP_DAILY, KEEP_WEEKLY   retention, applied after an upload
 //	TERMINATION_LOG  where the summary goes (the Job's termination message)
-//	SECRETS_DIR      upload: the Instance's generated Secrets, mounted one
+//	SECRETS_DIR      upload, seal: the Instance's generated Secrets, mounted one
 //	                 directory each; put into the backup as secrets.age
-//	BACKUP_KEY_RECIPIENT, AGE_RECIPIENTS   upload: the operator-managed key's
+//	BACKUP_KEY_RECIPIENT, AGE_RECIPIENTS   upload, seal: the operator-managed key's
 //	                 public key and spec.backup.encryption.recipients
 //	                 (comma-separated), the keys secrets.age is encrypted to
-//	AGE_IDENTITY     download: an identity that decrypts secrets.age; with it
-//	                 the agent creates the backup's Secrets in NAMESPACE, if
-//	                 all are among SECRET_NAMES (comma-separated)
+//	AGE_IDENTITY     download, unseal: an identity that decrypts secrets.age;
+//	                 with it the agent creates the backup's Secrets in
+//	                 NAMESPACE, if all are among SECRET_NAMES (comma-separated)
+//	BACKUP_SUMMARY   seal: the summary the backup script wrote ({"name",
+//	                 "size"}), naming the backup it just took on the volume
 type Env func(string) string
 
 // Retain builds the retention decision from KEEP_LAST, KEEP_DAILY and
 // KEEP_WEEKLY (the command passes backup.Prune).
 type Retain func(keepLast, keepDaily, keepWeekly int) func(complete []string) []string
 
-// Run runs one agent command ("upload" or "download") as the Job does.
+// Run runs one agent command as the Job does: "upload" or "download"
+// between the Job's staging volume and a bucket, or "seal" or "unseal"
+// for a backup on a volume (see volume.go).
 func Run(ctx context.Context, args []string, env Env, retain Retain, log io.Writer) error {
-	if len(args) != 1 || (args[0] != "upload" && args[0] != "download") {
-		return fmt.Errorf("usage: fedcommons backup-agent upload|download (configured by environment variables, see docs/backups.md)")
+	if len(args) != 1 {
+		return usage()
 	}
+	switch args[0] {
+	case "upload", "download":
+		return runBucket(ctx, args[0], env, retain, log)
+	case "seal":
+		return runSeal(env, log)
+	case "unseal":
+		return runUnseal(ctx, env, log)
+	}
+	return usage()
+}
+
+func usage() error {
+	return fmt.Errorf("usage: fedcommons backup-agent upload|download|seal|unseal (configured by environment variables, see docs/backups.md)")
+}
+
+// runBucket moves a backup between the staging volume and the bucket.
+func runBucket(ctx context.Context, command string, env Env, retain Retain, log io.Writer) error {
 	b, err := OpenBucket(BucketConfig{
 		Endpoint: env("S3_ENDPOINT"), Bucket: env("S3_BUCKET"), Prefix: env("S3_PREFIX"), Region: env("S3_REGION"),
 		AccessKeyID: env("AWS_ACCESS_KEY_ID"), SecretAccessKey: env("AWS_SECRET_ACCESS_KEY"),
@@ -50,7 +72,7 @@ func Run(ctx context.Context, args []string, env Env, retain Retain, log io.Writ
 		return fmt.Errorf("BACKUP_ROOT is not set")
 	}
 	name := env("BACKUP_NAME")
-	if args[0] == "download" {
+	if command == "download" {
 		if name == "" {
 			return fmt.Errorf("BACKUP_NAME is not set")
 		}

@@ -167,8 +167,18 @@ func AddSecrets(staging, name string, s Secrets, recipients []string) error {
 	if err != nil {
 		return err
 	}
-	sums = fmt.Appendf(sums, "%s  %s\n", p.SHA256, p.File)
-	if err := os.WriteFile(filepath.Join(dir, sumsFile), sums, 0o644); err != nil {
+	// On a volume, a Job retried after it wrote SHA256SUMS but before the
+	// manifest finds a line for the secrets.age it is about to replace
+	// (encryption is randomised: new bytes, new sum). Two lines for one
+	// file would make the restore's `sha256sum -c` fail.
+	var kept []byte
+	for line := range strings.Lines(string(sums)) {
+		if strings.TrimRight(line, "\n") != "" && !strings.HasSuffix(strings.TrimRight(line, "\n"), "  "+SecretsFile) {
+			kept = append(kept, line...)
+		}
+	}
+	kept = fmt.Appendf(kept, "%s  %s\n", p.SHA256, p.File)
+	if err := writeReplacing(filepath.Join(dir, sumsFile), kept); err != nil {
 		return err
 	}
 	m.Parts = append(m.Parts, p)
@@ -179,11 +189,18 @@ func AddSecrets(staging, name string, s Secrets, recipients []string) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, manifestFile+".tmp")
-	if err := os.WriteFile(tmp, append(out, '\n'), 0o644); err != nil {
+	return writeReplacing(filepath.Join(dir, manifestFile), append(out, '\n'))
+}
+
+// writeReplacing replaces file through a temporary file and a rename: a
+// reader (a restore of this backup) sees the old content or the new one,
+// never half of it.
+func writeReplacing(file string, data []byte) error {
+	tmp := file + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, filepath.Join(dir, manifestFile))
+	return os.Rename(tmp, file)
 }
 
 // NewKey generates an age X25519 key pair for the operator-managed backup
