@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -89,19 +91,7 @@ func TestPVCSecretsRoundTrip(t *testing.T) {
 			t.Fatalf("restore script (%s) over the sealed backup: %v\n%s", shell, err, out)
 		}
 	}
-	enc, err := os.ReadFile(filepath.Join(dir, "secrets.age"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{opID, adminID} {
-		got, err := agent.DecryptSecrets(enc, id, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !equalSecrets(got, want) {
-			t.Errorf("decrypted %v, want %v", got, want)
-		}
-	}
+	enc := decryptsTo(t, dir, want, opID, adminID)
 
 	unseal := func(id string) (string, error) {
 		return runAgent(t, "unseal", []string{"BACKUP_ROOT=" + root, "BACKUP_NAME=" + dumped.Name, "AGE_IDENTITY=" + id,
@@ -145,19 +135,22 @@ func TestSealWithoutSummary(t *testing.T) {
 	}
 }
 
-func equalSecrets(a, b agent.Secrets) bool {
-	if len(a) != len(b) {
-		return false
+// decryptsTo checks that the backup in dir holds want in secrets.age,
+// byte-identical, for each identity, and returns the encrypted file.
+func decryptsTo(t *testing.T, dir string, want agent.Secrets, ids ...string) []byte {
+	t.Helper()
+	enc, err := os.ReadFile(filepath.Join(dir, agent.SecretsFile))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for n, data := range b {
-		if len(a[n]) != len(data) {
-			return false
+	for _, id := range ids {
+		got, err := agent.DecryptSecrets(enc, id, "test")
+		if err != nil {
+			t.Fatal(err)
 		}
-		for k, v := range data {
-			if string(a[n][k]) != string(v) {
-				return false
-			}
+		if !maps.EqualFunc(got, want, func(a, b map[string][]byte) bool { return maps.EqualFunc(a, b, bytes.Equal) }) {
+			t.Errorf("decrypted %v, want %v", got, want)
 		}
 	}
-	return true
+	return enc
 }

@@ -75,29 +75,7 @@ func TestS3SecretsRoundTrip(t *testing.T) {
 	if out, err := runScript(t, nil, "sh", RestoreScript(), renv...); err != nil || !strings.Contains(out, "taken from gotosocial 0.20.1") {
 		t.Fatalf("restore script over the rewritten manifest: %v\n%s", err, out)
 	}
-	enc, err := os.ReadFile(filepath.Join(staging2, name, "secrets.age"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{opID, adminID} {
-		got, err := agent.DecryptSecrets(enc, id, "test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != len(want) {
-			t.Fatalf("restored Secrets %v, want %v", got, want)
-		}
-		for n, data := range want {
-			for k, v := range data {
-				if string(got[n][k]) != string(v) {
-					t.Errorf("%s/%s = %q, want %q", n, k, got[n][k], v)
-				}
-			}
-			if len(got[n]) != len(data) {
-				t.Errorf("%s has keys %v", n, got[n])
-			}
-		}
-	}
+	decryptsTo(t, filepath.Join(staging2, name), want, opID, adminID)
 	// Damaged secrets.age: the download refuses it.
 	b := []byte(store.get(t, "social/"+name+"/secrets.age"))
 	b[len(b)-1] ^= 1
