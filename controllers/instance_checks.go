@@ -157,24 +157,38 @@ func referencedSecrets(inst *v1alpha1.Instance) []secretRef {
 // it must hold, so that pods never sit in CreateContainerConfigError
 // without a word in the Instance's status.
 func (r *InstanceReconciler) checkSecrets(ctx context.Context, inst *v1alpha1.Instance) error {
+	_, err := r.readSecrets(ctx, inst)
+	return err
+}
+
+// readSecrets is checkSecrets returning the Secrets it read, by name, for
+// the rest of the pass to use instead of reading them again (an external
+// Instance's token Secret goes to delivery: delivery.Given). Each is read
+// once, uncached, however many fields name it.
+func (r *InstanceReconciler) readSecrets(ctx context.Context, inst *v1alpha1.Instance) (map[string]*corev1.Secret, error) {
+	read := map[string]*corev1.Secret{}
 	for _, ref := range referencedSecrets(inst) {
-		secret := &corev1.Secret{}
-		err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: ref.name}, secret)
-		if apierrors.IsNotFound(err) {
-			return conditions.Stall(v1alpha1.ReasonSecretNotFound, fmt.Sprintf(
-				"%s: Secret %s/%s does not exist; create it with key(s) %v", ref.field, inst.Namespace, ref.name, ref.keys))
-		}
-		if err != nil {
-			return fmt.Errorf("read Secret %s/%s: %w", inst.Namespace, ref.name, err)
+		secret, ok := read[ref.name]
+		if !ok {
+			secret = &corev1.Secret{}
+			err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: inst.Namespace, Name: ref.name}, secret)
+			if apierrors.IsNotFound(err) {
+				return nil, conditions.Stall(v1alpha1.ReasonSecretNotFound, fmt.Sprintf(
+					"%s: Secret %s/%s does not exist; create it with key(s) %v", ref.field, inst.Namespace, ref.name, ref.keys))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("read Secret %s/%s: %w", inst.Namespace, ref.name, err)
+			}
+			read[ref.name] = secret
 		}
 		for _, k := range ref.keys {
 			if len(secret.Data[k]) == 0 {
-				return conditions.Stall(v1alpha1.ReasonSecretKeyMissing, fmt.Sprintf(
+				return nil, conditions.Stall(v1alpha1.ReasonSecretKeyMissing, fmt.Sprintf(
 					"%s: Secret %s/%s has no key %q", ref.field, inst.Namespace, ref.name, k))
 			}
 		}
 	}
-	return nil
+	return read, nil
 }
 
 // checkIssuer makes sure the cert-manager issuer named by spec.tls exists.

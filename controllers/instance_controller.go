@@ -36,9 +36,11 @@ import (
 // Instance's server (internal/delivery). It only reads the Instance: the
 // Outcome says what to record (status.federation, the FederationSynced
 // condition, events) and when to compare the server with the policy again.
-// An error means it could not read what it needed and did nothing.
+// given holds what this reconcile read already (an external Instance's
+// token Secret), so that the pass does not read it again. An error means
+// it could not read what it needed and did nothing.
 type FederationSyncer interface {
-	Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (delivery.Outcome, error)
+	Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile, given delivery.Given) (delivery.Outcome, error)
 }
 
 // InstanceReconciler hosts a fediverse server (or connects an external
@@ -130,8 +132,9 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 
 	var ready string
+	var given delivery.Given // what delivery need not read again
 	if inst.Spec.External != nil {
-		ready, err = r.reconcileExternal(ctx, inst)
+		ready, given, err = r.reconcileExternal(ctx, inst)
 	} else {
 		ready, err = r.reconcileHosted(ctx, inst, profile)
 	}
@@ -148,7 +151,7 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 
 	requeueAfter := time.Duration(0)
 	if r.Federation != nil && federationEnabled(inst) {
-		out, err := r.Federation.Sync(ctx, inst, profile)
+		out, err := r.Federation.Sync(ctx, inst, profile, given)
 		if err != nil {
 			return conditions.Record(&inst.Status.Conditions, inst.Generation,
 				conditions.Wait(v1alpha1.ReasonFederationSyncFailed, err.Error(), requeue.Jitter(time.Minute)))

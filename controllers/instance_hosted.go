@@ -6,6 +6,7 @@ import (
 
 	v1alpha1 "github.com/fedcommons/fedcommons/api/v1alpha1"
 	"github.com/fedcommons/fedcommons/internal/conditions"
+	"github.com/fedcommons/fedcommons/internal/delivery"
 	"github.com/fedcommons/fedcommons/internal/resources"
 	"github.com/fedcommons/fedcommons/internal/software"
 )
@@ -83,14 +84,17 @@ func (r *InstanceReconciler) params(inst *v1alpha1.Instance, p *software.Profile
 
 // reconcileExternal connects a server hosted elsewhere: no workloads, just
 // the token its moderation is pushed with.
-func (r *InstanceReconciler) reconcileExternal(ctx context.Context, inst *v1alpha1.Instance) (string, error) {
+func (r *InstanceReconciler) reconcileExternal(ctx context.Context, inst *v1alpha1.Instance) (string, delivery.Given, error) {
 	inst.Status.URL = strings.TrimSuffix(inst.Spec.External.URL, "/")
 	inst.Status.Upgrade = nil
 	if err := r.checkDomain(ctx, inst); err != nil {
-		return "", err
+		return "", delivery.Given{}, err
 	}
-	if err := r.checkSecrets(ctx, inst); err != nil {
-		return "", err
+	read, err := r.readSecrets(ctx, inst)
+	if err != nil {
+		return "", delivery.Given{}, err
 	}
-	return "external server " + inst.Status.URL + " (moderation only)", nil
+	// The token Secret just checked is the one delivery would read again.
+	given := delivery.Given{TokenSecret: read[inst.Spec.External.TokenSecretRef.Name]}
+	return "external server " + inst.Status.URL + " (moderation only)", given, nil
 }

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,11 +155,28 @@ type Event struct {
 	Type, Reason, Action, Message string
 }
 
-// Sync runs one pass for inst: plan, then apply, then report. inst is only
-// read. An error is a failure to read the Kubernetes API, before anything
+// Given is what the caller already read from the API server in this
+// reconcile, for Sync to use instead of reading it again. Every field is
+// optional: what is not given, Sync reads.
+type Given struct {
+	// TokenSecret is the Secret an external Instance's
+	// spec.external.tokenSecretRef names, as read uncached in this
+	// reconcile (the Instance reconciler checks it exists before any
+	// sync). Reading it again would be a second GET of the same object
+	// on the path from a policy change to the server, every pass: with
+	// 200 Instances behind one change, on a loaded API server, about a
+	// tenth of a pass (docs/benchmarks-propagation.md). The token is
+	// validated as if Sync had read it.
+	TokenSecret *corev1.Secret
+}
+
+// Sync runs one pass for inst: plan, then apply, then report. inst and
+// given are only read. An error is a failure to read the Kubernetes API
+// (or a given object that is not the one the spec names), before anything
 // was decided: the server was not contacted.
-func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile) (Outcome, error) {
+func (s *Syncer) Sync(ctx context.Context, inst *v1alpha1.Instance, profile *software.Profile, given Given) (Outcome, error) {
 	p := newPass(inst, profile)
+	p.given = given
 	s.recallWait(p)
 	want, early, err := s.plan(ctx, p)
 	if err != nil {

@@ -119,6 +119,10 @@ type world struct {
 	// syncer is kept across passes, as in the operator (its driver cache).
 	syncer *delivery.Syncer
 	c      client.Client
+	// given is what the next passes are handed as read already.
+	given delivery.Given
+	// secretGets counts the Secrets read from the fake API, by name.
+	secretGets map[string]int
 }
 
 const (
@@ -273,16 +277,23 @@ func (w *world) sync() (delivery.Outcome, error) {
 	for _, o := range w.objs {
 		objs = append(objs, o.DeepCopyObject().(client.Object))
 	}
-	b := fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...)
-	if w.listErr != nil {
-		b = b.WithInterceptorFuncs(interceptor.Funcs{List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if _, ok := list.(*v1alpha1.FederationPolicyList); ok {
+	if w.secretGets == nil {
+		w.secretGets = map[string]int{}
+	}
+	w.c = fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).WithInterceptorFuncs(interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				w.secretGets[key.Name]++
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if _, ok := list.(*v1alpha1.FederationPolicyList); ok && w.listErr != nil {
 				return w.listErr
 			}
 			return c.List(ctx, list, opts...)
-		}})
-	}
-	w.c = b.Build()
+		},
+	}).Build()
 	w.syncer.Client, w.syncer.APIReader = w.c, w.c
 	w.syncer.Tokens = &secretTokens{w: w}
 	w.syncer.Results = delivery.RegistryResults{Registry: w.registry}
@@ -290,7 +301,7 @@ func (w *world) sync() (delivery.Outcome, error) {
 		w.syncer.Results = w.results
 	}
 	before := w.inst.DeepCopy()
-	out, err := w.syncer.Sync(w.ctx, w.inst, w.profile)
+	out, err := w.syncer.Sync(w.ctx, w.inst, w.profile, w.given)
 	if !equality.Semantic.DeepEqual(before, w.inst) {
 		w.t.Fatalf("Sync changed the Instance it was given")
 	}

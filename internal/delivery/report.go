@@ -33,6 +33,8 @@ type pass struct {
 	// host is the Host header of requests to the admin API ("" for the
 	// URL's own host): see resources.AdminEndpoint.
 	host string
+	// given is what the caller read already (Sync's Given).
+	given Given
 }
 
 func newPass(inst *v1alpha1.Instance, profile *software.Profile) *pass {

@@ -31,6 +31,15 @@ func (s *Syncer) token(ctx context.Context, p *pass, apiURL string) (string, err
 		if key == "" {
 			key = "token"
 		}
+		if sec := p.given.TokenSecret; sec != nil {
+			if sec.Namespace != inst.Namespace || sec.Name != ext.TokenSecretRef.Name {
+				// A caller's mistake, never the sysadmin's: using another
+				// Secret's token would be worse than not syncing.
+				return "", fmt.Errorf("the token Secret given is %s/%s, not spec.external.tokenSecretRef %s/%s",
+					sec.Namespace, sec.Name, inst.Namespace, ext.TokenSecretRef.Name)
+			}
+			return tokenIn(sec, key)
+		}
 		return secretValue(ctx, s.APIReader, inst.Namespace, ext.TokenSecretRef.Name, key)
 	}
 	if profile.Admin == nil || inst.Spec.Admin == nil {
@@ -153,9 +162,14 @@ func secretValue(ctx context.Context, r client.Reader, namespace, name, key stri
 	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, sec); err != nil {
 		return "", fmt.Errorf("read admin token Secret %s: %w", name, err)
 	}
+	return tokenIn(sec, key)
+}
+
+// tokenIn returns the value of key in sec, which must not be blank.
+func tokenIn(sec *corev1.Secret, key string) (string, error) {
 	v := strings.TrimSpace(string(sec.Data[key]))
 	if v == "" {
-		return "", fmt.Errorf("admin token Secret %s has no key %q", name, key)
+		return "", fmt.Errorf("admin token Secret %s has no key %q", sec.Name, key)
 	}
 	return v, nil
 }

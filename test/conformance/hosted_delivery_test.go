@@ -95,7 +95,7 @@ func (h *hosted) deliver(t *testing.T) {
 		c := fake.NewClientBuilder().WithScheme(scheme).WithObjects(list...).Build()
 		syncer.Client, syncer.APIReader = c, c
 		syncer.Tokens = &controllers.AdminTokenStore{Client: c, APIReader: c}
-		out, err := syncer.Sync(ctx, inst, h.profile)
+		out, err := syncer.Sync(ctx, inst, h.profile, delivery.Given{})
 		if err != nil {
 			t.Fatalf("%s pass: %v", name, err)
 		}
