@@ -82,6 +82,9 @@ func (o ParseOptions) withDefaults() ParseOptions {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
+	// The builder's index of domains holds an entry's index in 32 bits
+	// (see domainSet); no feed comes near.
+	o.MaxEntries = min(o.MaxEntries, indexMask-1)
 	return o
 }
 
@@ -163,7 +166,8 @@ func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResu
 // normalisation, obfuscation counting, duplicates, canaries, the limit.
 type builder struct {
 	result     ParseResult
-	seen       map[string]int // domain → line of first occurrence
+	seen       domainSet // the kept domains, by entry
+	lines      []int     // the line each entry was read on
 	comments   map[string]string
 	domains    stringArena
 	maxEntries int
@@ -178,9 +182,10 @@ func newBuilder(opts ParseOptions) *builder {
 		rows = min(rows, opts.MaxKept)
 	}
 	rows = max(rows, 0)
-	b := &builder{seen: make(map[string]int, rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept, keepCut: opts.KeepCutComments}
+	b := &builder{seen: newDomainSet(rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept, keepCut: opts.KeepCutComments}
 	if rows > 0 {
 		b.result.Entries = make([]Entry, 0, rows)
+		b.lines = make([]int, 0, rows)
 	}
 	return b
 }
@@ -266,8 +271,9 @@ func (b *builder) add(line int, record row, e Entry) error {
 		b.problem(line, record, "canary row: the publisher asks that it be deleted by whoever has read their documentation, so it is never applied")
 		return nil
 	}
-	if first, dup := b.seen[domain]; dup {
-		b.problem(line, record, fmt.Sprintf("duplicate of line %d (%s), first one kept", first, domain))
+	first, hash := b.seen.find(b.result.Entries, domain)
+	if first >= 0 {
+		b.problem(line, record, fmt.Sprintf("duplicate of line %d (%s), first one kept", b.lines[first], domain))
 		return nil
 	}
 	if b.maxKept > 0 && len(b.result.Entries) >= b.maxKept {
@@ -277,7 +283,6 @@ func (b *builder) add(line int, record row, e Entry) error {
 	// entry holding a slice of it would keep the whole row (comment,
 	// unknown columns) alive for as long as the entry.
 	domain = b.domains.clone(domain)
-	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
 		if b.keepCut {
@@ -294,6 +299,8 @@ func (b *builder) add(line int, record row, e Entry) error {
 	}
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
+	b.lines = append(b.lines, line)
+	b.seen.add(b.result.Entries, len(b.result.Entries)-1, hash)
 	return nil
 }
 
