@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -89,9 +90,9 @@ func (o ParseOptions) withDefaults() ParseOptions {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
-	// The builder's index of domains holds an entry's index in 32 bits
-	// (see domainSet); no feed comes near.
-	o.MaxEntries = min(o.MaxEntries, indexMask-1)
+	// An entry's index is held in 32 bits, signed in the sort's items
+	// (see domainSet, domainItem); no feed comes near.
+	o.MaxEntries = min(o.MaxEntries, math.MaxInt32)
 	return o
 }
 

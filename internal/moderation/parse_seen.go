@@ -64,8 +64,8 @@ func (s *domainSet) find(entries []Entry, domain string) (at int, hash uint64) {
 }
 
 // add records that entries[index] holds its domain, of hash h, which find
-// did not find. The table doubles when half full, so a probe stays short. An index
-// fits in indexBits: ParseOptions.MaxEntries is held below 2^32 - 1.
+// did not find. The table doubles when half full, so a probe stays short.
+// An index fits in indexBits: ParseOptions.MaxEntries is held below 2^31.
 func (s *domainSet) add(entries []Entry, index int, h uint64) {
 	if 2*(s.n+1) > len(s.slots) {
 		old := s.slots
