@@ -172,5 +172,6 @@ func FuzzCSVReader(f *testing.F) {
 		checkCSVSame(t, "fuzzed", data, ParseOptions{})
 		// A header first, so that the records themselves are read.
 		checkCSVSame(t, "fuzzed after a header", append([]byte("#domain,#severity,#public_comment\n"), data...), ParseOptions{MaxEntries: 20})
+		checkSortedParse(t, "fuzzed after a header", FormatMastodonCSV, append([]byte("#domain,#severity,#public_comment\n"), data...), ParseOptions{MaxEntries: 20})
 	})
 }

@@ -24,7 +24,10 @@
 //   - explain.go: why any domain is or is not blocked.
 //
 // And for parsing: parse.go (formats, caps, the builder every format
-// shares), parse_csv.go (CSV columns and the caps scan, csvShape),
+// shares), parse_seen.go (the builder's index of domains, for
+// duplicates), parse_csv.go (CSV columns and the caps scan, csvShape),
 // csv_read.go (CSV records, read as encoding/csv reads them),
-// normalize.go and normalize_idna.go (domain names).
+// normalize.go and normalize_idna.go (domain names), sort_domains.go
+// (the radix sort of a list by domain, for ParseOptions.SortByDomain and
+// Merge's unsorted sources).
 package moderation

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -63,6 +64,13 @@ type ParseOptions struct {
 	// of 100,000 entries step by step was a tenth of parsing (issue 16
 	// item 4). It never lets more through than the caps.
 	SizeHint int64
+	// SortByDomain returns ParseResult.Entries sorted by domain instead of
+	// in file order. Merge walks its sources in domain order, and sorts
+	// those that are not (most lists are, but not all); sorting as part
+	// of parsing does it where each list is parsed, in parallel, and
+	// Merge then reads every source in the order it lies in memory
+	// (issue 16 item 4). Problems keep their lines.
+	SortByDomain bool
 	// KeepCutComments keeps, in ParseResult.CutComments, each public
 	// comment cut to MaxCommentBytes as the feed had it (cleaned): a fork
 	// of the list records the rest where a moderator can read it. The
@@ -82,6 +90,9 @@ func (o ParseOptions) withDefaults() ParseOptions {
 	if o.MaxEntries <= 0 {
 		o.MaxEntries = DefaultMaxEntries
 	}
+	// An entry's index is held in 32 bits, signed in the sort's items
+	// (see domainSet, domainItem); no feed comes near.
+	o.MaxEntries = min(o.MaxEntries, math.MaxInt32)
 	return o
 }
 
@@ -101,7 +112,8 @@ func (p Problem) String() string { return fmt.Sprintf("line %d: %s: %s", p.Line,
 
 // ParseResult is what a feed contained.
 type ParseResult struct {
-	// Entries in file order, domains normalised, no duplicates.
+	// Entries in file order (by domain with ParseOptions.SortByDomain),
+	// domains normalised, no duplicates.
 	Entries []Entry
 	// Obfuscated counts rows whose domain was masked with '*';
 	// ObfuscatedRows are the first MaxProblems of them, so a person can
@@ -156,6 +168,9 @@ func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResu
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", format, err)
 	}
+	if opts.SortByDomain {
+		sortByDomain(b.result.Entries)
+	}
 	return &b.result, nil
 }
 
@@ -163,7 +178,8 @@ func ParseWithOptions(format Format, r io.Reader, opts ParseOptions) (*ParseResu
 // normalisation, obfuscation counting, duplicates, canaries, the limit.
 type builder struct {
 	result     ParseResult
-	seen       map[string]int // domain → line of first occurrence
+	seen       domainSet // the kept domains, by entry
+	lines      []int     // the line each entry was read on
 	comments   map[string]string
 	domains    stringArena
 	maxEntries int
@@ -178,9 +194,10 @@ func newBuilder(opts ParseOptions) *builder {
 		rows = min(rows, opts.MaxKept)
 	}
 	rows = max(rows, 0)
-	b := &builder{seen: make(map[string]int, rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept, keepCut: opts.KeepCutComments}
+	b := &builder{seen: newDomainSet(rows), maxEntries: opts.MaxEntries, maxKept: opts.MaxKept, keepCut: opts.KeepCutComments}
 	if rows > 0 {
 		b.result.Entries = make([]Entry, 0, rows)
+		b.lines = make([]int, 0, rows)
 	}
 	return b
 }
@@ -266,8 +283,9 @@ func (b *builder) add(line int, record row, e Entry) error {
 		b.problem(line, record, "canary row: the publisher asks that it be deleted by whoever has read their documentation, so it is never applied")
 		return nil
 	}
-	if first, dup := b.seen[domain]; dup {
-		b.problem(line, record, fmt.Sprintf("duplicate of line %d (%s), first one kept", first, domain))
+	first, hash := b.seen.find(b.result.Entries, domain)
+	if first >= 0 {
+		b.problem(line, record, fmt.Sprintf("duplicate of line %d (%s), first one kept", b.lines[first], domain))
 		return nil
 	}
 	if b.maxKept > 0 && len(b.result.Entries) >= b.maxKept {
@@ -277,7 +295,6 @@ func (b *builder) add(line int, record row, e Entry) error {
 	// entry holding a slice of it would keep the whole row (comment,
 	// unknown columns) alive for as long as the entry.
 	domain = b.domains.clone(domain)
-	b.seen[domain] = line
 	e.Domain = domain
 	if e.PublicComment = cleanComment(e.PublicComment); len(e.PublicComment) > MaxCommentBytes {
 		if b.keepCut {
@@ -294,6 +311,8 @@ func (b *builder) add(line int, record row, e Entry) error {
 	}
 	e.PrivateComment = ""
 	b.result.Entries = append(b.result.Entries, e.Canonical())
+	b.lines = append(b.lines, line)
+	b.seen.add(b.result.Entries, len(b.result.Entries)-1, hash)
 	return nil
 }
 

@@ -290,7 +290,7 @@ func readFile(path string, format moderation.Format) federation.Resolution {
 			return federation.Resolution{Waiting: fmt.Sprintf("%s: larger than %d MiB", path, feeds.DefaultMaxBytes>>20)}
 		}
 	}
-	parsed, err := moderation.ParseWithOptions(format, f, moderation.ParseOptions{MaxBytes: feeds.DefaultMaxBytes, SizeHint: size})
+	parsed, err := moderation.ParseWithOptions(format, f, moderation.ParseOptions{MaxBytes: feeds.DefaultMaxBytes, SizeHint: size, SortByDomain: true})
 	if err != nil {
 		return federation.Resolution{Waiting: fmt.Sprintf("%s is not a readable %s list: %v", path, format, err)}
 	}
