@@ -111,7 +111,7 @@ func backupJob(in Input, spec *v1alpha1.BackupSpec, backupName string) (*batchv1
 	}
 	var extra []corev1.EnvVar
 	if backupName != "" {
-		extra = append(extra, corev1.EnvVar{Name: "BACKUP_NAME", Value: backupName})
+		extra = append(extra, corev1.EnvVar{Name: NameEnv, Value: backupName})
 	}
 	if d.s3 != nil {
 		// The retention is the agent's, applied in the bucket; the
@@ -154,7 +154,7 @@ func RestoreJob(in Input) (*batchv1.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := []corev1.EnvVar{{Name: "BACKUP_NAME", Value: rs.From.Name}}
+	name := []corev1.EnvVar{{Name: NameEnv, Value: rs.From.Name}}
 	j, err := job(in, "restore", RestoreScript(), d, name, true)
 	if err != nil {
 		return nil, err

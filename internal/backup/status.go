@@ -103,13 +103,19 @@ func Latest(jobs []batchv1.Job) (succeeded, failed *batchv1.Job) {
 	return succeeded, failed
 }
 
-// NameOf is the backup name a Job was given (BACKUP_NAME: the backup
-// before an upgrade), or "" for a scheduled one, named when it starts.
+// NameEnv is the variable of a backup or restore Job's main container that
+// names the backup. NameOf reads it back from the Job, so the operator's
+// informer cache keeps it when it drops the rest of a Job's pod template
+// (internal/manager).
+const NameEnv = "BACKUP_NAME"
+
+// NameOf is the backup name a Job was given (NameEnv: the backup before an
+// upgrade), or "" for a scheduled one, named when it starts.
 func NameOf(j *batchv1.Job) string {
 	pod := j.Spec.Template.Spec
 	for _, c := range append(append([]corev1.Container{}, pod.Containers...), pod.InitContainers...) {
 		for _, e := range c.Env {
-			if e.Name == "BACKUP_NAME" {
+			if e.Name == NameEnv {
 				return e.Value
 			}
 		}

@@ -102,7 +102,9 @@ func communitySelector() labels.Selector {
 func CacheOptions(served func(schema.GroupVersionKind) bool) cache.Options {
 	managed := cache.ByObject{Label: managedSelector()}
 	opts := cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		// managedFields, pod templates and kubectl's last-applied copy
+		// are read by nobody (slimTransform says who reads what).
+		DefaultTransform: slimTransform(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Namespace{}:             {Label: communitySelector()},
 			&corev1.Service{}:               managed,

@@ -101,11 +101,14 @@ func TestScaleRollout(t *testing.T) {
 	cfg, err := loadConfig()
 	must(t, err)
 	must(t, os.MkdirAll(cfg.ReportDir, 0o755))
+	// The commit is read when the operator is built, not when a run
+	// ends: the checkout may move while a long run goes on.
+	built := commit()
 	bin := buildOperator(t)
 	for _, size := range cfg.Sizes {
 		for run := 1; run <= cfg.Runs; run++ {
 			t.Run(fmt.Sprintf("%d-instances-run-%d", size, run), func(t *testing.T) {
-				res := rolloutRun(t, cfg, bin, size, run)
+				res := rolloutRun(t, cfg, bin, built, size, run)
 				data, err := json.MarshalIndent(res, "", "  ")
 				must(t, err)
 				path := filepath.Join(cfg.ReportDir, fmt.Sprintf("rollout-%s-%d-%d.json", cfg.Label, size, run))
@@ -118,7 +121,7 @@ func TestScaleRollout(t *testing.T) {
 	}
 }
 
-func rolloutRun(t *testing.T, cfg config, bin string, size, run int) rolloutResult {
+func rolloutRun(t *testing.T, cfg config, bin, built string, size, run int) rolloutResult {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	communities := max(size/cfg.PerCommunity, 1)
@@ -126,7 +129,7 @@ func rolloutRun(t *testing.T, cfg config, bin string, size, run int) rolloutResu
 	instances := communities * per
 	r := newRig(t, ctx, instances)
 	res := rolloutResult{Benchmark: "rollout", Label: cfg.Label, Instances: instances, Communities: communities,
-		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags, Commit: commit()}
+		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags, Commit: built}
 
 	op := r.startOperator(bin, filepath.Join(r.cluster.LogDir(), "fedcommons.log"), cfg.Workers, cfg.ManagerFlags)
 	peak := sampleRSS(ctx, op.metricsURL)
