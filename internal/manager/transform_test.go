@@ -140,7 +140,7 @@ func TestSlimTransformKeepsWhatReadersUse(t *testing.T) {
 
 	// A backup before an upgrade: its name is read back from the Job.
 	in := backup.Input{Instance: inst, Profile: software.Mastodon, Version: "4.5.2", PostgresServerImage: resources.PostgresImage,
-		Params: resources.Params{Community: "riverside"}}
+		Params: resources.Params{Community: "riverside"}, AgentImage: "ghcr.io/fedcommons/fedcommons:v1"}
 	job, err := backup.BackupJob(in, "toot-backup-4-5-2", "20261201T030000Z")
 	if err != nil {
 		t.Fatal(err)
