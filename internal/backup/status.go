@@ -112,12 +112,9 @@ const NameEnv = "BACKUP_NAME"
 // NameOf is the backup name a Job was given (NameEnv: the backup before an
 // upgrade), or "" for a scheduled one, named when it starts.
 func NameOf(j *batchv1.Job) string {
-	pod := j.Spec.Template.Spec
-	for _, c := range append(append([]corev1.Container{}, pod.Containers...), pod.InitContainers...) {
-		for _, e := range c.Env {
-			if e.Name == NameEnv {
-				return e.Value
-			}
+	for _, c := range j.Spec.Template.Spec.Containers {
+		if v := envValue(c, NameEnv); v != "" {
+			return v
 		}
 	}
 	return ""

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 )
 
@@ -68,6 +69,17 @@ type Part struct {
 	File   string `json:"file"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+// readManifest reads and checks the manifest of backup root/name on disk
+// (a staging directory or a volume). Without one the backup is not
+// complete: the script writes it last.
+func readManifest(root, name string) (*Manifest, error) {
+	raw, err := readBounded(filepath.Join(root, name, manifestFile), maxManifestBytes)
+	if err != nil {
+		return nil, fmt.Errorf("backup %s is not complete in %s (%v)", name, root, err)
+	}
+	return parseManifest(raw, name)
 }
 
 // parseManifest reads and checks a manifest of backup name.

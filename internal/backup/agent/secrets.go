@@ -144,11 +144,7 @@ func ReadSecretsDir(dir string) (Secrets, error) {
 // that already has it (a retried Job) is left alone.
 func AddSecrets(staging, name string, s Secrets, recipients []string) error {
 	dir := filepath.Join(staging, name)
-	raw, err := readBounded(filepath.Join(dir, manifestFile), maxManifestBytes)
-	if err != nil {
-		return fmt.Errorf("backup %s is not complete in %s (%v)", name, staging, err)
-	}
-	m, err := parseManifest(raw, name)
+	m, err := readManifest(staging, name)
 	if err != nil {
 		return err
 	}

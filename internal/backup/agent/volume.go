@@ -38,11 +38,7 @@ func runSeal(env Env, log io.Writer) error {
 	if err := sealSecrets(root, name, secrets, env, log); err != nil {
 		return err
 	}
-	raw, err := readBounded(filepath.Join(root, name, manifestFile), maxManifestBytes)
-	if err != nil {
-		return err
-	}
-	m, err := parseManifest(raw, name)
+	m, err := readManifest(root, name)
 	if err != nil {
 		return err
 	}
@@ -84,13 +80,9 @@ func runUnseal(ctx context.Context, env Env, log io.Writer) error {
 		return fmt.Errorf("BACKUP_NAME %q is not a backup's name such as 20261202T030000Z", name)
 	}
 	dir := filepath.Join(root, name)
-	raw, err := readBounded(filepath.Join(dir, manifestFile), maxManifestBytes)
+	m, err := readManifest(root, name)
 	if err != nil {
-		return fmt.Errorf("backup %s is not complete in %s (%v): restore another one", name, root, err)
-	}
-	m, err := parseManifest(raw, name)
-	if err != nil {
-		return err
+		return fmt.Errorf("%w: restore another one", err)
 	}
 	if err := checkPart(dir, m, SecretsFile); err != nil {
 		return err
