@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -159,6 +160,113 @@ func TestApplier(t *testing.T) {
 		}
 		if err := direct.Get(ctx, client.ObjectKeyFromObject(desired()), cur); err != nil || cur.Data["a"] != "live" {
 			t.Fatalf("drift not restored: %v %v", cur.Data, err)
+		}
+	})
+
+	// A workload's controller rewrites its status all through a rollout:
+	// the resourceVersion moves, the generation does not, and nothing the
+	// Applier set has changed. Those passes must not write; a change to
+	// the spec (generation) or to what was applied in the metadata must.
+	t.Run("a status write alone is not drift for a workload", func(t *testing.T) {
+		owner := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "owner"}}
+		if err := direct.Create(ctx, owner); err != nil {
+			t.Fatal(err)
+		}
+		desired := func() *appsv1.Deployment {
+			one := int32(1)
+			return &appsv1.Deployment{
+				TypeMeta: metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+				ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web",
+					Labels:          map[string]string{"app": "web"},
+					Annotations:     map[string]string{"fedcommons.io/config-hash": "abc"},
+					OwnerReferences: []metav1.OwnerReference{{APIVersion: "v1", Kind: "ConfigMap", Name: "owner", UID: owner.UID}},
+				},
+				Spec: appsv1.DeploymentSpec{
+					Replicas: &one,
+					Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web"}},
+						Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "registry.example/web:1"}}},
+					},
+				},
+			}
+		}
+		cur := func() *appsv1.Deployment {
+			t.Helper()
+			d := &appsv1.Deployment{}
+			if err := direct.Get(ctx, client.ObjectKey{Namespace: "default", Name: "web"}, d); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		}
+		noWrite := func(t *testing.T, why string) {
+			t.Helper()
+			before := applies.Load()
+			if wrote, err := a.Apply(ctx, desired()); err != nil || wrote || applies.Load() != before {
+				t.Fatalf("%s: wrote=%v err=%v requests=%d, want no write", why, wrote, err, applies.Load()-before)
+			}
+		}
+		mustWrite(t, desired())
+		noWrite(t, "unchanged")
+
+		// What the Deployment controller does all through a rollout.
+		status := func(ready int32) {
+			t.Helper()
+			d := cur()
+			d.Status.ObservedGeneration, d.Status.Replicas, d.Status.ReadyReplicas = d.Generation, 1, ready
+			if err := direct.Status().Update(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		status(0)
+		status(1)
+		if got := cur(); got.Generation != 1 {
+			t.Fatalf("generation %d after status writes, want 1", got.Generation)
+		}
+		noWrite(t, "after the controller's status writes")
+
+		// Its revision annotation is another matter: a Deployment's
+		// generation counts annotations too (they are copied to the
+		// ReplicaSets), so that write costs one apply, once per rollout.
+		d := cur()
+		d.Annotations["deployment.kubernetes.io/revision"] = "1"
+		if err := direct.Update(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Apply(ctx, desired()); err != nil {
+			t.Fatal(err)
+		}
+		status(0)
+		noWrite(t, "after the revision annotation and a status write")
+		if got := cur(); got.Annotations["deployment.kubernetes.io/revision"] != "1" {
+			t.Errorf("the controller's annotation was removed: %v", got.Annotations)
+		}
+
+		edits := []struct {
+			name string
+			edit func(d *appsv1.Deployment)
+			back func(d *appsv1.Deployment) bool
+		}{
+			{"spec edited by hand", func(d *appsv1.Deployment) { two := int32(2); d.Spec.Replicas = &two },
+				func(d *appsv1.Deployment) bool { return *d.Spec.Replicas == 1 }},
+			{"applied label changed", func(d *appsv1.Deployment) { d.Labels["app"] = "other" },
+				func(d *appsv1.Deployment) bool { return d.Labels["app"] == "web" }},
+			{"applied annotation removed", func(d *appsv1.Deployment) { delete(d.Annotations, "fedcommons.io/config-hash") },
+				func(d *appsv1.Deployment) bool { return d.Annotations["fedcommons.io/config-hash"] == "abc" }},
+			{"owner reference removed", func(d *appsv1.Deployment) { d.OwnerReferences = nil },
+				func(d *appsv1.Deployment) bool { return len(d.OwnerReferences) == 1 }},
+		}
+		for _, e := range edits {
+			d := cur()
+			e.edit(d)
+			if err := direct.Update(ctx, d); err != nil {
+				t.Fatalf("%s: %v", e.name, err)
+			}
+			mustWrite(t, desired())
+			if !e.back(cur()) {
+				t.Errorf("%s: not put back", e.name)
+			}
+			noWrite(t, e.name+", once put back")
 		}
 	})
 
