@@ -140,6 +140,23 @@ func (a *Applier) apply(ctx context.Context, obj, live client.Object) (bool, err
 	return true, nil
 }
 
+// Current tells whether live is the very version of the object the Applier
+// last applied: a copy from the informer cache that has caught up with our
+// own last write. A reconciler that builds the next desired object from
+// the live one (a record that only grows) can trust such a copy instead of
+// reading the API server; a cache that lags behind the last write would
+// make it drop what that write added.
+func (a *Applier) Current(live client.Object) bool {
+	gvk, err := apiutil.GVKForObject(live, a.scheme)
+	if err != nil {
+		return false
+	}
+	a.mu.Lock()
+	prev, ok := a.last[objectKey{gvk: gvk, namespace: live.GetNamespace(), name: live.GetName()}]
+	a.mu.Unlock()
+	return ok && prev.resourceVersion != "" && prev.resourceVersion == live.GetResourceVersion()
+}
+
 // Forget drops what the Applier remembers of an object, e.g. once deleted.
 func (a *Applier) Forget(obj client.Object) {
 	gvk, err := apiutil.GVKForObject(obj, a.scheme)

@@ -87,6 +87,22 @@ func TestApplier(t *testing.T) {
 		}
 	})
 
+	t.Run("Current: the live copy is the version last applied", func(t *testing.T) {
+		if !a.Current(live()) {
+			t.Fatal("the object as last applied is not Current")
+		}
+		stale := live()
+		stale.ResourceVersion = "1"
+		if a.Current(stale) {
+			t.Error("a copy older than the last apply is Current")
+		}
+		other := configMap(nil)
+		other.Name = "never-applied"
+		if a.Current(other) {
+			t.Error("an object never applied is Current")
+		}
+	})
+
 	t.Run("a changed desired object is written", func(t *testing.T) {
 		mustWrite(t, configMap(map[string]string{"a": "2"}))
 		if got := live(); got.Data["a"] != "2" {
