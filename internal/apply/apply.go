@@ -14,7 +14,6 @@ package apply
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -44,8 +43,10 @@ type objectKey struct {
 	name      string
 }
 
+// appliedState is kept for every object applied, for the life of the
+// process: the raw digest, not its 64-character hex form.
 type appliedState struct {
-	hash            string
+	hash            [sha256.Size]byte
 	resourceVersion string
 }
 
@@ -108,7 +109,7 @@ func (a *Applier) Forget(obj client.Object) {
 	a.mu.Unlock()
 }
 
-func (a *Applier) unchanged(ctx context.Context, key objectKey, hash string, known client.Object) bool {
+func (a *Applier) unchanged(ctx context.Context, key objectKey, hash [sha256.Size]byte, known client.Object) bool {
 	a.mu.Lock()
 	prev, ok := a.last[key]
 	a.mu.Unlock()
@@ -136,7 +137,7 @@ func (a *Applier) unchanged(ctx context.Context, key objectKey, hash string, kno
 	return live.GetResourceVersion() == prev.resourceVersion
 }
 
-func (a *Applier) remember(key objectKey, hash, resourceVersion string) {
+func (a *Applier) remember(key objectKey, hash [sha256.Size]byte, resourceVersion string) {
 	a.mu.Lock()
 	a.last[key] = appliedState{hash: hash, resourceVersion: resourceVersion}
 	a.mu.Unlock()
@@ -162,11 +163,10 @@ func toUnstructured(obj client.Object, gvk schema.GroupVersionKind) (*unstructur
 	return u, nil
 }
 
-func hashOf(u *unstructured.Unstructured) (string, error) {
+func hashOf(u *unstructured.Unstructured) ([sha256.Size]byte, error) {
 	b, err := json.Marshal(u.Object) // map keys are sorted: stable
 	if err != nil {
-		return "", fmt.Errorf("hash %s %s: %w", u.GetKind(), u.GetName(), err)
+		return [sha256.Size]byte{}, fmt.Errorf("hash %s %s: %w", u.GetKind(), u.GetName(), err)
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return sha256.Sum256(b), nil
 }
