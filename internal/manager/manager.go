@@ -51,9 +51,8 @@ type Options struct {
 	// SecureMetrics serves metrics over HTTPS behind Kubernetes authn/authz.
 	SecureMetrics bool
 	// PprofAddr serves Go's /debug/pprof/ profiles ("" or "0": off, the
-	// default). Unauthenticated: a heap profile shows what the caches
-	// hold, Secrets' names included, so it is for 127.0.0.1 and a
-	// port-forward, never for a Service.
+	// default). Unauthenticated, and a CPU or trace profile costs CPU
+	// while it runs: for 127.0.0.1 and a port-forward, never a Service.
 	PprofAddr string
 	// ProbeAddr serves /healthz and /readyz ("0" disables them).
 	ProbeAddr string

@@ -1,6 +1,8 @@
 package manager
 
 import (
+	"unique"
+
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -8,6 +10,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -75,6 +78,9 @@ func slimTransform() toolscache.TransformFunc {
 		if err != nil {
 			return in, err
 		}
+		if obj, err := meta.Accessor(in); err == nil {
+			internShared(obj)
+		}
 		switch o := in.(type) {
 		case *appsv1.Deployment:
 			o.Spec.Template = corev1.PodTemplateSpec{}
@@ -130,4 +136,29 @@ func backupNameOnly(in []corev1.Container) []corev1.Container {
 		out = append(out, kept)
 	}
 	return out
+}
+
+// internShared makes the strings that many cached objects repeat point to
+// one copy each: label keys and values (every child of an Instance
+// carries the same five to seven), the namespace, and the owner
+// references' apiVersion and kind. Each object arrives decoded on its
+// own, with its own copy of every string. Values are unchanged; strings
+// unique to an object (name, uid, resourceVersion) are left alone, since
+// interning them would only add the intern table's entry.
+func internShared(obj metav1.Object) {
+	obj.SetNamespace(unique.Make(obj.GetNamespace()).Value())
+	if labels := obj.GetLabels(); len(labels) > 0 {
+		shared := make(map[string]string, len(labels))
+		for k, v := range labels {
+			shared[unique.Make(k).Value()] = unique.Make(v).Value()
+		}
+		obj.SetLabels(shared)
+	}
+	if refs := obj.GetOwnerReferences(); len(refs) > 0 {
+		for i := range refs {
+			refs[i].APIVersion = unique.Make(refs[i].APIVersion).Value()
+			refs[i].Kind = unique.Make(refs[i].Kind).Value()
+		}
+		obj.SetOwnerReferences(refs)
+	}
 }

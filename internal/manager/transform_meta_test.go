@@ -2,8 +2,10 @@ package manager
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
+	"unsafe"
 
 	certmanagerv1 "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
@@ -139,4 +141,39 @@ func emptyJSON(raw json.RawMessage) bool {
 		return false
 	}
 	return empty(v)
+}
+
+// Two objects decoded apart share their labels', namespace's and owner
+// kinds' strings once cached, with the same values.
+func TestSlimTransformSharesRepeatedStrings(t *testing.T) {
+	const doc = `{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"riverside",
+		"labels":{"fedcommons.io/instance":"toot","app.kubernetes.io/managed-by":"fedcommons"},
+		"ownerReferences":[{"apiVersion":"fedcommons.io/v1alpha1","kind":"Instance","name":"toot","uid":"u1"}]}}`
+	decode := func(name string) *corev1.Service {
+		s := &corev1.Service{}
+		if err := json.Unmarshal(fmt.Appendf(nil, doc, name), s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a, b := transform(t, decode("toot-web")).(*corev1.Service), transform(t, decode("toot-streaming")).(*corev1.Service)
+	same := func(what, x, y string) {
+		if x != y || unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: %q and %q are not one shared string", what, x, y)
+		}
+	}
+	same("namespace", a.Namespace, b.Namespace)
+	same("owner apiVersion", a.OwnerReferences[0].APIVersion, b.OwnerReferences[0].APIVersion)
+	same("owner kind", a.OwnerReferences[0].Kind, b.OwnerReferences[0].Kind)
+	for k, v := range a.Labels {
+		same("label value "+k, v, b.Labels[k])
+		for kb := range b.Labels {
+			if kb == k {
+				same("label key", k, kb)
+			}
+		}
+	}
+	if len(a.Labels) != 2 || a.Labels["fedcommons.io/instance"] != "toot" || a.Name != "toot-web" || a.OwnerReferences[0].Name != "toot" {
+		t.Errorf("values changed: %+v", a.ObjectMeta)
+	}
 }
