@@ -32,3 +32,28 @@ func TestOutboundConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestManagerFlags: the profiling endpoint is off unless asked for, and
+// the manager's flags reach the operator's options.
+func TestManagerFlags(t *testing.T) {
+	opts, _, err := parseManagerFlags(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.PprofAddr != "" {
+		t.Errorf("pprof is on by default at %q; want it off", opts.PprofAddr)
+	}
+	if opts.MetricsAddr != ":8443" || !opts.SecureMetrics || !opts.LeaderElection {
+		t.Errorf("defaults: %+v", opts)
+	}
+	opts, _, err = parseManagerFlags([]string{"--pprof-bind-address=127.0.0.1:6061", "--metrics-bind-address=0", "--instance-workers=8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.PprofAddr != "127.0.0.1:6061" || opts.MetricsAddr != "0" || opts.Controllers.InstanceWorkers != 8 {
+		t.Errorf("parsed: pprof %q, metrics %q, instance workers %d", opts.PprofAddr, opts.MetricsAddr, opts.Controllers.InstanceWorkers)
+	}
+	if _, _, err := parseManagerFlags([]string{"--instance-workers=0"}); err == nil || !strings.Contains(err.Error(), "--instance-workers") {
+		t.Errorf("--instance-workers=0: %v, want an error naming the flag", err)
+	}
+}

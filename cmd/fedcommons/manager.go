@@ -13,15 +13,40 @@ import (
 
 	"github.com/fedcommons/fedcommons/controllers"
 	"github.com/fedcommons/fedcommons/internal/manager"
+	"github.com/fedcommons/fedcommons/internal/memlimit"
 	"github.com/fedcommons/fedcommons/internal/tenancy"
 )
 
 func runManager(args []string) error {
+	opts, zapOpts, err := parseManagerFlags(args)
+	if err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// A pod with a memory limit collects garbage before it is OOM-killed.
+	limit, why := memlimit.Set()
+	ctrl.Log.WithName("setup").Info("Go memory limit", "bytes", limit, "from", why)
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no cluster to talk to: %w", err)
+	}
+	mgr, err := manager.New(cfg, opts)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("Starting the operator", "version", version, "operatorNamespace", opts.LeaderElectionNamespace)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// parseManagerFlags turns the manager's flags into the operator's options,
+// without touching a cluster (the tests call it).
+func parseManagerFlags(args []string) (manager.Options, zap.Options, error) {
 	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
 	fs.Usage = managerUsage(fs)
 	var (
 		metricsAddr      = fs.String("metrics-bind-address", ":8443", "address of the metrics endpoint (\"0\" disables it)")
 		secureMetrics    = fs.Bool("metrics-secure", true, "serve metrics over HTTPS behind Kubernetes authentication and authorization")
+		pprofAddr        = fs.String("pprof-bind-address", "", "address serving Go's /debug/pprof/ profiles, unauthenticated: bind it to 127.0.0.1 and reach it with kubectl port-forward (default \"\": off)")
 		probeAddr        = fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
 		leaderElect      = fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
 		operatorNS       = fs.String("operator-namespace", envOr("POD_NAMESPACE", "fedcommons-system"), "namespace the operator runs in (leader lease; admitted by community isolation policies)")
@@ -45,27 +70,22 @@ func runManager(args []string) error {
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return manager.Options{}, zapOpts, err
 	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	allow, err := parsePrefixes("source-allow-cidrs", *sourceAllow)
 	if err != nil {
-		return err
+		return manager.Options{}, zapOpts, err
 	}
 	out, err := outboundConfig(*outboundAllow, *outboundDeny, *outboundProxy)
 	if err != nil {
-		return err
+		return manager.Options{}, zapOpts, err
 	}
-
 	if *instanceWorkers < 1 || *instanceWorkers > 256 {
-		return fmt.Errorf("--instance-workers=%d: want 1 to 256", *instanceWorkers)
+		return manager.Options{}, zapOpts, fmt.Errorf("--instance-workers=%d: want 1 to 256", *instanceWorkers)
 	}
-	cfg, err := ctrl.GetConfig()
-	if err != nil {
-		return fmt.Errorf("no cluster to talk to: %w", err)
-	}
-	mgr, err := manager.New(cfg, manager.Options{
+	return manager.Options{
 		MetricsAddr:             *metricsAddr,
+		PprofAddr:               *pprofAddr,
 		SecureMetrics:           *secureMetrics,
 		ProbeAddr:               *probeAddr,
 		LeaderElection:          *leaderElect,
@@ -91,12 +111,7 @@ func runManager(args []string) error {
 				Gateways:           splitList(*tenantGateways),
 			},
 		},
-	})
-	if err != nil {
-		return err
-	}
-	ctrl.Log.WithName("setup").Info("Starting the operator", "version", version, "operatorNamespace", *operatorNS)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	}, zapOpts, nil
 }
 
 // splitList splits a comma-separated flag value, dropping blanks.

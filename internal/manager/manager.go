@@ -50,6 +50,10 @@ type Options struct {
 	MetricsAddr string
 	// SecureMetrics serves metrics over HTTPS behind Kubernetes authn/authz.
 	SecureMetrics bool
+	// PprofAddr serves Go's /debug/pprof/ profiles ("" or "0": off, the
+	// default). Unauthenticated, and a CPU or trace profile costs CPU
+	// while it runs: for 127.0.0.1 and a port-forward, never a Service.
+	PprofAddr string
 	// ProbeAddr serves /healthz and /readyz ("0" disables them).
 	ProbeAddr string
 	// LeaderElection makes only one replica reconcile at a time.
@@ -182,6 +186,7 @@ func New(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Client:                 ClientOptions(),
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: opts.ProbeAddr,
+		PprofBindAddress:       opts.PprofAddr,
 		LeaderElection:         opts.LeaderElection,
 		// The leader-election Role grants get/update on this Lease name
 		// only (config/rbac/leader_election_role.yaml and the chart).

@@ -102,7 +102,8 @@ func TestSlimTransformKeepsWhatReadersUse(t *testing.T) {
 		case *appsv1.Deployment:
 			deployments++
 			o = live(t, o)
-			o.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1}
+			o.Status = appsv1.DeploymentStatus{ObservedGeneration: 3, Replicas: 1, UpdatedReplicas: 1, AvailableReplicas: 1,
+				Conditions: []appsv1.DeploymentCondition{{Type: appsv1.DeploymentAvailable, Status: corev1.ConditionTrue, Message: "Deployment has minimum availability."}}}
 			replicas := *o.Spec.Replicas
 			before := size(t, o)
 			got := transform(t, o).(*appsv1.Deployment)
@@ -110,8 +111,8 @@ func TestSlimTransformKeepsWhatReadersUse(t *testing.T) {
 			if got.Spec.Replicas == nil || *got.Spec.Replicas != replicas || got.Status.AvailableReplicas != 1 || got.Status.ObservedGeneration != 3 {
 				t.Errorf("Deployment %s: replicas or status lost: %+v %+v", got.Name, got.Spec.Replicas, got.Status)
 			}
-			if len(got.Spec.Template.Spec.Containers) != 0 {
-				t.Errorf("Deployment %s: pod template kept", got.Name)
+			if len(got.Spec.Template.Spec.Containers) != 0 || got.Status.Conditions != nil {
+				t.Errorf("Deployment %s: pod template or status conditions kept", got.Name)
 			}
 			if after := size(t, got); after*4 > before {
 				t.Errorf("Deployment %s: %d bytes of JSON before, %d after: expected less than a quarter", got.Name, before, after)
@@ -119,7 +120,8 @@ func TestSlimTransformKeepsWhatReadersUse(t *testing.T) {
 		case *appsv1.StatefulSet:
 			statefulsets++
 			o = live(t, o)
-			o.Status = appsv1.StatefulSetStatus{ObservedGeneration: 3, ReadyReplicas: 1}
+			o.Status = appsv1.StatefulSetStatus{ObservedGeneration: 3, ReadyReplicas: 1,
+				Conditions: []appsv1.StatefulSetCondition{{Type: "Unknown", Status: corev1.ConditionTrue, Message: "a condition nobody reads"}}}
 			claims := o.Spec.VolumeClaimTemplates
 			got := transform(t, o).(*appsv1.StatefulSet)
 			checkMeta(t, got)
@@ -129,8 +131,8 @@ func TestSlimTransformKeepsWhatReadersUse(t *testing.T) {
 			if len(claims) == 0 || size(t, got.Spec.VolumeClaimTemplates) != size(t, claims) {
 				t.Errorf("StatefulSet %s: volume claim templates not kept as they were (%d of them)", got.Name, len(claims))
 			}
-			if len(got.Spec.Template.Spec.Containers) != 0 {
-				t.Errorf("StatefulSet %s: pod template kept", got.Name)
+			if len(got.Spec.Template.Spec.Containers) != 0 || got.Status.Conditions != nil {
+				t.Errorf("StatefulSet %s: pod template or status conditions kept", got.Name)
 			}
 		}
 	}

@@ -115,7 +115,7 @@ type operator struct {
 	log        *os.File
 }
 
-func (r *rig) startOperator(bin, logPath string, workers int, extra []string) *operator {
+func (r *rig) startOperator(bin, logPath string, workers int, extra, env []string) *operator {
 	port, err := freePort()
 	must(r.t, err)
 	args := []string{"manager",
@@ -127,7 +127,7 @@ func (r *rig) startOperator(bin, logPath string, workers int, extra []string) *o
 	}
 	args = append(args, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+r.cluster.UserKubeconfig(operatorUser))
+	cmd.Env = append(append(os.Environ(), "KUBECONFIG="+r.cluster.UserKubeconfig(operatorUser)), env...)
 	logFile, err := os.Create(logPath)
 	must(r.t, err)
 	cmd.Stdout, cmd.Stderr = logFile, logFile

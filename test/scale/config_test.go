@@ -38,6 +38,11 @@ type config struct {
 	// ManagerFlags are extra flags for the operator (SCALE_MANAGER_FLAGS,
 	// space-separated), for before/after figures of a tuning.
 	ManagerFlags []string
+	// ManagerEnv are extra NAME=value variables for the operator's
+	// process only (SCALE_MANAGER_ENV, space-separated), e.g. GOGC or
+	// GOMEMLIMIT: set in make's environment they would reach the API
+	// server and etcd too.
+	ManagerEnv []string
 	// Label names the variant in the report (SCALE_LABEL, default
 	// "operator").
 	Label string
@@ -90,6 +95,12 @@ func loadConfig() (config, error) {
 		return c, err
 	}
 	c.ManagerFlags = strings.Fields(os.Getenv("SCALE_MANAGER_FLAGS"))
+	c.ManagerEnv = strings.Fields(os.Getenv("SCALE_MANAGER_ENV"))
+	for _, kv := range c.ManagerEnv {
+		if !strings.Contains(kv, "=") {
+			return c, fmt.Errorf("SCALE_MANAGER_ENV: %q is not NAME=value", kv)
+		}
+	}
 	if v := os.Getenv("SCALE_LABEL"); v != "" {
 		c.Label = v
 	}

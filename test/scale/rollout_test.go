@@ -30,6 +30,7 @@ type rolloutResult struct {
 	Started      time.Time `json:"started"`
 	Machine      machine   `json:"machine"`
 	ManagerFlags []string  `json:"managerFlags,omitempty"`
+	ManagerEnv   []string  `json:"managerEnv,omitempty"`
 	// Commit is the checkout the operator was built from.
 	Commit string `json:"commit"`
 	// Load averages (1 min) when the rollout began, when all was Ready,
@@ -129,9 +130,9 @@ func rolloutRun(t *testing.T, cfg config, bin, built string, size, run int) roll
 	instances := communities * per
 	r := newRig(t, ctx, instances)
 	res := rolloutResult{Benchmark: "rollout", Label: cfg.Label, Instances: instances, Communities: communities,
-		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags, Commit: built}
+		Run: run, Machine: describeMachine(), ManagerFlags: cfg.ManagerFlags, ManagerEnv: cfg.ManagerEnv, Commit: built}
 
-	op := r.startOperator(bin, filepath.Join(r.cluster.LogDir(), "fedcommons.log"), cfg.Workers, cfg.ManagerFlags)
+	op := r.startOperator(bin, filepath.Join(r.cluster.LogDir(), "fedcommons.log"), cfg.Workers, cfg.ManagerFlags, cfg.ManagerEnv)
 	peak := sampleRSS(ctx, op.metricsURL)
 	// The operator is up when it serves metrics (its caches are syncing).
 	waitFor(t, 2*time.Minute, "the operator's /metrics", func() error { _, err := scrape(op.metricsURL); return err })
