@@ -199,3 +199,18 @@ func stdlibRecordsOrNil(s string) ([][]string, error) {
 	r.LazyQuotes = true
 	return r.ReadAll()
 }
+
+// TestParseSeekableFromWhereItStands: an input the scanner gives up on is
+// read again from where it stood, not from the start of the file.
+func TestParseSeekableFromWhereItStands(t *testing.T) {
+	list := "#domain\na.example\n\x00\n" // a NUL byte: the stream path's error
+	r := strings.NewReader("junk before the list\n" + list)
+	if _, err := r.Seek(int64(len("junk before the list\n")), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	_, got := ParseSeekable(FormatMastodonCSV, r, ParseOptions{})
+	_, want := ParseWithOptions(FormatMastodonCSV, strings.NewReader(list), ParseOptions{})
+	if got == nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("error %v, want %v", got, want)
+	}
+}

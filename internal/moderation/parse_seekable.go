@@ -9,7 +9,7 @@ import (
 const headBytes = 1024
 
 // ParseSeekable is ParseWithOptions on an input that can be read twice, as
-// a local file can: the same results and the same errors, for every input.
+// a local file can, from where r stands: the same results and the same errors, for every input.
 // The CSV formats are read by csvScanner, whose fields are substrings of
 // the chunk they were read in, instead of through the stream path's
 // copies, which were most of the cost of reading a list outside the
@@ -28,10 +28,14 @@ func ParseSeekable(format Format, r io.ReadSeeker, opts ParseOptions) (*ParseRes
 func parseSeekable(format Format, r io.ReadSeeker, opts ParseOptions, chunk int) (*ParseResult, error) {
 	opts = opts.withDefaults()
 	if format == FormatMastodonCSV || format == FormatFediBlockHoleCSV {
+		start, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", format, err)
+		}
 		if res, ok := parseCSVScan(newCSVScanner(r, opts.MaxBytes, chunk), opts); ok {
 			return res, nil
 		}
-		if _, err := r.Seek(0, io.SeekStart); err != nil {
+		if _, err := r.Seek(start, io.SeekStart); err != nil {
 			return nil, fmt.Errorf("%s: %w", format, err)
 		}
 	}
