@@ -27,6 +27,9 @@
 // shares), parse_seen.go (the builder's index of domains, for
 // duplicates), parse_csv.go (CSV columns and the caps scan, csvShape),
 // csv_read.go (CSV records, read as encoding/csv reads them),
+// csv_scan.go and parse_seekable.go (the same records read in chunks
+// without a copy a row, for a local file, with the stream path as the
+// fallback that gives every error),
 // normalize.go and normalize_idna.go (domain names), sort_domains.go
 // (the radix sort of a list by domain, for ParseOptions.SortByDomain and
 // Merge's unsorted sources).

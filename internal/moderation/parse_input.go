@@ -27,14 +27,25 @@ func newInput(r io.Reader, maxBytes int64) (*bufio.Reader, error) {
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return nil, err
 	}
+	if isMarkup(head) {
+		return nil, errMarkup
+	}
+	return in, nil
+}
+
+var errMarkup = errors.New("input is HTML or XML, not a blocklist (a login page or an error page?)")
+
+// isMarkup says whether head, the first 1024 bytes of an input (or all of
+// a shorter one), starts like an HTML or XML page.
+func isMarkup(head []byte) bool {
 	head = bytes.TrimLeft(head, " \t\r\n\ufeff")
 	lower := bytes.ToLower(head[:min(len(head), 16)])
 	for _, tag := range []string{"<!doctype", "<html", "<?xml", "<head", "<body"} {
 		if bytes.HasPrefix(lower, []byte(tag)) {
-			return nil, errors.New("input is HTML or XML, not a blocklist (a login page or an error page?)")
+			return true
 		}
 	}
-	return in, nil
+	return false
 }
 
 // guard passes a stream through, failing it beyond max bytes or at a NUL

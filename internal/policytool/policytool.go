@@ -275,9 +275,11 @@ func (r *Resolver) fromFile(path string, format moderation.Format) federation.Re
 	return readFile(path, format)
 }
 
-// readFile parses the list in path as a stream, as a fetched body is
-// parsed: the parser's MaxBytes bounds it (a file that grows while read
-// included), and the file is never held whole.
+// readFile parses the list in path with moderation.ParseSeekable: a CSV
+// list is read in chunks without copying its rows (issue 16 item 4), and
+// read again as a stream, as a fetched body is, only when it is broken
+// or beyond a cap. The parser's MaxBytes bounds what is read (a file that
+// grows while read included), and the file is never held whole.
 func readFile(path string, format moderation.Format) federation.Resolution {
 	f, err := os.Open(path)
 	if err != nil {
@@ -285,12 +287,20 @@ func readFile(path string, format moderation.Format) federation.Resolution {
 	}
 	defer f.Close()
 	var size int64
+	regular := false
 	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
 		if size = info.Size(); size > feeds.DefaultMaxBytes {
 			return federation.Resolution{Waiting: fmt.Sprintf("%s: larger than %d MiB", path, feeds.DefaultMaxBytes>>20)}
 		}
+		regular = true
 	}
-	parsed, err := moderation.ParseWithOptions(format, f, moderation.ParseOptions{MaxBytes: feeds.DefaultMaxBytes, SizeHint: size, SortByDomain: true})
+	opts := moderation.ParseOptions{MaxBytes: feeds.DefaultMaxBytes, SizeHint: size, SortByDomain: true}
+	var parsed *moderation.ParseResult
+	if regular {
+		parsed, err = moderation.ParseSeekable(format, f, opts)
+	} else { // a pipe cannot be read twice
+		parsed, err = moderation.ParseWithOptions(format, f, opts)
+	}
 	if err != nil {
 		return federation.Resolution{Waiting: fmt.Sprintf("%s is not a readable %s list: %v", path, format, err)}
 	}
