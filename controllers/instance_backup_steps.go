@@ -50,7 +50,9 @@ func (r *InstanceReconciler) restoreBeforeFirstRollout(ctx context.Context, inst
 			// is not guaranteed (the next event may come from a cache
 			// that still shows no restore), and a carried Secret left out
 			// of status.generatedSecrets would be generated anew, with
-			// other keys, should it ever vanish.
+			// other keys, should it ever vanish. No earlier check stands
+			// for this one.
+			r.secrets.forget(client.ObjectKeyFromObject(inst))
 			if err := r.ensureGeneratedSecrets(ctx, inst, p, params, false); err != nil {
 				return err
 			}

@@ -57,6 +57,10 @@ type InstanceReconciler struct {
 	Random io.Reader
 	// Federation delivers moderation; nil disables delivery.
 	Federation FederationSyncer
+
+	// secrets remembers the last complete check of each Instance's
+	// generated Secrets (instance_secrets_seen.go).
+	secrets secretsSeen
 }
 
 // RBAC (see docs/operator-rbac.md for each verb's reason). get on
@@ -101,6 +105,7 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	if err := r.Client.Get(ctx, req.NamespacedName, inst); err != nil {
 		if apierrors.IsNotFound(err) {
 			metrics.ForgetInstance(req.Namespace, req.Name)
+			r.secrets.forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -108,6 +113,7 @@ func (r *InstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		// Children go with the Instance by owner reference; retained data
 		// (volumes, generated secrets) has none and stays. Nothing to do.
 		metrics.ForgetInstance(req.Namespace, req.Name)
+		r.secrets.forget(req.NamespacedName)
 		return ctrl.Result{}, nil
 	}
 

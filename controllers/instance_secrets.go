@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,12 +21,32 @@ import (
 
 // ensureGeneratedSecrets creates each generated Secret once. One that was
 // generated before and has vanished stops the Instance: new keys would
-// make encrypted data, sessions and signatures unreadable.
+// make encrypted data, sessions and signatures unreadable. A complete
+// check stands for secretsCheckInterval while the spec stays the same.
 func (r *InstanceReconciler) ensureGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, p *software.Profile, params resources.Params, restorePending bool) error {
+	// A restore in progress leaves the carried Secrets out: only a
+	// check of them all counts (and is remembered).
+	if !restorePending && r.secrets.fresh(inst, time.Now()) {
+		return nil
+	}
 	secrets, err := resources.GeneratedSecrets(inst, p, inst.Spec.Version, params, r.Random)
 	if err != nil {
 		return fmt.Errorf("generate secrets: %w", err)
 	}
+	if err := r.checkGeneratedSecrets(ctx, inst, secrets, restorePending); err != nil {
+		return err
+	}
+	if !restorePending {
+		names := make([]string, len(secrets))
+		for i, s := range secrets {
+			names[i] = s.Name
+		}
+		r.secrets.checked(inst, names, time.Now())
+	}
+	return nil
+}
+
+func (r *InstanceReconciler) checkGeneratedSecrets(ctx context.Context, inst *v1alpha1.Instance, secrets []*corev1.Secret, restorePending bool) error {
 	generated := map[string]bool{}
 	for _, name := range inst.Status.GeneratedSecrets {
 		generated[name] = true
