@@ -130,12 +130,21 @@ func TestMoveACommunity(t *testing.T) {
 		}
 	}
 
-	// The community leaves the cluster, retained data included.
-	for _, o := range []client.Object{policy.DeepCopy(), instances[0].DeepCopy(), instances[1].DeepCopy()} {
+	// The community leaves the cluster, retained data included. The
+	// Instances go first and the policy with the namespace, later: deleting
+	// the policy while an Instance still exists is a complete computation
+	// of "no entries", and the operator rightly retracts the policy from
+	// that server, which is not what a move does.
+	for _, o := range []client.Object{instances[0].DeepCopy(), instances[1].DeepCopy()} {
 		if err := c.Delete(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
+	eventually(t, 30*time.Second, "the Instances are gone", func() (bool, string) {
+		errT := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "toot"}, &v1alpha1.Instance{})
+		errS := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "social"}, &v1alpha1.Instance{})
+		return apierrors.IsNotFound(errT) && apierrors.IsNotFound(errS), fmt.Sprint(errT, errS)
+	})
 	live := &v1alpha1.Community{}
 	if err := c.Get(ctx, client.ObjectKey{Name: ns}, live); err != nil {
 		t.Fatal(err)
