@@ -139,7 +139,7 @@ func rolloutRun(t *testing.T, cfg config, bin, built string, size, run int) roll
 
 	res.Started, res.LoadStart = time.Now(), loadAvg()
 	must(t, rollout(ctx, r.admin, "op", communities, per))
-	readyAt, err := waitReady(ctx, r.admin, "op", instances, cfg.readyTimeout(instances))
+	readyAt, err := waitReady(ctx, r.watching, "op", instances, cfg.readyTimeout(instances))
 	must(t, err)
 	res.TimeToReadySeconds, res.LoadReady = readyAt.Sub(res.Started).Seconds(), loadAvg()
 	procReady, err := readProc(op.cmd.Process.Pid)
