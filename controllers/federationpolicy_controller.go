@@ -168,7 +168,13 @@ func (r *FederationPolicyReconciler) compute(ctx context.Context, policy *v1alph
 		return nil, 0, err
 	}
 	resolved := federation.Resolved(sources.all)
-	eff, err := moderation.Merge(federation.Input(policy, resolved, federation.ProtectedDomains(instances.Items)))
+	in := federation.Input(policy, resolved, federation.ProtectedDomains(instances.Items))
+	// The Registry keeps this result until the policy's next pass, and the
+	// index Explain would need holds every Instance domain of the cluster:
+	// one per policy grew with communities × Instances (docs/benchmarks.md).
+	// Nothing in the operator explains; the command line merges its own.
+	in.NoExplain = true
+	eff, err := moderation.Merge(in)
 	if err != nil {
 		// A merge the engine refused: retrying cannot help.
 		return nil, 0, conditions.Stall(v1alpha1.ReasonMergeFailed, err.Error())

@@ -70,9 +70,9 @@ func (p *Policy) decide(part *mergePart, domain string, locals []*Entry, group [
 		a.local = int32(len(part.locals))
 		*block = arena
 		return a, true
-	case count > 0 && met(p.input.Threshold, weight, count, p.total):
+	case count > 0 && met(p.settings.threshold, weight, count, p.total):
 		a.bySources = true
-		a.verdict, a.capped, a.best = combine(p.input.Rule, arena[mark:])
+		a.verdict, a.capped, a.best = combine(p.settings.rule, arena[mark:])
 		*block = arena
 		return a, true
 	}
@@ -127,7 +127,7 @@ func (p *Policy) combineLocal(entries []*Entry) *Entry {
 	}
 	out := *entries[0]
 	for _, e := range entries[1:] {
-		out = combinePair(p.input.Rule, out, *e, e.Action)
+		out = combinePair(p.settings.rule, out, *e, e.Action)
 		if out.PrivateComment == "" {
 			out.PrivateComment = e.PrivateComment
 		}

@@ -10,7 +10,8 @@ import (
 type Explanation struct {
 	// Domain as normalised; Input as asked.
 	Domain, Input string
-	// Err is set when Input is not a domain at all.
+	// Err is set when Input is not a domain at all, or to
+	// ErrNotExplainable.
 	Err error
 	// Entry is the domain's own effective entry, if any.
 	Entry *EffectiveEntry
@@ -36,7 +37,14 @@ type Explanation struct {
 // again in the merge input, so it costs a pass over the sources: it is for
 // people and the command line, not for hot paths.
 func (p *Policy) Explain(domain string) Explanation {
-	x := Explanation{Input: domain, TotalWeight: p.total, Threshold: p.input.Threshold, Rule: p.input.Rule}
+	x := Explanation{Input: domain, TotalWeight: p.total}
+	if s := p.settings; s != nil { // nil in a Policy not made by Merge
+		x.Threshold, x.Rule = s.threshold, s.rule
+	}
+	if p.noExplain {
+		x.Err = ErrNotExplainable
+		return x
+	}
 	d, _, err := NormalizeDomain(domain)
 	if err != nil {
 		x.Err = err

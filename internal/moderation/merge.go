@@ -46,7 +46,7 @@ func Merge(in MergeInput) (*Policy, error) {
 	if err := validate(in); err != nil {
 		return nil, err
 	}
-	p := &Policy{input: in}
+	p := &Policy{}
 	guard, skipped, err := newProtection(in.Owner, in.Protected, in.Exceptions)
 	if err != nil {
 		return nil, err
@@ -97,6 +97,9 @@ func Merge(in MergeInput) (*Policy, error) {
 	p.settings = &mergeSettings{threshold: in.Threshold, rule: in.Rule, totalWeight: p.total}
 	p.merge(votes)
 	p.sorted = nil // the walk's own: not kept with the policy
+	if in.NoExplain {
+		p.guard, p.noExplain = protection{}, true
+	}
 	slices.SortFunc(p.Rejected, compareRejections)
 	return p, nil
 }

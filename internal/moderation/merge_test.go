@@ -1,6 +1,7 @@
 package moderation
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -64,7 +65,33 @@ func runMergeCases(t *testing.T, tests []mergeCase) {
 				}
 			}
 			checkPolicyInvariants(t, p)
+			checkNoExplainSame(t, tt.in, p)
 		})
+	}
+}
+
+// checkNoExplainSame merges in again with NoExplain: the result must be
+// the same in every field a caller reads, and nothing of the protection
+// index may be kept (the operator sets NoExplain so as not to keep one
+// per FederationPolicy).
+func checkNoExplainSame(t *testing.T, in MergeInput, want *Policy) {
+	t.Helper()
+	in.NoExplain = true
+	p := mustMerge(t, in)
+	if got, w := effective(p), effective(want); !slices.Equal(got, w) {
+		t.Errorf("NoExplain entries:\n got  %+v\n want %+v", got, w)
+	}
+	if !slices.Equal(p.Rejected, want.Rejected) || !slices.Equal(p.SkippedProtected, want.SkippedProtected) {
+		t.Errorf("NoExplain refusals: got %+v / %+v, want %+v / %+v", p.Rejected, p.SkippedProtected, want.Rejected, want.SkippedProtected)
+	}
+	if p.Hash() != want.Hash() {
+		t.Errorf("NoExplain hash %s, want %s", p.Hash(), want.Hash())
+	}
+	if p.guard.refused != nil || p.guard.allowed != nil {
+		t.Errorf("NoExplain kept the protection index: %d refused, %d allowed", len(p.guard.refused), len(p.guard.allowed))
+	}
+	if x := p.Explain("example.org"); !errors.Is(x.Err, ErrNotExplainable) {
+		t.Errorf("Explain after NoExplain: Err = %v, want ErrNotExplainable", x.Err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -86,7 +87,23 @@ type MergeInput struct {
 	// subscribed entry, nor any parent domain of them; those of Owner are
 	// not blocked by local entries either (see Protected for why).
 	Protected []Protected
+	// NoExplain leaves out of the Policy what only Explain reads about a
+	// domain without an entry: the index of the protected domains, the
+	// exceptions and their parents, which the merge itself needs only
+	// while it runs. The merge's result is the same; Explain then answers
+	// ErrNotExplainable.
+	//
+	// The operator keeps one Policy per FederationPolicy and protects
+	// every Instance domain of the cluster in each, so the index it kept
+	// grew with communities × Instances: at 3,000 Instances in 300
+	// communities it was 110 of the operator's 260 MiB of live heap
+	// (docs/benchmarks.md). The command line keeps it to explain.
+	NoExplain bool
 }
+
+// ErrNotExplainable is Explain's answer on a Policy merged with
+// MergeInput.NoExplain.
+var ErrNotExplainable = errors.New("this policy was merged without what explanations need (MergeInput.NoExplain)")
 
 // Rejection is an entry that was refused, and why.
 type Rejection struct {
@@ -197,8 +214,9 @@ type Policy struct {
 	// sorted by domain then owner. They protect nothing.
 	SkippedProtected []SkippedProtected
 
-	// What Explain needs to answer about domains that have no entry.
-	input    MergeInput
+	// What Explain needs to answer about domains that have no entry
+	// (guard only without NoExplain). The merge input is not kept: its
+	// Protected list is as long as the cluster's Instances.
 	sources  []Source       // the policy's own copy; provenance points into it
 	local    []Entry        // normalised local entries, sorted by domain
 	sorted   [][]sortedItem // during the merge only
@@ -206,6 +224,8 @@ type Policy struct {
 	total    int
 	settings *mergeSettings
 	hashMemo string
+	// noExplain: merged with MergeInput.NoExplain, guard dropped.
+	noExplain bool
 }
 
 // Lookup returns the effective entry for a normalised domain, or nil.
