@@ -130,12 +130,16 @@ func (a *Applier) apply(ctx context.Context, obj, live client.Object) (bool, err
 	if err != nil {
 		return false, err
 	}
-	desired := metaOf(u) // before the apply overwrites u with the answer
+	statusful := statusfulKinds[gvk.GroupKind()]
+	var desired *appliedMeta
+	if statusful {
+		desired = metaOf(u) // before the apply overwrites u with the answer
+	}
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
 		return false, fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, key.namespace, key.name, err)
 	}
 	state := appliedState{hash: hash, resourceVersion: u.GetResourceVersion()}
-	if statusfulKinds[gvk.GroupKind()] {
+	if statusful {
 		state.generation, state.desired = u.GetGeneration(), desired
 	}
 	a.mu.Lock()
