@@ -54,6 +54,15 @@ type Options struct {
 	// server then writes its audit log, one JSON event a line, to
 	// AuditLogPath. Batched, so auditing does not slow each request down.
 	AuditPolicy []byte
+	// ControllerQPS, when positive, is the client rate limit of
+	// kube-controller-manager and kube-scheduler (their --kube-api-qps,
+	// with a burst of twice that). Zero keeps their defaults, 20 and 50
+	// requests a second (each controller of the controller-manager has
+	// its own limit), as a real cluster has. A benchmark that measures a
+	// client against the API server raises it: at 3,000 Instances the
+	// deployment controller's default limit, not the API server, was
+	// what the rollout waited for (a queue of 6,910 Deployments).
+	ControllerQPS int
 	// Out receives short progress lines; nil discards them. After Start
 	// returns it is still written to (from another goroutine) when the
 	// cluster stops or a component dies.
@@ -151,6 +160,9 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if nodes < 0 {
 		return nil, fmt.Errorf("localcluster: Nodes must not be negative, got %d", nodes)
 	}
+	if opts.ControllerQPS < 0 || opts.ControllerQPS > maxControllerQPS {
+		return nil, fmt.Errorf("localcluster: ControllerQPS must be between 0 and %d, got %d", maxControllerQPS, opts.ControllerQPS)
+	}
 	if err := checkBinDir(opts.BinDir); err != nil {
 		return nil, fmt.Errorf("localcluster: %w", err)
 	}
@@ -183,7 +195,7 @@ func start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			return nil, fmt.Errorf("localcluster: %w", err)
 		}
 	}
-	c.l = layout{BinDir: opts.BinDir, DataDir: dataDir}
+	c.l = layout{BinDir: opts.BinDir, DataDir: dataDir, ControllerQPS: opts.ControllerQPS}
 	if c.l.BinDir, err = filepath.Abs(opts.BinDir); err != nil {
 		return nil, fmt.Errorf("localcluster: %w", err)
 	}

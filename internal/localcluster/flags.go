@@ -48,6 +48,25 @@ type layout struct {
 
 	// Audit turns on the API server's audit log (policy at auditPolicyPath).
 	Audit bool
+
+	// ControllerQPS is Options.ControllerQPS (0: the components' defaults).
+	ControllerQPS int
+}
+
+// maxControllerQPS bounds Options.ControllerQPS: far above what one
+// machine's API server answers, so it only rules out typing mistakes.
+const maxControllerQPS = 100000
+
+// clientRateArgs are the client rate-limit flags of kube-controller-manager
+// and kube-scheduler for ControllerQPS, none when it is 0.
+func (l layout) clientRateArgs() []string {
+	if l.ControllerQPS <= 0 {
+		return nil
+	}
+	return []string{
+		"--kube-api-qps=" + strconv.Itoa(l.ControllerQPS),
+		"--kube-api-burst=" + strconv.Itoa(2*l.ControllerQPS),
+	}
 }
 
 // User is an extra identity of the static token file.
@@ -151,7 +170,7 @@ func (l layout) apiServerArgs() []string {
 
 func (l layout) controllerManagerArgs() []string {
 	kubeconfig := l.componentKubeconfig("kube-controller-manager")
-	return []string{
+	return append([]string{
 		"--kubeconfig=" + kubeconfig,
 		// Delegated authn/authz for its own /healthz endpoint.
 		"--authentication-kubeconfig=" + kubeconfig,
@@ -179,12 +198,15 @@ func (l layout) controllerManagerArgs() []string {
 		// the demo and e2e) get their usage only on the quota controller's
 		// full resync: 5 minutes by default, too long for a dev cluster.
 		"--resource-quota-sync-period=15s",
-	}
+	}, l.clientRateArgs()...)
 }
 
 func (l layout) schedulerArgs() []string {
 	kubeconfig := l.componentKubeconfig("kube-scheduler")
-	return []string{
+	// --kube-api-qps is deprecated for kube-scheduler in favour of its
+	// config file's clientConnection, but still read when there is no
+	// --config, as here.
+	return append([]string{
 		"--kubeconfig=" + kubeconfig,
 		"--authentication-kubeconfig=" + kubeconfig,
 		"--authorization-kubeconfig=" + kubeconfig,
@@ -193,7 +215,7 @@ func (l layout) schedulerArgs() []string {
 		"--tls-cert-file=" + l.pki("serving.crt"),
 		"--tls-private-key-file=" + l.pki("serving.key"),
 		"--leader-elect=false",
-	}
+	}, l.clientRateArgs()...)
 }
 
 func (l layout) kwokArgs() []string {

@@ -1,6 +1,7 @@
 package localcluster
 
 import (
+	"context"
 	corev1 "k8s.io/api/core/v1"
 	"net/url"
 	"regexp"
@@ -19,6 +20,44 @@ func testLayout() layout {
 		ControllerManagerPort: 10257,
 		SchedulerPort:         10259,
 		StageFiles:            []string{"/data/kwok-stages/node-fast.yaml", "/data/kwok-stages/pod-fast.yaml"},
+	}
+}
+
+// TestClientRateArgs: ControllerQPS reaches kube-controller-manager and
+// kube-scheduler as their client rate limit, and nothing is passed when it
+// is 0, so that their defaults (a real cluster's) stay.
+func TestClientRateArgs(t *testing.T) {
+	l := testLayout()
+	for _, args := range [][]string{l.controllerManagerArgs(), l.schedulerArgs()} {
+		for _, a := range args {
+			if strings.HasPrefix(a, "--kube-api-") {
+				t.Errorf("ControllerQPS 0 passes %s", a)
+			}
+		}
+	}
+	l.ControllerQPS = 500
+	for name, args := range map[string][]string{"kube-controller-manager": l.controllerManagerArgs(), "kube-scheduler": l.schedulerArgs()} {
+		for _, w := range []string{"--kube-api-qps=500", "--kube-api-burst=1000"} {
+			if !slices.Contains(args, w) {
+				t.Errorf("%s: missing %s in %q", name, w, args)
+			}
+		}
+	}
+	for _, a := range l.kwokArgs() {
+		if strings.HasPrefix(a, "--kube-api-") {
+			t.Errorf("kwok has no such flag, got %s", a)
+		}
+	}
+}
+
+// TestControllerQPSBounds: a negative or absurd limit is refused before
+// anything starts (no binaries are needed to get the error).
+func TestControllerQPSBounds(t *testing.T) {
+	for _, qps := range []int{-1, maxControllerQPS + 1} {
+		_, err := Start(context.Background(), Options{BinDir: t.TempDir(), ControllerQPS: qps})
+		if err == nil || !strings.Contains(err.Error(), "ControllerQPS must be between 0 and") {
+			t.Errorf("ControllerQPS %d: got %v", qps, err)
+		}
 	}
 }
 
