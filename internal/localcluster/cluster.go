@@ -7,19 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -106,14 +102,6 @@ const (
 
 	pollInterval = 200 * time.Millisecond
 )
-
-// Node capacity advertised by every kwok node: room for a demo's worth of
-// Instances with realistic requests.
-var nodeCapacity = corev1.ResourceList{
-	corev1.ResourceCPU:    resource.MustParse("32"),
-	corev1.ResourceMemory: resource.MustParse("256Gi"),
-	corev1.ResourcePods:   resource.MustParse("110"),
-}
 
 // Start starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler
 // and kwok on 127.0.0.1, creates the kwok nodes and returns once the cluster
@@ -500,62 +488,6 @@ func (c *Cluster) httpClient() *http.Client {
 	}}
 }
 
-// nodeObject is the i-th kwok node. It carries kwok's annotation (kwok
-// manages only annotated nodes), capacity for a demo, and no taints: with
-// the node-lifecycle controller off nothing would ever remove them.
-func nodeObject(i int) *corev1.Node {
-	name := fmt.Sprintf("kwok-node-%d", i)
-	return &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: name,
-			Annotations: map[string]string{
-				kwokNodeAnnotationKey:          kwokNodeAnnotationValue,
-				"node.alpha.kubernetes.io/ttl": "0",
-			},
-			Labels: map[string]string{
-				"kubernetes.io/hostname":        name,
-				"kubernetes.io/os":              "linux",
-				"kubernetes.io/arch":            "amd64",
-				"node-role.kubernetes.io/agent": "",
-				"type":                          "kwok",
-			},
-		},
-		Status: corev1.NodeStatus{
-			Capacity:    nodeCapacity.DeepCopy(),
-			Allocatable: nodeCapacity.DeepCopy(),
-		},
-	}
-}
-
-// nodesReady succeeds when want kwok nodes report Ready and none is tainted
-// not-ready (which would keep every Pod Pending).
-func nodesReady(ctx context.Context, cs kubernetes.Interface, want int) error {
-	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return err
-	}
-	ready := 0
-	for _, n := range list.Items {
-		if n.Annotations[kwokNodeAnnotationKey] != kwokNodeAnnotationValue {
-			continue
-		}
-		for _, t := range n.Spec.Taints {
-			if t.Key == corev1.TaintNodeNotReady {
-				return fmt.Errorf("node %s has the %s taint", n.Name, t.Key)
-			}
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-				ready++
-			}
-		}
-	}
-	if ready < want {
-		return fmt.Errorf("%d of %d kwok node(s) Ready", ready, want)
-	}
-	return nil
-}
-
 // watch stops the cluster when ctx ends, and records a component dying on
 // its own so Done and Err report it.
 func (c *Cluster) watch(ctx context.Context) {
@@ -686,65 +618,4 @@ func (c *Cluster) progress(format string, args ...any) {
 
 func since(t time.Time) string {
 	return time.Since(t).Round(100 * time.Millisecond).String()
-}
-
-// checkPortFree fails with a message saying what to do when port is taken
-// on 127.0.0.1.
-func checkPortFree(port int) error {
-	ln, err := net.Listen("tcp", hostPort(port))
-	if err != nil {
-		return fmt.Errorf("kube-apiserver port %d on %s is not available (%v): %w; "+
-			"stop whatever listens there (another local cluster?), or choose another port, or 0 for a free one",
-			port, loopback, err, errPortInUse)
-	}
-	return ln.Close()
-}
-
-// freePorts returns n distinct free ports on 127.0.0.1. The listeners are
-// held until all are chosen so the ports differ. The ports come from below
-// the kernel's ephemeral range when possible: ports from there (what
-// listening on port 0 gives) are also handed out to every outgoing
-// connection on the machine, so one could be taken before the component
-// binds it. Another program can still take a port in that window; the
-// component then exits with "address already in use" and Start tries again.
-func freePorts(n int) ([]int, error) {
-	var lns []net.Listener
-	defer func() {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-	}()
-	low, high := portRange()
-	ports := make([]int, 0, n)
-	for tries := 0; len(ports) < n; tries++ {
-		addr := loopback + ":0"
-		if high > low && tries < 50*n {
-			addr = hostPort(low + rand.IntN(high-low))
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			if strings.HasSuffix(addr, ":0") {
-				return nil, fmt.Errorf("finding a free port on %s: %w", loopback, err)
-			}
-			continue
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
-// portRange is where freePorts looks: from 10000 up to the start of the
-// ephemeral range (Linux: /proc/sys/net/ipv4/ip_local_port_range, usually
-// 32768). An empty range means "let the kernel choose".
-func portRange() (low, high int) {
-	high = 32768
-	if data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		if f := strings.Fields(string(data)); len(f) == 2 {
-			if v, err := strconv.Atoi(f[0]); err == nil {
-				high = v
-			}
-		}
-	}
-	return 10000, high
 }
